@@ -1,0 +1,103 @@
+/**
+ * The one config loader. Reads the app settings (DESIGN.md §7) from the environment once, validates
+ * them and fails with a ConfigurationError that names the setting. Defaults are the documented ones.
+ */
+import { parse as parseIsoDuration } from 'tinyduration';
+import { ConfigurationError } from '../errors/index.js';
+import type { Settings } from '../azure/clients.js';
+
+export interface WritebackSettings {
+  auth: {
+    /**
+     * The token issuer. May contain `{tenantId}`, replaced by the token's `tid`: multi-tenant Entra
+     * ID is `https://login.microsoftonline.com/{tenantId}/v2.0`.
+     */
+    issuerTemplate: string;
+    /** The `aud` every caller's token must carry (the API's application ID URI or client id). */
+    audience: string;
+  };
+  /** Time-to-live of a request on the tenant's queue (WRITEBACK_MESSAGE_TTL). */
+  messageTtlMs: number;
+  /** How long an HTTP call waits for the agent's answer before it returns 202 (WRITEBACK_SYNC_WAIT). */
+  syncWaitMs: number;
+  /** How often agents send heartbeats (HEARTBEAT_INTERVAL). */
+  heartbeatIntervalMs: number;
+  /** Age after which the timer rolls a tenant's keys (KEY_ROLLOVER_AFTER). */
+  keyRolloverAfterMs: number;
+  /** Key Vault holding the tenants' keys (KEYVAULT_URI); required once the pipeline uses it. */
+  keyVaultUri: string | undefined;
+  /** Application Insights; telemetry is off when absent. */
+  applicationInsightsConnectionString: string | undefined;
+}
+
+const DAY_MS = 86_400_000;
+
+/** Milliseconds of an ISO-8601 duration; months and years are taken as 30 and 365 days. */
+export function isoDurationToMs(text: string): number {
+  const d = parseIsoDuration(text);
+  const ms =
+    ((d.years ?? 0) * 365 * DAY_MS +
+      (d.months ?? 0) * 30 * DAY_MS +
+      (d.weeks ?? 0) * 7 * DAY_MS +
+      (d.days ?? 0) * DAY_MS +
+      (d.hours ?? 0) * 3_600_000 +
+      (d.minutes ?? 0) * 60_000 +
+      (d.seconds ?? 0) * 1000) *
+    (d.negative ? -1 : 1);
+  return Math.round(ms);
+}
+
+function duration(env: Settings, name: string, fallback: string, minMs: number, maxMs: number): number {
+  const raw = env[name]?.trim() || fallback;
+  let ms: number;
+  try {
+    ms = isoDurationToMs(raw);
+  } catch {
+    throw new ConfigurationError(name, `expected an ISO-8601 duration such as ${fallback}, got "${raw}"`);
+  }
+  if (!(ms >= minMs && ms <= maxMs)) {
+    throw new ConfigurationError(name, `expected a duration between ${minMs / 1000} s and ${maxMs / 1000} s`);
+  }
+  return ms;
+}
+
+function requiredUrl(env: Settings, name: string, example: string): string {
+  const raw = env[name]?.trim();
+  if (!raw) throw new ConfigurationError(name, `expected a URL such as ${example}`);
+  try {
+    const url = new URL(raw.replaceAll('{tenantId}', 'tenant'));
+    if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new Error('scheme');
+  } catch {
+    throw new ConfigurationError(name, `expected a URL such as ${example}`);
+  }
+  return raw;
+}
+
+function optionalUrl(env: Settings, name: string, example: string): string | undefined {
+  return env[name]?.trim() ? requiredUrl(env, name, example) : undefined;
+}
+
+export function loadSettings(env: Settings = process.env): WritebackSettings {
+  const audience = env.AUTH_AUDIENCE?.trim();
+  if (!audience) throw new ConfigurationError('AUTH_AUDIENCE', 'expected the API audience, such as api://writeback');
+  return {
+    auth: {
+      issuerTemplate: requiredUrl(env, 'AUTH_ISSUER', 'https://login.microsoftonline.com/{tenantId}/v2.0'),
+      audience,
+    },
+    messageTtlMs: duration(env, 'WRITEBACK_MESSAGE_TTL', 'PT5M', 5_000, 14 * DAY_MS),
+    syncWaitMs: duration(env, 'WRITEBACK_SYNC_WAIT', 'PT25S', 0, 120_000),
+    heartbeatIntervalMs: duration(env, 'HEARTBEAT_INTERVAL', 'PT5M', 1_000, DAY_MS),
+    keyRolloverAfterMs: duration(env, 'KEY_ROLLOVER_AFTER', 'P180D', 60_000, 3 * 365 * DAY_MS),
+    keyVaultUri: optionalUrl(env, 'KEYVAULT_URI', 'https://my-vault.vault.azure.net'),
+    applicationInsightsConnectionString: env.APPLICATIONINSIGHTS_CONNECTION_STRING?.trim() || undefined,
+  };
+}
+
+let cached: WritebackSettings | undefined;
+
+/** The settings of this process, loaded and validated on first use. */
+export function settings(): WritebackSettings {
+  cached ??= loadSettings();
+  return cached;
+}

@@ -1,0 +1,91 @@
+/**
+ * The one error hierarchy of the product. Every error a caller can see is a `ProblemError` with a
+ * stable `code` (DESIGN.md §4); `shared/http/problem.ts` is the one place that turns it into
+ * application/problem+json. Messages never contain a password: only say what is wrong, not the value.
+ */
+
+/** The catalogue of problem codes: HTTP status and a short, fixed title. */
+export const PROBLEM_CATALOGUE = {
+  Unauthenticated: { status: 401, title: 'Authentication required' },
+  Forbidden: { status: 403, title: 'Not allowed' },
+  InvalidRequest: { status: 400, title: 'Invalid request' },
+  NotFound: { status: 404, title: 'Not found' },
+  WritebackDisabled: { status: 409, title: 'Password writeback is not enabled for this tenant' },
+  WritebackOffline: { status: 503, title: 'Password writeback is offline' },
+  PasswordPolicy: { status: 422, title: 'The password does not meet the directory policy' },
+  CurrentPasswordIncorrect: { status: 422, title: 'The current password is incorrect' },
+  UserNotFound: { status: 404, title: 'No such on-premises user' },
+  ProtectedAccount: { status: 403, title: 'The account is protected' },
+  AccountDisabled: { status: 403, title: 'The on-premises account is disabled' },
+  WritebackExpired: { status: 504, title: 'The request expired before the agent took it' },
+  AgentFailure: { status: 502, title: 'The writeback agent could not complete the operation' },
+  RateLimited: { status: 429, title: 'Too many attempts' },
+  ServiceUnavailable: { status: 503, title: 'A dependency is unavailable' },
+  InternalError: { status: 500, title: 'Internal error' },
+} as const satisfies Record<string, { status: number; title: string }>;
+
+export type ProblemCode = keyof typeof PROBLEM_CATALOGUE;
+
+export type PolicyReason = 'tooShort' | 'tooLong' | 'complexity' | 'history' | 'minimumAge' | 'blocklisted' | 'other';
+
+export interface ProblemExtras {
+  /** The operation this problem belongs to, where one exists. */
+  operationId?: string;
+  /** For PasswordPolicy: which rule failed. */
+  reason?: PolicyReason;
+  /** For 429 and 503: when to try again. Sent as the Retry-After header. */
+  retryAfterSeconds?: number;
+  /** For InvalidRequest: each offending field and what is wrong with it. */
+  errors?: ReadonlyArray<{ path: string; message: string }>;
+}
+
+export class ProblemError extends Error {
+  readonly code: ProblemCode;
+  readonly status: number;
+  readonly title: string;
+  readonly detail: string;
+  readonly extras: ProblemExtras;
+
+  constructor(code: ProblemCode, detail: string, extras: ProblemExtras = {}, options?: ErrorOptions) {
+    super(detail, options);
+    this.name = `${code}Error`;
+    this.code = code;
+    this.status = PROBLEM_CATALOGUE[code].status;
+    this.title = PROBLEM_CATALOGUE[code].title;
+    this.detail = detail;
+    this.extras = extras;
+  }
+}
+
+export class InvalidRequestError extends ProblemError {
+  constructor(detail: string, errors?: ProblemExtras['errors']) {
+    super('InvalidRequest', detail, errors ? { errors } : {});
+  }
+}
+
+export class UnauthenticatedError extends ProblemError {
+  constructor(detail: string, options?: ErrorOptions) {
+    super('Unauthenticated', detail, {}, options);
+  }
+}
+
+export class ForbiddenError extends ProblemError {
+  constructor(detail: string) {
+    super('Forbidden', detail);
+  }
+}
+
+/**
+ * A missing or malformed setting. Thrown at start-up, so the host refuses to run with a bad
+ * configuration; the message names the setting and what is expected of it (never its value, which
+ * may be a connection string with a key).
+ */
+export class ConfigurationError extends Error {
+  readonly setting: string;
+
+  constructor(setting: string, expectation: string) {
+    super(`Setting ${setting} is missing or malformed: ${expectation}.`);
+    this.name = 'ConfigurationError';
+    this.setting = setting;
+  }
+}
