@@ -65,11 +65,18 @@ export function tableServiceClientFromSettings(
 ): TableServiceClient {
   const connectionString = env[connectionName];
   if (connectionString) {
-    return TableServiceClient.fromConnectionString(connectionString, tableOptions(tableEndpointOf(connectionString)));
+    return TableServiceClient.fromConnectionString(
+      connectionString,
+      tableOptions(tableEndpointOf(connectionString)),
+    );
   }
   const serviceUri = env[`${connectionName}__tableServiceUri`];
   if (serviceUri) {
-    return new TableServiceClient(serviceUri, credentialFromSettings(connectionName, env), tableOptions(serviceUri));
+    return new TableServiceClient(
+      serviceUri,
+      credentialFromSettings(connectionName, env),
+      tableOptions(serviceUri),
+    );
   }
   throw new ConfigurationError(
     connectionName,
@@ -93,7 +100,12 @@ export function tableClientFromSettings(
   }
   const serviceUri = env[`${connectionName}__tableServiceUri`];
   if (serviceUri) {
-    return new TableClient(serviceUri, tableName, credentialFromSettings(connectionName, env), tableOptions(serviceUri));
+    return new TableClient(
+      serviceUri,
+      tableName,
+      credentialFromSettings(connectionName, env),
+      tableOptions(serviceUri),
+    );
   }
   throw new ConfigurationError(
     connectionName,

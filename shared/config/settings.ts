@@ -79,7 +79,8 @@ function optionalUrl(env: Settings, name: string, example: string): string | und
 
 export function loadSettings(env: Settings = process.env): WritebackSettings {
   const audience = env.AUTH_AUDIENCE?.trim();
-  if (!audience) throw new ConfigurationError('AUTH_AUDIENCE', 'expected the API audience, such as api://writeback');
+  if (!audience)
+    throw new ConfigurationError('AUTH_AUDIENCE', 'expected the API audience, such as api://writeback');
   return {
     auth: {
       issuerTemplate: requiredUrl(env, 'AUTH_ISSUER', 'https://login.microsoftonline.com/{tenantId}/v2.0'),

@@ -26,7 +26,8 @@ export const PROBLEM_CATALOGUE = {
 
 export type ProblemCode = keyof typeof PROBLEM_CATALOGUE;
 
-export type PolicyReason = 'tooShort' | 'tooLong' | 'complexity' | 'history' | 'minimumAge' | 'blocklisted' | 'other';
+export type PolicyReason =
+  'tooShort' | 'tooLong' | 'complexity' | 'history' | 'minimumAge' | 'blocklisted' | 'other';
 
 export interface ProblemExtras {
   /** The operation this problem belongs to, where one exists. */

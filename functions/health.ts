@@ -1,0 +1,13 @@
+import { app } from '@azure/functions';
+import { healthRoute } from '../shared/api/routes.js';
+import { API_VERSION } from '../shared/api/openapi.js';
+import { httpTrigger } from '../shared/http/endpoint.js';
+
+app.http(
+  healthRoute.name,
+  httpTrigger(healthRoute, async () => ({
+    status: 200,
+    headers: { 'cache-control': 'no-store' },
+    jsonBody: { status: 'ok', version: API_VERSION, time: new Date().toISOString() },
+  })),
+);

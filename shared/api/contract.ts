@@ -1,0 +1,42 @@
+/**
+ * A route contract: everything about a route that is not its behaviour. Functions register from it
+ * (method, route, auth level), requests are validated by it, and the OpenAPI document is made of it.
+ */
+import type { z } from 'zod';
+
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE';
+
+export interface ResponseContract {
+  description: string;
+  schema?: z.ZodType;
+  contentType?: string;
+}
+
+export interface RouteContract<
+  Params extends z.ZodType = z.ZodType,
+  Query extends z.ZodType = z.ZodType,
+  Body extends z.ZodType = z.ZodType,
+> {
+  /** The OpenAPI operationId; also the Azure Function's name. */
+  name: string;
+  method: HttpMethod;
+  /** Route under the `api` prefix, in the host's template syntax without constraints (`tenants/{tenantId}/…`). */
+  route: string;
+  summary: string;
+  tags: string[];
+  /** `bearer`: a caller's Entra ID (or development) token is required. */
+  auth: 'anonymous' | 'bearer';
+  params?: Params;
+  query?: Query;
+  body?: Body;
+  /** Success responses; the problem responses come from `problems`. */
+  responses: Record<number, ResponseContract>;
+  /** Problem codes this route can answer with, besides the ones every route has. */
+  problems?: readonly string[];
+}
+
+export function defineRoute<P extends z.ZodType, Q extends z.ZodType, B extends z.ZodType>(
+  contract: RouteContract<P, Q, B>,
+): RouteContract<P, Q, B> {
+  return contract;
+}

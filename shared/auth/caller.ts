@@ -1,0 +1,37 @@
+/** The authenticated caller of an HTTP function, as its verified token describes it. */
+import { ForbiddenError, UnauthenticatedError } from '../errors/index.js';
+
+/** The application role of the admin routes (DESIGN.md §4). */
+export const ADMIN_ROLE = 'Writeback.Admin';
+
+export interface Caller {
+  /** `tid`: always equal to the route's tenant id. */
+  tenantId: string;
+  /** `oid`: the user's (or service principal's) object id in the tenant. */
+  objectId: string;
+  /** `upn`, when the token carries it. */
+  upn?: string;
+  /** `onprem_sid`: the on-premises SID of a synchronised user. */
+  onPremisesSid?: string;
+  /** `roles`: application roles granted to the caller. */
+  roles: string[];
+  /** `azp`: the client application the token was issued to. */
+  appId?: string;
+}
+
+/** Throws 403 unless the caller holds `role`. */
+export function requireRole(caller: Caller, role: string): void {
+  if (!caller.roles.includes(role)) throw new ForbiddenError(`This operation requires the role ${role}.`);
+}
+
+/**
+ * The on-premises user a `me/` route acts on (DESIGN.md §4): the SID if the token carries one (it
+ * survives renames), else the UPN. A token with neither (an application's) cannot use those routes.
+ */
+export function userIdentifierOf(caller: Caller): string {
+  const identifier = caller.onPremisesSid ?? caller.upn;
+  if (!identifier) {
+    throw new UnauthenticatedError('The token identifies no on-premises user: it has neither onprem_sid nor upn.');
+  }
+  return identifier;
+}

@@ -1,0 +1,124 @@
+/**
+ * Binds a route contract to its behaviour. The returned options go straight into `app.http`, so a
+ * function file only registers and delegates: parsing, authentication and error mapping live here.
+ */
+import type { HttpFunctionOptions, HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
+import type { z } from 'zod';
+import { InvalidRequestError } from '../errors/index.js';
+import type { RouteContract } from '../api/contract.js';
+import { problemResponse } from './problem.js';
+
+/** Request bodies of this API are a few hundred bytes; anything near this is not a real request. */
+export const MAX_BODY_BYTES = 16 * 1024;
+
+export interface AuthenticatedCaller {
+  tenantId: string;
+}
+
+export interface Authenticator<Caller extends AuthenticatedCaller> {
+  authenticate(authorization: string | null | undefined, routeTenantId: string): Promise<Caller>;
+}
+
+type Parsed<T> = T extends z.ZodType ? z.output<T> : undefined;
+
+export interface EndpointInput<P, Q, B, Caller> {
+  params: Parsed<P>;
+  query: Parsed<Q>;
+  body: Parsed<B>;
+  /** Present on `bearer` routes: the validated caller. */
+  caller: Caller;
+  request: HttpRequest;
+  context: InvocationContext;
+}
+
+function issuesOf(error: z.ZodError): { path: string; message: string }[] {
+  return error.issues.map((issue) => ({ path: issue.path.join('.') || '(root)', message: issue.message }));
+}
+
+function validate<T extends z.ZodType>(schema: T, value: unknown, where: string): z.output<T> {
+  const result = schema.safeParse(value);
+  if (!result.success) {
+    const issues = issuesOf(result.error).map((i) => ({
+      ...i,
+      path: `${where}.${i.path}`.replace(/\.\(root\)$/, ''),
+    }));
+    throw new InvalidRequestError(
+      `The ${where} is not valid: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}.`,
+      issues,
+    );
+  }
+  return result.data;
+}
+
+async function readJsonBody(request: HttpRequest): Promise<unknown> {
+  const declared = Number(request.headers.get('content-length') ?? '0');
+  if (declared > MAX_BODY_BYTES) {
+    throw new InvalidRequestError(`The body is larger than ${MAX_BODY_BYTES} bytes.`);
+  }
+  const contentType = request.headers.get('content-type') ?? '';
+  if (!/^application\/([a-z.+-]*\+)?json\b/i.test(contentType)) {
+    throw new InvalidRequestError('The body must be JSON, sent with content-type application/json.');
+  }
+  const bytes = new Uint8Array(await request.arrayBuffer());
+  if (bytes.byteLength > MAX_BODY_BYTES) {
+    throw new InvalidRequestError(`The body is larger than ${MAX_BODY_BYTES} bytes.`);
+  }
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    throw new InvalidRequestError('The body is not valid UTF-8.');
+  }
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    // Never echo the body: it may hold a password.
+    throw new InvalidRequestError('The body is not valid JSON.');
+  }
+}
+
+export function httpTrigger<
+  P extends z.ZodType,
+  Q extends z.ZodType,
+  B extends z.ZodType,
+  Caller extends AuthenticatedCaller,
+>(
+  contract: RouteContract<P, Q, B>,
+  handler: (input: EndpointInput<P, Q, B, Caller>) => Promise<HttpResponseInit>,
+  authenticator?: Authenticator<Caller>,
+): HttpFunctionOptions {
+  if (contract.auth === 'bearer' && !authenticator) {
+    throw new Error(`Route ${contract.name} requires a bearer authenticator.`);
+  }
+  return {
+    methods: [contract.method],
+    route: contract.route,
+    // Callers authenticate with Entra ID tokens, validated below; function keys are not used.
+    authLevel: 'anonymous',
+    handler: async (request, context) => {
+      try {
+        const params = (
+          contract.params ? validate(contract.params, request.params, 'route') : undefined
+        ) as Parsed<P>;
+        const caller =
+          contract.auth === 'bearer' && authenticator
+            ? await authenticator.authenticate(
+                request.headers.get('authorization'),
+                String(request.params.tenantId ?? ''),
+              )
+            : (undefined as unknown as Caller);
+        const query = (
+          contract.query
+            ? validate(contract.query, Object.fromEntries(request.query.entries()), 'query')
+            : undefined
+        ) as Parsed<Q>;
+        const body = (
+          contract.body ? validate(contract.body, await readJsonBody(request), 'body') : undefined
+        ) as Parsed<B>;
+        return await handler({ params, query, body, caller, request, context });
+      } catch (error) {
+        return problemResponse(error, context.invocationId, context);
+      }
+    },
+  };
+}
