@@ -31,7 +31,9 @@ export function requireRole(caller: Caller, role: string): void {
 export function userIdentifierOf(caller: Caller): string {
   const identifier = caller.onPremisesSid ?? caller.upn;
   if (!identifier) {
-    throw new UnauthenticatedError('The token identifies no on-premises user: it has neither onprem_sid nor upn.');
+    throw new UnauthenticatedError(
+      'The token identifies no on-premises user: it has neither onprem_sid nor upn.',
+    );
   }
   return identifier;
 }

@@ -6,22 +6,19 @@ import type { HttpFunctionOptions, HttpRequest, HttpResponseInit, InvocationCont
 import type { z } from 'zod';
 import { InvalidRequestError } from '../errors/index.js';
 import type { RouteContract } from '../api/contract.js';
+import { defaultTokenValidator, type Caller } from '../auth/index.js';
 import { problemResponse } from './problem.js';
 
 /** Request bodies of this API are a few hundred bytes; anything near this is not a real request. */
 export const MAX_BODY_BYTES = 16 * 1024;
 
-export interface AuthenticatedCaller {
-  tenantId: string;
-}
-
-export interface Authenticator<Caller extends AuthenticatedCaller> {
+export interface Authenticator {
   authenticate(authorization: string | null | undefined, routeTenantId: string): Promise<Caller>;
 }
 
 type Parsed<T> = T extends z.ZodType ? z.output<T> : undefined;
 
-export interface EndpointInput<P, Q, B, Caller> {
+export interface EndpointInput<P, Q, B> {
   params: Parsed<P>;
   query: Parsed<Q>;
   body: Parsed<B>;
@@ -77,19 +74,16 @@ async function readJsonBody(request: HttpRequest): Promise<unknown> {
   }
 }
 
-export function httpTrigger<
-  P extends z.ZodType,
-  Q extends z.ZodType,
-  B extends z.ZodType,
-  Caller extends AuthenticatedCaller,
->(
+/**
+ * `app.http` options for a contract. Bearer routes use the process-wide token validator unless one is
+ * given; it is built here, at registration, so a bad AUTH_* setting stops the app at start-up.
+ */
+export function httpTrigger<P extends z.ZodType, Q extends z.ZodType, B extends z.ZodType>(
   contract: RouteContract<P, Q, B>,
-  handler: (input: EndpointInput<P, Q, B, Caller>) => Promise<HttpResponseInit>,
-  authenticator?: Authenticator<Caller>,
+  handler: (input: EndpointInput<P, Q, B>) => Promise<HttpResponseInit>,
+  authenticator?: Authenticator,
 ): HttpFunctionOptions {
-  if (contract.auth === 'bearer' && !authenticator) {
-    throw new Error(`Route ${contract.name} requires a bearer authenticator.`);
-  }
+  const validator = contract.auth === 'bearer' ? (authenticator ?? defaultTokenValidator()) : undefined;
   return {
     methods: [contract.method],
     route: contract.route,
@@ -100,13 +94,13 @@ export function httpTrigger<
         const params = (
           contract.params ? validate(contract.params, request.params, 'route') : undefined
         ) as Parsed<P>;
-        const caller =
-          contract.auth === 'bearer' && authenticator
-            ? await authenticator.authenticate(
-                request.headers.get('authorization'),
-                String(request.params.tenantId ?? ''),
-              )
-            : (undefined as unknown as Caller);
+        // Anonymous routes have no caller; their handlers never read it.
+        const caller = validator
+          ? await validator.authenticate(
+              request.headers.get('authorization'),
+              String(request.params.tenantId ?? ''),
+            )
+          : (undefined as unknown as Caller);
         const query = (
           contract.query
             ? validate(contract.query, Object.fromEntries(request.query.entries()), 'query')

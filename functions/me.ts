@@ -1,0 +1,28 @@
+import { app } from '@azure/functions';
+import { whoAmIRoute } from '../shared/api/routes.js';
+import { userIdentifierOf } from '../shared/auth/index.js';
+import { httpTrigger } from '../shared/http/endpoint.js';
+
+app.http(
+  whoAmIRoute.name,
+  httpTrigger(whoAmIRoute, async ({ caller }) => {
+    let userIdentifier: string | undefined;
+    try {
+      userIdentifier = userIdentifierOf(caller);
+    } catch {
+      userIdentifier = undefined; // an app-only token has no on-premises user
+    }
+    return {
+      status: 200,
+      headers: { 'cache-control': 'no-store' },
+      jsonBody: {
+        tenantId: caller.tenantId,
+        objectId: caller.objectId,
+        ...(caller.upn ? { upn: caller.upn } : {}),
+        ...(caller.onPremisesSid ? { onPremisesSid: caller.onPremisesSid } : {}),
+        roles: caller.roles,
+        ...(userIdentifier ? { userIdentifier } : {}),
+      },
+    };
+  }),
+);

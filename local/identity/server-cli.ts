@@ -1,0 +1,121 @@
+/**
+ * `node dist/local/identity/server-cli.js [--port N] [--host H] [--data-dir D] [--clients-file F] [--tls-ca-dir C]`:
+ * runs the development identity provider until SIGINT/SIGTERM or until its parent goes away.
+ * Prints one ready line on stdout and, when spawned with an IPC channel, also sends
+ * `{ type: 'ready', url, issuerTemplate }` to the parent.
+ */
+import { readFile } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import { ensureLocalCa, issueServerCertificate } from '../certs/index.js';
+import { stopWhenParentExits } from '../process/child.js';
+import {
+  DEFAULT_IDENTITY_DATA_DIR,
+  DEFAULT_IDENTITY_HOST,
+  DEFAULT_IDENTITY_PORT,
+  startIdentityProvider,
+  type ClientRegistration,
+} from './index.js';
+
+const USAGE = `Usage: node dist/local/identity/server-cli.js [options]
+
+Options:
+  --port <n>           port (default ${DEFAULT_IDENTITY_PORT}; 0 picks a free one)
+  --host <address>     address to listen on (default ${DEFAULT_IDENTITY_HOST})
+  --data-dir <dir>     where the signing key is kept (default ${DEFAULT_IDENTITY_DATA_DIR})
+  --clients-file <f>   JSON array of { clientId, clientSecret, objectId?, roles? } for client credentials
+  --tls-ca-dir <dir>   serve HTTPS with a certificate from the local CA in <dir> (e.g. .local/certs)
+  -h, --help           show this help
+`;
+
+function usageError(message: string): never {
+  process.stderr.write(`identity: ${message}\n\n${USAGE}`);
+  process.exit(2);
+}
+
+async function readClients(file: string): Promise<ClientRegistration[]> {
+  const parsed: unknown = JSON.parse(await readFile(file, 'utf8'));
+  const valid =
+    Array.isArray(parsed) &&
+    parsed.every(
+      (c: Partial<ClientRegistration> | null) =>
+        typeof c?.clientId === 'string' &&
+        typeof c.clientSecret === 'string' &&
+        (c.objectId === undefined || typeof c.objectId === 'string') &&
+        (c.roles === undefined || (Array.isArray(c.roles) && c.roles.every((r) => typeof r === 'string'))),
+    );
+  if (!valid)
+    throw new Error(`${file} must be a JSON array of { clientId, clientSecret, objectId?, roles? }.`);
+  return parsed as ClientRegistration[];
+}
+
+async function main(): Promise<void> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      strict: true,
+      allowPositionals: false,
+      options: {
+        port: { type: 'string' },
+        host: { type: 'string' },
+        'data-dir': { type: 'string' },
+        'clients-file': { type: 'string' },
+        'tls-ca-dir': { type: 'string' },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    }));
+  } catch (error) {
+    usageError((error as Error).message);
+  }
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return;
+  }
+  const port = values.port === undefined ? DEFAULT_IDENTITY_PORT : Number(values.port);
+  if (!/^\d+$/.test(values.port ?? '0') || port > 65_535)
+    usageError('--port must be a port number (0-65535).');
+
+  const host = values.host ?? DEFAULT_IDENTITY_HOST;
+  let tls: { cert: string; key: string } | undefined;
+  if (values['tls-ca-dir']) {
+    const ca = await ensureLocalCa(values['tls-ca-dir']);
+    const { certPem, keyPem } = issueServerCertificate(ca, {
+      hosts: [...new Set([host, '127.0.0.1', 'localhost'])].filter((h) => h !== '0.0.0.0' && h !== '::'),
+    });
+    tls = { cert: certPem, key: keyPem };
+  }
+  const provider = await startIdentityProvider({
+    port,
+    host,
+    ...(tls ? { tls } : {}),
+    dataDir: values['data-dir'] ?? DEFAULT_IDENTITY_DATA_DIR,
+    clients: values['clients-file'] ? await readClients(values['clients-file']) : [],
+  });
+
+  let stopping = false;
+  const stop = (reason: string) => {
+    if (stopping) process.exit(0); // a second signal: do not wait any longer
+    stopping = true;
+    provider.close().then(
+      () => {
+        if (process.connected) process.disconnect();
+        process.exit(0);
+      },
+      (error: unknown) => {
+        process.stderr.write(`identity: error while stopping on ${reason}: ${String(error)}\n`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  stopWhenParentExits('SIGTERM');
+  process.send?.({ type: 'ready', url: provider.url, issuerTemplate: provider.issuerTemplate });
+  process.stdout.write(
+    `identity provider ready on ${provider.url} (AUTH_ISSUER=${provider.issuerTemplate})\n`,
+  );
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`identity: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,9 @@
+/** Authentication and authorisation of HTTP callers (DESIGN.md §4). */
+export { ADMIN_ROLE, requireRole, userIdentifierOf, type Caller } from './caller.js';
+export {
+  authenticate,
+  createTokenValidator,
+  defaultTokenValidator,
+  type TokenValidator,
+  type TokenValidatorOptions,
+} from './token-validator.js';
