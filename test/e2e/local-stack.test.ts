@@ -1,0 +1,161 @@
+/**
+ * `npm start` as a person meets it: the supervisor prints its banner, the API answers, a token from
+ * the token command is accepted, and stopping it (Ctrl-C, or killing it outright) leaves no process.
+ */
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { freePort } from '../../local/process/ports.js';
+import { REPO_ROOT } from '../support/app.js';
+
+const run = promisify(execFile);
+const dirs: string[] = [];
+after(async () => {
+  for (const dir of dirs) await rm(dir, { recursive: true, force: true });
+});
+
+interface Stack {
+  child: ChildProcess;
+  output: () => string;
+  api: string;
+  identityUrl: string;
+  dataDir: string;
+}
+
+async function startStack(): Promise<Stack> {
+  const dataDir = await mkdtemp(path.join(tmpdir(), 'writeback-stack-'));
+  dirs.push(dataDir);
+  const ports = {
+    host: await freePort(),
+    identity: await freePort(),
+    blob: await freePort(),
+    queue: await freePort(),
+    table: await freePort(),
+  };
+  const child = spawn(
+    process.execPath,
+    [
+      path.join(REPO_ROOT, 'dist/local/start.js'),
+      '--data-dir',
+      dataDir,
+      '--host-port',
+      String(ports.host),
+      '--identity-port',
+      String(ports.identity),
+      '--blob-port',
+      String(ports.blob),
+      '--queue-port',
+      String(ports.queue),
+      '--table-port',
+      String(ports.table),
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let output = '';
+  child.stdout?.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
+  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
+  const deadline = Date.now() + 60_000;
+  while (!output.includes('Ctrl-C stops everything')) {
+    if (child.exitCode !== null) assert.fail(`npm start exited early:\n${output}`);
+    if (Date.now() > deadline) assert.fail(`no banner within 60 s:\n${output}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return {
+    child,
+    output: () => output,
+    api: `http://127.0.0.1:${ports.host}/api`,
+    identityUrl: `http://127.0.0.1:${ports.identity}`,
+    dataDir,
+  };
+}
+
+/** Every process below `pid`, read from /proc (Linux). */
+async function descendantsOf(pid: number): Promise<number[]> {
+  const parents = new Map<number, number[]>();
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = await readFile(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      parents.set(ppid, [...(parents.get(ppid) ?? []), Number(entry)]);
+    } catch {
+      // The process ended while we looked.
+    }
+  }
+  const found: number[] = [];
+  const queue = [pid];
+  while (queue.length) {
+    for (const child of parents.get(queue.shift()!) ?? []) {
+      found.push(child);
+      queue.push(child);
+    }
+  }
+  return found;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function waitUntilGone(pids: number[], timeoutMs = 20_000): Promise<number[]> {
+  const deadline = Date.now() + timeoutMs;
+  let left = pids.filter(alive);
+  while (left.length && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    left = left.filter(alive);
+  }
+  return left;
+}
+
+test('npm start: banner, health, a token from the token command accepted, Ctrl-C leaves nothing', async () => {
+  const stack = await startStack();
+  const pid = stack.child.pid!;
+  const children = await descendantsOf(pid);
+  try {
+    assert.ok(children.length >= 3, `expected Azurite, identity provider and host, found ${children.length}`);
+    assert.match(stack.output(), /Functions host\s+http:\/\/127\.0\.0\.1:\d+\/api/);
+
+    const health = await fetch(`${stack.api}/health`);
+    assert.equal(health.status, 200);
+
+    const { stdout: token } = await run(process.execPath, [
+      path.join(REPO_ROOT, 'dist/local/identity/token-cli.js'),
+      '--tenant',
+      'contoso',
+      '--user',
+      'alice@contoso.test',
+      '--issuer-url',
+      stack.identityUrl,
+      '--data-dir',
+      path.join(stack.dataDir, 'identity'),
+    ]);
+    const me = await fetch(`${stack.api}/tenants/contoso/me`, {
+      headers: { authorization: `Bearer ${token.trim()}` },
+    });
+    assert.equal(me.status, 200, await me.clone().text());
+    assert.equal(((await me.json()) as { upn: string }).upn, 'alice@contoso.test');
+  } finally {
+    stack.child.kill('SIGINT');
+  }
+  const [code] = (await once(stack.child, 'exit')) as [number | null];
+  assert.equal(code, 0, stack.output());
+  assert.deepEqual(await waitUntilGone(children), [], `left behind:\n${stack.output()}`);
+});
+
+test('killing npm start outright still leaves no process behind', async () => {
+  const stack = await startStack();
+  const children = await descendantsOf(stack.child.pid!);
+  assert.ok(children.length >= 3);
+  stack.child.kill('SIGKILL');
+  assert.deepEqual(await waitUntilGone(children), [], 'children outlived a killed supervisor');
+});
