@@ -1,0 +1,368 @@
+/**
+ * HTTP triggers: the listener, routing, keys, the body limit, and the RPC shapes the library's own
+ * HttpRequest/HttpResponse read and write.
+ *
+ * Answers that are not the function's, as the real host gives them (all with an empty body):
+ * - 404 when no route matches, and also when a route matches but not its methods: the host's router
+ *   tries the next route and ends in 404; it does not answer 405 (Azure/azure-functions-host#10098,
+ *   "Function app should return 405 for request on known route but unsupported HTTP method", open:
+ *   a DELETE on a GET/POST route gets `404 Not Found`, `Content-Length: 0`; HEAD on a GET-only route
+ *   likewise, Azure/azure-functions-host#11625).
+ * - 401 for a missing or wrong key on `function`/`admin` routes.
+ * - 413 when the body is larger than the limit: 100 MB (104,857,600 bytes) by default, the documented
+ *   HTTP trigger request length limit; FUNCTIONS_REQUEST_BODY_SIZE_LIMIT (bytes) changes it, as on the
+ *   real host.
+ * - 500 when the function fails; 204 when it returns no response (the documented default return value
+ *   of an HTTP function in Functions 2.x and later).
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { RegisteredFunction, WorkerApp } from './core-api.js';
+import type {
+  RpcBindingInfo,
+  RpcHttpCookie,
+  RpcHttpData,
+  RpcNullableString,
+  RpcTypedData,
+} from './core-types.js';
+import { HostStartError } from './config.js';
+import { invokeFunction } from './invoke.js';
+import type { KeyStore } from './keys.js';
+import type { HostLogger } from './log.js';
+import {
+  compareRoutes,
+  joinRoutePrefix,
+  matchRoute,
+  parseRouteTemplate,
+  type RouteTemplate,
+} from './routes.js';
+
+export const DEFAULT_MAX_REQUEST_BODY_BYTES = 104_857_600;
+
+export interface HttpRoute {
+  functionName: string;
+  fn: RegisteredFunction;
+  bindingName: string;
+  template: RouteTemplate;
+  /** Upper-case methods; undefined means any method. */
+  methods: string[] | undefined;
+  authLevel: string;
+}
+
+export function isHttpTrigger(binding: RpcBindingInfo): boolean {
+  return binding.direction === 'in' && String(binding.type).toLowerCase() === 'httptrigger';
+}
+
+/** The HTTP routes of the app, in the order the host tries them. */
+export function buildHttpRoutes(functions: Iterable<RegisteredFunction>, routePrefix: string): HttpRoute[] {
+  const routes: HttpRoute[] = [];
+  for (const fn of functions) {
+    const trigger = Object.entries(fn.metadata.bindings).find(([, b]) => isHttpTrigger(b));
+    if (!trigger) continue;
+    const [bindingName, binding] = trigger;
+    const route =
+      typeof binding.route === 'string' && binding.route !== '' ? binding.route : fn.metadata.name;
+    let template: RouteTemplate;
+    try {
+      template = parseRouteTemplate(joinRoutePrefix(routePrefix, route));
+    } catch (err) {
+      throw new HostStartError(`Function '${fn.metadata.name}': ${(err as Error).message}`);
+    }
+    const methods =
+      Array.isArray(binding.methods) && binding.methods.length > 0
+        ? binding.methods.map((m) => String(m).toUpperCase())
+        : undefined;
+    const authLevel = typeof binding.authLevel === 'string' ? binding.authLevel.toLowerCase() : 'function';
+    routes.push({ functionName: fn.metadata.name, fn, bindingName, template, methods, authLevel });
+  }
+  return routes.sort((a, b) => compareRoutes(a.template, b.template));
+}
+
+/** "GET,POST /api/things/{id}" style description for the ready output. */
+export function describeRoute(route: HttpRoute, baseUrl: string): string {
+  return `[${route.methods?.join(',') ?? 'ANY'}] ${baseUrl}/${route.template.text}${route.authLevel === 'anonymous' ? '' : ` (auth: ${route.authLevel})`}`;
+}
+
+function nullable(record: Record<string, string>): Record<string, RpcNullableString> {
+  return Object.fromEntries(Object.entries(record).map(([k, v]) => [k, { value: v }]));
+}
+
+/** Multi-valued fields are joined with ',' like ASP.NET's StringValues.ToString(). */
+function queryOf(url: URL): { all: Record<string, string>; nonEmpty: Record<string, string> } {
+  const grouped = new Map<string, string[]>();
+  for (const [k, v] of url.searchParams) grouped.set(k, [...(grouped.get(k) ?? []), v]);
+  const all: Record<string, string> = {};
+  const nonEmpty: Record<string, string> = {};
+  for (const [k, vs] of grouped) {
+    const joined = vs.join(',');
+    all[k] = joined;
+    if (joined !== '') nonEmpty[k] = joined;
+  }
+  return { all, nonEmpty };
+}
+
+function headersOf(req: http.IncomingMessage): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, values] of Object.entries(req.headersDistinct)) {
+    const joined = (values ?? []).join(name === 'cookie' ? '; ' : ',');
+    if (joined !== '') out[name] = joined; // the worker asks the host to leave out empty headers
+  }
+  return out;
+}
+
+function typedDataToBuffer(data: RpcTypedData | null | undefined): Buffer {
+  if (!data) return Buffer.alloc(0);
+  if (data.bytes) return Buffer.from(data.bytes);
+  if (data.stream) return Buffer.from(data.stream);
+  if (typeof data.string === 'string') return Buffer.from(data.string, 'utf8');
+  if (typeof data.json === 'string') return Buffer.from(data.json, 'utf8');
+  if (typeof data.int === 'number') return Buffer.from(String(data.int));
+  if (typeof data.double === 'number') return Buffer.from(String(data.double));
+  return Buffer.alloc(0);
+}
+
+/** Set-Cookie as ASP.NET Core writes it (lower-case attributes, path defaults to "/", value escaped). */
+export function serializeCookie(cookie: RpcHttpCookie): string {
+  let out = `${cookie.name ?? ''}=${encodeURIComponent(cookie.value ?? '')}`;
+  const expires = cookie.expires?.value?.seconds;
+  if (typeof expires === 'number') out += `; expires=${new Date(expires * 1000).toUTCString()}`;
+  const maxAge = cookie.maxAge?.value;
+  if (typeof maxAge === 'number') out += `; max-age=${Math.trunc(maxAge)}`;
+  if (cookie.domain?.value) out += `; domain=${cookie.domain.value}`;
+  out += `; path=${cookie.path?.value || '/'}`;
+  if (cookie.secure?.value) out += '; secure';
+  const sameSite = { lax: 'lax', strict: 'strict', explicitNone: 'none', none: undefined }[
+    cookie.sameSite ?? 'none'
+  ];
+  if (sameSite) out += `; samesite=${sameSite}`;
+  if (cookie.httpOnly?.value) out += '; httponly';
+  return out;
+}
+
+class BodyTooLarge extends Error {}
+
+function readBody(req: http.IncomingMessage, limit: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const declared = Number(req.headers['content-length']);
+    if (Number.isFinite(declared) && declared > limit) {
+      reject(new BodyTooLarge());
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let done = false;
+    req.on('data', (chunk: Buffer) => {
+      if (done) return;
+      size += chunk.length;
+      if (size > limit) {
+        done = true;
+        reject(new BodyTooLarge());
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => {
+      if (!done) resolve(Buffer.concat(chunks));
+    });
+    req.on('error', (err) => {
+      if (!done) reject(err);
+      done = true;
+    });
+  });
+}
+
+function answerEmpty(res: http.ServerResponse, status: number, close = false): void {
+  if (res.headersSent) return;
+  res.statusCode = status;
+  res.setHeader('content-length', '0');
+  if (close) res.setHeader('connection', 'close');
+  res.end();
+}
+
+const HOME_PAGE =
+  '<!DOCTYPE html><html><head><title>Azure Functions (local host)</title></head>' +
+  '<body><h1>Your Functions 4.0 app is up and running</h1></body></html>';
+
+export interface HttpServerOptions {
+  app: WorkerApp;
+  routes: HttpRoute[];
+  keys: KeyStore;
+  logger: HostLogger;
+  host: string;
+  port: number;
+  maxRequestBodyBytes: number;
+}
+
+export interface RunningHttpServer {
+  url: string;
+  port: number;
+  /**
+   * Stops accepting, lets requests in flight finish their responses (up to `graceMs`), then ends every
+   * connection. Resolves with whether all requests finished in time.
+   */
+  close(graceMs: number): Promise<boolean>;
+}
+
+export async function startHttpServer(options: HttpServerOptions): Promise<RunningHttpServer> {
+  const { app, routes, keys, logger, maxRequestBodyBytes } = options;
+
+  async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const method = (req.method ?? 'GET').toUpperCase();
+    const rawUrl = req.url ?? '/';
+    const rawPath = rawUrl.split('?')[0] ?? '/';
+    const url = new URL(rawUrl, `http://${req.headers.host ?? `${options.host}:${address.port}`}`);
+
+    if (rawPath === '/' && (method === 'GET' || method === 'HEAD')) {
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+      res.end(method === 'HEAD' ? undefined : HOME_PAGE);
+      return;
+    }
+
+    let match: { route: HttpRoute; values: Record<string, string> } | undefined;
+    for (const route of routes) {
+      const values = matchRoute(route.template, rawPath);
+      if (!values) continue;
+      if (route.methods && !route.methods.includes(method)) continue;
+      match = { route, values };
+      break;
+    }
+    if (!match) {
+      req.resume();
+      answerEmpty(res, 404);
+      return;
+    }
+    const { route, values } = match;
+
+    const headerKey = req.headers['x-functions-key'];
+    const presented =
+      (Array.isArray(headerKey) ? headerKey[0] : headerKey) || url.searchParams.get('code') || undefined;
+    if (!keys.authorize(route.authLevel, route.functionName, presented)) {
+      req.resume();
+      answerEmpty(res, 401);
+      return;
+    }
+
+    let body: Buffer;
+    try {
+      body = await readBody(req, maxRequestBodyBytes);
+    } catch (err) {
+      if (err instanceof BodyTooLarge) {
+        answerEmpty(res, 413, true);
+        res.on('finish', () => req.destroy());
+        return;
+      }
+      throw err;
+    }
+
+    const headers = headersOf(req);
+    const query = queryOf(url);
+    const httpData: RpcHttpData = {
+      method,
+      url: url.toString(),
+      headers,
+      nullableHeaders: nullable(headers),
+      query: query.nonEmpty,
+      nullableQuery: nullable(query.all),
+      params: values,
+      nullableParams: nullable(values),
+      body: body.length > 0 ? { bytes: body } : undefined,
+    };
+
+    const result = await invokeFunction(
+      app,
+      route.fn,
+      { inputData: [{ name: route.bindingName, data: { http: httpData } }], triggerMetadata: {} },
+      logger,
+    );
+    if (!result.succeeded) {
+      answerEmpty(res, 500);
+      return;
+    }
+
+    const outputEntry = Object.entries(route.fn.metadata.bindings).find(
+      ([, b]) => b.direction === 'out' && String(b.type).toLowerCase() === 'http',
+    );
+    const typed =
+      outputEntry?.[0] === '$return'
+        ? result.response?.returnValue
+        : result.response?.outputData?.find((o) => o.name === outputEntry?.[0])?.data;
+    const response = typed?.http;
+    if (!response) {
+      answerEmpty(res, 204);
+      return;
+    }
+    const status = Number.parseInt(response.statusCode ?? '200', 10);
+    res.statusCode = Number.isInteger(status) && status >= 100 && status <= 999 ? status : 200;
+    for (const [name, value] of Object.entries(response.headers ?? {})) {
+      try {
+        res.setHeader(name, value);
+      } catch {
+        logger.system(
+          'warning',
+          `Function '${route.functionName}' set an invalid response header '${name}'; it was dropped.`,
+        );
+      }
+    }
+    const cookies = (response.cookies ?? []).map(serializeCookie);
+    if (cookies.length > 0) {
+      const existing = res.getHeader('set-cookie');
+      const prior = existing === undefined ? [] : Array.isArray(existing) ? existing : [String(existing)];
+      res.setHeader('set-cookie', [...prior, ...cookies]);
+    }
+    const bytes = typedDataToBuffer(response.body);
+    res.setHeader('content-length', String(bytes.length));
+    res.end(method === 'HEAD' ? undefined : bytes);
+  }
+
+  // Requests whose response is not finished yet; stopping waits for them.
+  let active = 0;
+  let onIdle: (() => void) | undefined;
+  const server = http.createServer((req, res) => {
+    active++;
+    res.once('close', () => {
+      active--;
+      if (active === 0) onIdle?.();
+    });
+    handle(req, res).catch((err: unknown) => {
+      logger.system(
+        'error',
+        `Request failed in the host: ${err instanceof Error ? err.message : String(err)}`,
+      );
+      answerEmpty(res, 500);
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (err: NodeJS.ErrnoException) =>
+      reject(
+        err.code === 'EADDRINUSE'
+          ? new HostStartError(
+              `Port ${options.port} is unavailable. Close the process using that port, or specify another port using --port [-p].`,
+            )
+          : err,
+      ),
+    );
+    server.listen(options.port, options.host, () => resolve());
+  });
+  const address = server.address() as AddressInfo;
+  const hostForUrl = options.host.includes(':') ? `[${options.host}]` : options.host;
+  return {
+    url: `http://${hostForUrl}:${address.port}`,
+    port: address.port,
+    close: async (graceMs: number) => {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      const drained =
+        active === 0 ||
+        (await new Promise<boolean>((resolve) => {
+          const timer = setTimeout(() => resolve(false), graceMs);
+          onIdle = () => {
+            clearTimeout(timer);
+            resolve(true);
+          };
+        }));
+      server.closeAllConnections();
+      await closed;
+      return drained;
+    },
+  };
+}
