@@ -5,11 +5,19 @@
  * triggers and for our own clients:
  *   - `X` holds a connection string, or
  *   - `X__fullyQualifiedNamespace` (Service Bus) / `X__tableServiceUri` (Tables) names the endpoint
- *     and a managed identity authenticates (`X__clientId` selects a user-assigned identity).
+ *     and a managed identity authenticates (`X__clientId` selects a user-assigned identity), or
+ *   - `X__tenantId`, `X__clientId` and `X__clientSecret` (the host's convention for a service principal)
+ *     authenticate with a client secret; `X__authorityHost` points them at another authority, such as
+ *     the development identity provider (`npm start`), which has no instance discovery.
  */
 import { ServiceBusClient, type ServiceBusClientOptions } from '@azure/service-bus';
 import { TableClient, TableServiceClient, type TableServiceClientOptions } from '@azure/data-tables';
-import { DefaultAzureCredential, ManagedIdentityCredential, type TokenCredential } from '@azure/identity';
+import {
+  ClientSecretCredential,
+  DefaultAzureCredential,
+  ManagedIdentityCredential,
+  type TokenCredential,
+} from '@azure/identity';
 import { ConfigurationError } from '../errors/index.js';
 
 export type Settings = Readonly<Record<string, string | undefined>>;
@@ -17,6 +25,21 @@ export type Settings = Readonly<Record<string, string | undefined>>;
 /** The credential for an identity-based connection `X__…`. */
 export function credentialFromSettings(connectionName: string, env: Settings = process.env): TokenCredential {
   const clientId = env[`${connectionName}__clientId`];
+  const clientSecret = env[`${connectionName}__clientSecret`];
+  if (clientSecret) {
+    const tenantId = env[`${connectionName}__tenantId`];
+    if (!tenantId)
+      throw new ConfigurationError(`${connectionName}__tenantId`, 'set it with the client secret');
+    if (!clientId)
+      throw new ConfigurationError(`${connectionName}__clientId`, 'set it with the client secret');
+    const authorityHost = env[`${connectionName}__authorityHost`];
+    return new ClientSecretCredential(
+      tenantId,
+      clientId,
+      clientSecret,
+      authorityHost ? { authorityHost, disableInstanceDiscovery: true } : {},
+    );
+  }
   const credentialKind = env[`${connectionName}__credential`];
   if (credentialKind === 'managedidentity' || clientId) {
     return clientId ? new ManagedIdentityCredential({ clientId }) : new ManagedIdentityCredential();
@@ -55,6 +78,31 @@ function tableEndpointOf(connectionString: string): string {
   return `${protocol}://table.core.windows.net`;
 }
 
+/** How connection `connectionName` reaches Table storage: a connection string, or an endpoint and an identity. */
+type TableConnection =
+  | { kind: 'connectionString'; connectionString: string; options: TableServiceClientOptions }
+  | { kind: 'identity'; serviceUri: string; credential: TokenCredential; options: TableServiceClientOptions };
+
+function tableConnectionOf(connectionName: string, env: Settings): TableConnection {
+  const connectionString = env[connectionName];
+  if (connectionString) {
+    return {
+      kind: 'connectionString',
+      connectionString,
+      options: tableOptions(tableEndpointOf(connectionString)),
+    };
+  }
+  const serviceUri = env[`${connectionName}__tableServiceUri`];
+  if (serviceUri) {
+    const credential = credentialFromSettings(connectionName, env);
+    return { kind: 'identity', serviceUri, credential, options: tableOptions(serviceUri) };
+  }
+  throw new ConfigurationError(
+    connectionName,
+    `set ${connectionName} to a connection string or ${connectionName}__tableServiceUri to a table endpoint`,
+  );
+}
+
 /**
  * The table service for connection `connectionName`. Tables default to the host's own storage
  * (`AzureWebJobsStorage`), which is what a single storage account deployment uses.
@@ -63,25 +111,10 @@ export function tableServiceClientFromSettings(
   connectionName = 'AzureWebJobsStorage',
   env: Settings = process.env,
 ): TableServiceClient {
-  const connectionString = env[connectionName];
-  if (connectionString) {
-    return TableServiceClient.fromConnectionString(
-      connectionString,
-      tableOptions(tableEndpointOf(connectionString)),
-    );
-  }
-  const serviceUri = env[`${connectionName}__tableServiceUri`];
-  if (serviceUri) {
-    return new TableServiceClient(
-      serviceUri,
-      credentialFromSettings(connectionName, env),
-      tableOptions(serviceUri),
-    );
-  }
-  throw new ConfigurationError(
-    connectionName,
-    `set ${connectionName} to a connection string or ${connectionName}__tableServiceUri to a table endpoint`,
-  );
+  const c = tableConnectionOf(connectionName, env);
+  return c.kind === 'connectionString'
+    ? TableServiceClient.fromConnectionString(c.connectionString, c.options)
+    : new TableServiceClient(c.serviceUri, c.credential, c.options);
 }
 
 /** A client for one table of connection `connectionName`. */
@@ -90,25 +123,8 @@ export function tableClientFromSettings(
   connectionName = 'AzureWebJobsStorage',
   env: Settings = process.env,
 ): TableClient {
-  const connectionString = env[connectionName];
-  if (connectionString) {
-    return TableClient.fromConnectionString(
-      connectionString,
-      tableName,
-      tableOptions(tableEndpointOf(connectionString)),
-    );
-  }
-  const serviceUri = env[`${connectionName}__tableServiceUri`];
-  if (serviceUri) {
-    return new TableClient(
-      serviceUri,
-      tableName,
-      credentialFromSettings(connectionName, env),
-      tableOptions(serviceUri),
-    );
-  }
-  throw new ConfigurationError(
-    connectionName,
-    `set ${connectionName} to a connection string or ${connectionName}__tableServiceUri to a table endpoint`,
-  );
+  const c = tableConnectionOf(connectionName, env);
+  return c.kind === 'connectionString'
+    ? TableClient.fromConnectionString(c.connectionString, tableName, c.options)
+    : new TableClient(c.serviceUri, tableName, c.credential, c.options);
 }
