@@ -12,17 +12,9 @@ import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { startFunctionsHost } from '../../../local/functions-host/index.js';
 import { createTestApp } from './app-dir.js';
+import { alive } from '../../support/processes.js';
 
 const CLI = fileURLToPath(new URL('../../../local/functions-host/cli.js', import.meta.url));
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 async function until(condition: () => boolean, timeoutMs: number, what: string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
