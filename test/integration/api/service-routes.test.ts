@@ -35,10 +35,10 @@ test('GET /api/openapi.json is a valid OpenAPI 3.1 document of the served routes
   }
 });
 
-test('an unknown route answers 404 and a wrong method 404 or 405, never 200', async () => {
+test('an unknown route and a wrong method answer 404, as the real host does', async () => {
   assert.equal((await fetch(`${app.api}/nothing-here`)).status, 404);
-  const wrongMethod = await fetch(`${app.api}/health`, { method: 'POST' });
-  assert.ok([404, 405].includes(wrongMethod.status), `got ${wrongMethod.status}`);
+  // The real host has no 405: a route whose methods do not match is not a match (azure-functions-host#10098).
+  assert.equal((await fetch(`${app.api}/health`, { method: 'POST' })).status, 404);
 });
 
 test('the host logs one line per invocation, with no header or body content', async () => {
