@@ -20,7 +20,14 @@ export default tseslint.config(
     rules: {
       'no-restricted-imports': [
         'error',
-        { patterns: [{ group: ['**/local/**', '**/bench/**', '**/test/**'], message: 'functions/, shared/ and agent/ must not import local/, bench/ or test/.' }] },
+        {
+          patterns: [
+            {
+              group: ['**/local/**', '**/bench/**', '**/test/**'],
+              message: 'functions/, shared/ and agent/ must not import local/, bench/ or test/.',
+            },
+          ],
+        },
       ],
     },
   },

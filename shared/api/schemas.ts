@@ -51,11 +51,8 @@ export const CallerIdentity = z
     upn: z.string().optional(),
     onPremisesSid: z.string().optional(),
     roles: z.array(z.string()),
-    userIdentifier: z
-      .string()
-      .optional()
-      .meta({
-        description: 'How self-service routes identify you on premises: onprem_sid if present, else upn.',
-      }),
+    userIdentifier: z.string().optional().meta({
+      description: 'How self-service routes identify you on premises: onprem_sid if present, else upn.',
+    }),
   })
   .meta({ id: 'CallerIdentity' });

@@ -8,7 +8,9 @@ test('the document is valid OpenAPI 3.1', async () => {
   const document = buildOpenApiDocument();
   assert.equal(document.openapi, '3.1.0');
   const validator = new Validator();
-  const result = await validator.validate(structuredClone(document) as unknown as Parameters<Validator['validate']>[0]);
+  const result = await validator.validate(
+    structuredClone(document) as unknown as Parameters<Validator['validate']>[0],
+  );
   assert.deepEqual(result.errors ?? [], [], JSON.stringify(result.errors, null, 2));
   assert.equal(result.valid, true);
 
