@@ -1,0 +1,123 @@
+/**
+ * `node dist/local/keyvault/cli.js [--port N] [--host H] [--data-dir D] [--in-memory] [--config F]
+ *  [--certs-dir C] [--issuer URL] [--throttle]`: runs the Key Vault emulator until SIGINT/SIGTERM or
+ * until its parent goes away. Prints a banner ending with one ready line
+ * (`Key Vault emulator ready on https://…`) and, with an IPC channel, sends `{ type: 'ready', vaultUri }`.
+ */
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { stopWhenParentExits } from '../process/child.js';
+import {
+  DEFAULT_CERTS_DIR,
+  DEFAULT_KEYVAULT_DATA_DIR,
+  DEFAULT_KEYVAULT_HOST,
+  DEFAULT_KEYVAULT_ISSUER,
+  DEFAULT_KEYVAULT_PORT,
+  readKeyVaultConfig,
+  startKeyVaultEmulator,
+  type KeyVaultConfig,
+} from './index.js';
+
+const USAGE = `Usage: node dist/local/keyvault/cli.js [options]
+
+Options:
+  --port <n>          HTTPS port (default ${DEFAULT_KEYVAULT_PORT}; 0 picks a free one)
+  --host <address>    address to listen on (default ${DEFAULT_KEYVAULT_HOST})
+  --data-dir <dir>    where keys are kept (default ${DEFAULT_KEYVAULT_DATA_DIR})
+  --in-memory         keep keys in memory only (nothing is written)
+  --config <file>     JSON config: issuer, administrators, roleAssignments, throttle, softDeleteRetentionDays
+  --certs-dir <dir>   the local CA's folder (default ${DEFAULT_CERTS_DIR}); callers set NODE_EXTRA_CA_CERTS=<dir>/ca.pem
+  --issuer <url>      the token issuer the vault trusts (default ${DEFAULT_KEYVAULT_ISSUER})
+  --throttle          apply Key Vault's service limits (also on when the config file has "throttle")
+  -h, --help          show this help
+`;
+
+function usageError(message: string): never {
+  process.stderr.write(`keyvault: ${message}\n\n${USAGE}`);
+  process.exit(2);
+}
+
+async function main(): Promise<void> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      strict: true,
+      allowPositionals: false,
+      options: {
+        port: { type: 'string' },
+        host: { type: 'string' },
+        'data-dir': { type: 'string' },
+        'in-memory': { type: 'boolean', default: false },
+        config: { type: 'string' },
+        'certs-dir': { type: 'string' },
+        issuer: { type: 'string' },
+        throttle: { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    }));
+  } catch (error) {
+    usageError((error as Error).message);
+  }
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return;
+  }
+  const port = values.port === undefined ? DEFAULT_KEYVAULT_PORT : Number(values.port);
+  if (!/^\d+$/.test(values.port ?? '0') || port > 65_535)
+    usageError('--port must be a port number (0-65535).');
+
+  const config: KeyVaultConfig = values.config ? await readKeyVaultConfig(values.config) : {};
+  const dataDir = path.resolve(values['data-dir'] ?? DEFAULT_KEYVAULT_DATA_DIR);
+  const certsDir = path.resolve(values['certs-dir'] ?? DEFAULT_CERTS_DIR);
+  const throttle = config.throttle ?? (values.throttle ? {} : undefined);
+  const emulator = await startKeyVaultEmulator({
+    port,
+    host: values.host ?? DEFAULT_KEYVAULT_HOST,
+    certsDir,
+    ...(values['in-memory'] ? { inMemory: true } : { dataDir }),
+    issuer: values.issuer ?? config.issuer ?? DEFAULT_KEYVAULT_ISSUER,
+    roleAssignments: config.roleAssignments ?? [],
+    administrators: config.administrators ?? [],
+    ...(throttle ? { throttle } : {}),
+    ...(config.softDeleteRetentionDays ? { softDeleteRetentionDays: config.softDeleteRetentionDays } : {}),
+  });
+
+  let stopping = false;
+  const stop = (reason: string): void => {
+    if (stopping) process.exit(0); // a second signal: do not wait any longer
+    stopping = true;
+    emulator.close().then(
+      () => {
+        if (process.connected) process.disconnect();
+        process.exit(0);
+      },
+      (error: unknown) => {
+        process.stderr.write(`keyvault: error while stopping on ${reason}: ${String(error)}\n`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  stopWhenParentExits('SIGTERM');
+
+  const assignments = emulator.roleAssignments();
+  const lines = [
+    'Key Vault emulator (keys API, for @azure/keyvault-keys)',
+    `  vault URI       ${emulator.vaultUri}   (KEYVAULT_URI)`,
+    `  TLS             certificate from the local CA; callers need NODE_EXTRA_CA_CERTS=${emulator.caPath}`,
+    `  tokens          issuer ${emulator.issuer}, audience https://vault.azure.net`,
+    `  persistence     ${emulator.dataDir ? `keys in ${path.resolve(emulator.dataDir, 'keys')} (files mode 0600)` : 'in memory only (nothing written)'}`,
+    `  RBAC            ${assignments.length} role assignment(s)${values.config ? ` from ${values.config}` : ''}; admin endpoint /.emulator/role-assignments for ${config.administrators?.length ?? 0} administrator(s)`,
+    `  throttling      ${throttle ? 'on (429 with Retry-After over the service limits)' : 'off'}`,
+    `Key Vault emulator ready on ${emulator.vaultUri}`,
+  ];
+  // With a callback, a parent that is already gone is not an 'error' event (EPIPE) of this process.
+  process.send?.({ type: 'ready', vaultUri: emulator.vaultUri }, undefined, {}, () => undefined);
+  process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`keyvault: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(1);
+});

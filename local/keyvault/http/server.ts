@@ -1,0 +1,129 @@
+/**
+ * The HTTPS front of the emulator: authentication, api-version, routing, throttling, RBAC, then the
+ * keys API, each refusal with Key Vault's status and error body.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createServer, type Server } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { isHsm } from '../keys/model.js';
+import type { KeyVault } from '../keys/vault.js';
+import type { RoleAssignments } from '../rbac/assignments.js';
+import type { ThrottleCategory, ThrottleLimiter } from '../throttle/limiter.js';
+import { ADMIN_PREFIX, handleAdminRequest } from './admin.js';
+import type { Authenticator } from './auth.js';
+import { badParameter, forbiddenByRbac, KeyVaultError, throttled } from './errors.js';
+import { readJsonBody, sendError, sendJson } from './io.js';
+import { handleKeysRequest } from './keys-api.js';
+import { matchRoute, type Route } from './routes.js';
+
+/** The 7.x versions and the dated ones the SDKs use (4.10 sends 2025-07-01). */
+const API_VERSION = /^(7\.[0-9](-preview(\.\d+)?)?|20\d\d-\d\d-\d\d(-preview)?)$/;
+
+export interface KeyVaultServerOptions {
+  host: string;
+  port: number;
+  tls: { cert: string; key: string };
+  vault: KeyVault;
+  authenticator: Authenticator;
+  roleAssignments: RoleAssignments;
+  administrators: ReadonlySet<string>;
+  throttle?: ThrottleLimiter;
+  logError: (message: string) => void;
+}
+
+export interface RunningServer {
+  port: number;
+  close(): Promise<void>;
+}
+
+export async function startServer(options: KeyVaultServerOptions): Promise<RunningServer> {
+  const server: Server = createServer({ cert: options.tls.cert, key: options.tls.key });
+  server.on('request', (request: IncomingMessage, response: ServerResponse) => {
+    handle(options, request, response).catch((error: unknown) => {
+      if (error instanceof KeyVaultError) {
+        request.resume(); // an unread body must not stall the connection
+        return sendError(response, error);
+      }
+      // Only the message: request bodies (plaintexts, key material) are never logged.
+      options.logError(`keyvault: ${request.method} ${pathOf(request)} failed: ${(error as Error).message}`);
+      if (!response.headersSent) {
+        sendError(
+          response,
+          new KeyVaultError(500, 'InternalServerError', 'The emulator failed to process the request.'),
+        );
+      } else response.destroy();
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  return {
+    port: (server.address() as AddressInfo).port,
+    close: () =>
+      new Promise<void>((resolve, reject) => {
+        server.close((error) => (error ? reject(error) : resolve()));
+        server.closeAllConnections();
+      }),
+  };
+}
+
+function pathOf(request: IncomingMessage): string {
+  return (request.url ?? '/').split('?')[0]!;
+}
+
+async function handle(
+  options: KeyVaultServerOptions,
+  request: IncomingMessage,
+  response: ServerResponse,
+): Promise<void> {
+  const url = new URL(request.url ?? '/', 'https://vault.invalid');
+  if (url.pathname.startsWith(ADMIN_PREFIX)) {
+    const result = await handleAdminRequest(options, request, url.pathname);
+    return sendJson(response, result.status, result.body);
+  }
+
+  const caller = await options.authenticator.authenticate(request.headers.authorization);
+  const apiVersion = url.searchParams.get('api-version');
+  if (!apiVersion) throw badParameter("The 'api-version' query parameter is missing.");
+  if (!API_VERSION.test(apiVersion)) {
+    throw badParameter(`The specified version (${apiVersion}) is not recognized.`);
+  }
+  const route = matchRoute(request.method ?? 'GET', url.pathname);
+  const body = route.hasBody ? await readJsonBody(request) : (request.resume(), undefined);
+
+  if (options.throttle) {
+    const retryAfter = options.throttle.admit(throttleCategory(options.vault, route, body));
+    if (retryAfter !== undefined) throw throttled(retryAfter);
+  }
+  if (!options.roleAssignments.isAllowed(caller.oid, route.action, route.name)) {
+    throw forbiddenByRbac({
+      oid: caller.oid,
+      action: route.action,
+      resource: route.name ? `/keys/${route.name}` : '/',
+    });
+  }
+
+  const host = request.headers.host ?? `127.0.0.1:${options.port}`;
+  const result = await handleKeysRequest(options.vault, {
+    route,
+    body,
+    vaultUrl: `https://${host}`,
+    query: url.searchParams,
+    apiVersion,
+  });
+  sendJson(response, result.status, result.body);
+}
+
+function throttleCategory(vault: KeyVault, route: Route, body: unknown): ThrottleCategory {
+  if (route.kind === 'createKey' || route.kind === 'importKey') {
+    const b = (body ?? {}) as { kty?: unknown; Hsm?: unknown; key?: { kty?: unknown } };
+    const kty = String(b.kty ?? b.key?.kty ?? '');
+    return b.Hsm === true || kty.endsWith('-HSM') ? 'hsmCreates' : 'creates';
+  }
+  const kty = route.name ? vault.peekKeyType(route.name) : undefined;
+  return kty && isHsm(kty) ? 'hsmOperations' : 'operations';
+}

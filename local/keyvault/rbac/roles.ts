@@ -1,0 +1,88 @@
+/**
+ * Key Vault's built-in data-plane roles for keys, by name and by role definition id, with the data
+ * actions they grant (`*` matches any rest of the action).
+ */
+const PREFIX = 'Microsoft.KeyVault/vaults';
+
+export const DataAction = {
+  readKey: `${PREFIX}/keys/read`,
+  createKey: `${PREFIX}/keys/create/action`,
+  importKey: `${PREFIX}/keys/import/action`,
+  updateKey: `${PREFIX}/keys/update/action`,
+  deleteKey: `${PREFIX}/keys/delete`,
+  rotateKey: `${PREFIX}/keys/rotate/action`,
+  encrypt: `${PREFIX}/keys/encrypt/action`,
+  decrypt: `${PREFIX}/keys/decrypt/action`,
+  wrapKey: `${PREFIX}/keys/wrap/action`,
+  unwrapKey: `${PREFIX}/keys/unwrap/action`,
+  sign: `${PREFIX}/keys/sign/action`,
+  verify: `${PREFIX}/keys/verify/action`,
+  readRotationPolicy: `${PREFIX}/keyrotationpolicies/read`,
+  writeRotationPolicy: `${PREFIX}/keyrotationpolicies/write`,
+  readDeletedKey: `${PREFIX}/deletedKeys/read`,
+  recoverDeletedKey: `${PREFIX}/deletedKeys/recover/action`,
+  purgeDeletedKey: `${PREFIX}/deletedKeys/delete`,
+} as const;
+export type DataAction = (typeof DataAction)[keyof typeof DataAction];
+
+export interface RoleDefinition {
+  name: string;
+  id: string;
+  dataActions: readonly string[];
+}
+
+export const ROLES: readonly RoleDefinition[] = [
+  {
+    name: 'Key Vault Administrator',
+    id: '00482a5a-887f-4fb3-b363-3b7fe8e74483',
+    dataActions: [`${PREFIX}/*`],
+  },
+  {
+    name: 'Key Vault Crypto Officer',
+    id: '14b46e9e-c2b7-41b4-b07b-48a6ebf60603',
+    dataActions: [`${PREFIX}/keys/*`, `${PREFIX}/keyrotationpolicies/*`, `${PREFIX}/deletedKeys/*`],
+  },
+  {
+    name: 'Key Vault Crypto User',
+    id: '12338af0-0e69-4776-bea7-57ae8d297424',
+    dataActions: [
+      DataAction.readKey,
+      DataAction.updateKey,
+      `${PREFIX}/keys/backup/action`,
+      DataAction.encrypt,
+      DataAction.decrypt,
+      DataAction.wrapKey,
+      DataAction.unwrapKey,
+      DataAction.sign,
+      DataAction.verify,
+    ],
+  },
+  {
+    name: 'Key Vault Crypto Service Encryption User',
+    id: 'e147488a-f6f5-4113-8e2d-b22465e65bf6',
+    dataActions: [DataAction.readKey, DataAction.wrapKey, DataAction.unwrapKey],
+  },
+  {
+    name: 'Key Vault Reader',
+    id: '21090545-7ca7-4776-b22c-e363652d74d2',
+    dataActions: [`${PREFIX}/*/read`],
+  },
+];
+
+/** The role named `nameOrId` (its name, case-insensitive, or its role definition id). */
+export function findRole(nameOrId: string): RoleDefinition | undefined {
+  const wanted = nameOrId.trim().toLowerCase();
+  return ROLES.find((role) => role.name.toLowerCase() === wanted || role.id === wanted);
+}
+
+function matches(pattern: string, action: string): boolean {
+  const p = pattern.toLowerCase();
+  const a = action.toLowerCase();
+  if (!p.includes('*')) return p === a;
+  const [head, tail] = [p.slice(0, p.indexOf('*')), p.slice(p.indexOf('*') + 1)];
+  return a.startsWith(head) && a.endsWith(tail) && a.length >= head.length + tail.length;
+}
+
+export function grants(role: RoleDefinition, action: string): boolean {
+  return role.dataActions.some((pattern) => matches(pattern, action));
+}
