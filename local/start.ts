@@ -5,12 +5,14 @@
  * Each service is a child process; Ctrl-C (or SIGTERM) stops them all in reverse order, and each
  * child also stops by itself if this process dies, so nothing is left behind.
  */
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { startAzurite } from './azurite/index.js';
-import { startService, type ServiceProcess } from './process/child.js';
+import { ensureLocalCa } from './certs/index.js';
+import { startService } from './process/child.js';
+import { clientRegistrations, DEV_IDENTITIES, SERVICE_TENANT, vaultConfig } from './stack/identities.js';
 
 const root = path.resolve(fileURLToPath(new URL('../..', import.meta.url)));
 const script = (relative: string): string => path.join(root, 'dist', 'local', relative);
@@ -21,7 +23,7 @@ interface Running {
 }
 
 function prefixed(name: string): (line: string) => void {
-  const tag = `[${name}]`.padEnd(12);
+  const tag = `[${name}]`.padEnd(13);
   return (line) => console.log(`${tag} ${line}`);
 }
 
@@ -42,6 +44,12 @@ async function readLocalSettings(): Promise<{ file: string; values: Record<strin
   throw new Error('neither local.settings.json nor local.settings.sample.json was found');
 }
 
+async function writePrivateJson(file: string, content: object): Promise<string> {
+  await mkdir(path.dirname(file), { recursive: true });
+  await writeFile(file, JSON.stringify(content, null, 2), { mode: 0o600 });
+  return file;
+}
+
 const options = {
   'emulators-only': { type: 'boolean', default: false },
   'data-dir': { type: 'string', default: path.join(root, '.local') },
@@ -50,6 +58,9 @@ const options = {
   'blob-port': { type: 'string', default: '10000' },
   'queue-port': { type: 'string', default: '10001' },
   'table-port': { type: 'string', default: '10002' },
+  'amqp-port': { type: 'string', default: '5672' },
+  'management-port': { type: 'string', default: '5443' },
+  'keyvault-port': { type: 'string', default: '8443' },
 } as const;
 
 function portOf(flags: Record<string, unknown>, name: string): number {
@@ -83,42 +94,105 @@ async function main(): Promise<void> {
 
   try {
     const settings = await readLocalSettings();
-    const hostPort = portOf(flags, 'host-port');
-    const identityPort = portOf(flags, 'identity-port');
+    const ports = Object.fromEntries(
+      Object.keys(options)
+        .filter((name) => name.endsWith('-port'))
+        .map((name) => [name, portOf(flags, name)]),
+    ) as Record<`${string}-port`, number>;
+    const certsDir = path.join(dataDir, 'certs');
+    const ca = await ensureLocalCa(certsDir);
+    const identityUrl = `https://127.0.0.1:${ports['identity-port']}`;
+    const serviceIssuer = `${identityUrl}/${SERVICE_TENANT}/v2.0`;
+    // Every process that calls an emulator trusts the one local CA, and nothing else is relaxed.
+    const childEnv: NodeJS.ProcessEnv = { ...process.env, NODE_EXTRA_CA_CERTS: ca.caPath };
 
     const azurite = await startAzurite({
       location: path.join(dataDir, 'azurite'),
-      blobPort: portOf(flags, 'blob-port'),
-      queuePort: portOf(flags, 'queue-port'),
-      tablePort: portOf(flags, 'table-port'),
+      blobPort: ports['blob-port'],
+      queuePort: ports['queue-port'],
+      tablePort: ports['table-port'],
       onLine: prefixed('azurite'),
     });
     running.push({ name: 'azurite', stop: azurite.stop });
 
-    const identity: ServiceProcess = await startService({
+    const identity = await startService({
       name: 'identity',
       script: script('identity/server-cli.js'),
-      args: ['--port', String(identityPort), '--data-dir', path.join(dataDir, 'identity')],
+      args: [
+        '--port',
+        String(ports['identity-port']),
+        '--data-dir',
+        path.join(dataDir, 'identity'),
+        '--tls-ca-dir',
+        certsDir,
+        '--clients-file',
+        await writePrivateJson(path.join(dataDir, 'identity', 'clients.json'), clientRegistrations()),
+      ],
+      env: childEnv,
       ready: /identity provider ready/,
       onLine: prefixed('identity'),
     });
     running.push({ name: 'identity', stop: () => identity.stop() });
-    const issuer = `http://127.0.0.1:${identityPort}/{tenantId}/v2.0`;
+
+    const serviceBus = await startService({
+      name: 'servicebus',
+      script: script('servicebus/cli.js'),
+      args: [
+        '--amqp-port',
+        String(ports['amqp-port']),
+        '--management-port',
+        String(ports['management-port']),
+        '--certs-dir',
+        certsDir,
+      ],
+      env: childEnv,
+      ready: /connection\s+Endpoint=sb:/,
+      onLine: prefixed('servicebus'),
+    });
+    running.push({ name: 'servicebus', stop: () => serviceBus.stop() });
+    const serviceBusConnection = /connection\s+(Endpoint=sb:\S+)/.exec(serviceBus.output())?.[1] ?? '';
+
+    const keyVault = await startService({
+      name: 'keyvault',
+      script: script('keyvault/cli.js'),
+      args: [
+        '--port',
+        String(ports['keyvault-port']),
+        '--data-dir',
+        path.join(dataDir, 'keyvault'),
+        '--certs-dir',
+        certsDir,
+        '--issuer',
+        serviceIssuer,
+        '--config',
+        await writePrivateJson(path.join(dataDir, 'keyvault', 'config.json'), vaultConfig(serviceIssuer)),
+      ],
+      env: childEnv,
+      ready: /Key Vault emulator ready on/,
+      onLine: prefixed('keyvault'),
+    });
+    running.push({ name: 'keyvault', stop: () => keyVault.stop() });
+    const vaultUri = `https://127.0.0.1:${ports['keyvault-port']}`;
 
     // The endpoints of what was just started win over the settings file, as environment variables
     // win over local.settings.json in Core Tools.
-    const hostEnv: NodeJS.ProcessEnv = {
-      ...process.env,
-      ...settings.values,
+    const wired: Record<string, string> = {
       AzureWebJobsStorage: azurite.connectionString,
-      AUTH_ISSUER: issuer,
+      AUTH_ISSUER: `${identityUrl}/{tenantId}/v2.0`,
+      ServiceBusConnection: serviceBusConnection,
+      KEYVAULT_URI: vaultUri,
+      KEYVAULT__tenantId: SERVICE_TENANT,
+      KEYVAULT__clientId: DEV_IDENTITIES.functionsApp.clientId,
+      KEYVAULT__clientSecret: DEV_IDENTITIES.functionsApp.clientSecret,
+      KEYVAULT__authorityHost: identityUrl,
     };
+    const hostPort = ports['host-port'];
     if (!emulatorsOnly) {
       const host = await startService({
         name: 'functions',
         script: script('functions-host/cli.js'),
         args: ['--app', root, '--port', String(hostPort), '--data-dir', path.join(dataDir, 'functions-host')],
-        env: hostEnv,
+        env: { ...childEnv, ...settings.values, ...wired },
         ready: /Functions host ready/i,
         timeoutMs: 60_000,
         onLine: prefixed('functions'),
@@ -127,21 +201,40 @@ async function main(): Promise<void> {
     }
 
     const api = `http://127.0.0.1:${hostPort}/api`;
+    const developer = DEV_IDENTITIES.developer;
     const lines = [
       '',
       '  Password writeback: local stack',
       '  -------------------------------',
       emulatorsOnly
-        ? '  Functions host   not started: copy local.settings.sample.json to local.settings.json, then `func start`'
-        : `  Functions host   ${api}   (GET /health, GET /openapi.json)`,
-      `  Identity         http://127.0.0.1:${identityPort}   AUTH_ISSUER=${issuer}`,
+        ? '  Functions host   not started (for `func start`, see the end of this banner)'
+        : `  Functions host   ${api}   (GET /health, GET /openapi.json; settings from ${settings.file})`,
+      `  Identity         ${identityUrl}   callers: AUTH_ISSUER=${wired.AUTH_ISSUER}`,
+      `  Service Bus      amqp 127.0.0.1:${ports['amqp-port']}, management https://127.0.0.1:${ports['management-port']}   (in memory)`,
+      `                   ServiceBusConnection=${serviceBusConnection}`,
+      `  Key Vault        ${vaultUri}   (keys kept in ${path.join(dataDir, 'keyvault')})`,
       `  Azurite          blob ${azurite.blobPort}, queue ${azurite.queuePort}, table ${azurite.tablePort}   (data in ${path.join(dataDir, 'azurite')})`,
-      `  Settings         ${settings.file}`,
+      `  Local CA         ${ca.caPath}   (export NODE_EXTRA_CA_CERTS=${ca.caPath} in any process that calls the emulators)`,
+      '',
+      `  Service identities (tenant "${SERVICE_TENANT}", authority host ${identityUrl}, disableInstanceDiscovery):`,
+      ...Object.values(DEV_IDENTITIES).map(
+        (i) => `    ${i.clientId.padEnd(24)} secret ${i.clientSecret}   ${i.purpose}`,
+      ),
       '',
       '  Try it:',
       '    TOKEN=$(npm run -s token -- --tenant contoso --user alice@contoso.test)',
       `    curl -s ${api}/health`,
       `    curl -s -H "Authorization: Bearer $TOKEN" ${api}/tenants/contoso/me`,
+      `    Key Vault from code: new ClientSecretCredential("${SERVICE_TENANT}", "${developer.clientId}", "${developer.clientSecret}",`,
+      `      { authorityHost: "${identityUrl}", disableInstanceDiscovery: true }), and KeyClient/CryptographyClient`,
+      '      with { disableChallengeResourceVerification: true }',
+      ...(emulatorsOnly
+        ? [
+            '',
+            '  For `func start`: cp local.settings.sample.json local.settings.json (it matches this stack),',
+            `  export NODE_EXTRA_CA_CERTS=${ca.caPath}, then \`func start\`.`,
+          ]
+        : []),
       '',
       '  Ctrl-C stops everything.',
       '',

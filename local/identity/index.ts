@@ -32,7 +32,8 @@ export {
 export const DEFAULT_IDENTITY_DATA_DIR = '.local/identity';
 
 /** The base URL of the provider `npm start` runs. */
-export const DEFAULT_IDENTITY_URL = `http://${DEFAULT_IDENTITY_HOST}:${DEFAULT_IDENTITY_PORT}`;
+/** What `npm start` serves: HTTPS with the local CA, since MSAL (@azure/identity) accepts no other authority. */
+export const DEFAULT_IDENTITY_URL = `https://${DEFAULT_IDENTITY_HOST}:${DEFAULT_IDENTITY_PORT}`;
 
 export interface OfflineMinterOptions {
   /** Data dir holding the signing key (created with a new key if missing). Default `.local/identity`. */

@@ -37,6 +37,9 @@ async function startStack(): Promise<Stack> {
     blob: await freePort(),
     queue: await freePort(),
     table: await freePort(),
+    amqp: await freePort(),
+    management: await freePort(),
+    keyvault: await freePort(),
   };
   const child = spawn(
     process.execPath,
@@ -54,6 +57,12 @@ async function startStack(): Promise<Stack> {
       String(ports.queue),
       '--table-port',
       String(ports.table),
+      '--amqp-port',
+      String(ports.amqp),
+      '--management-port',
+      String(ports.management),
+      '--keyvault-port',
+      String(ports.keyvault),
     ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
@@ -70,7 +79,7 @@ async function startStack(): Promise<Stack> {
     child,
     output: () => output,
     api: `http://127.0.0.1:${ports.host}/api`,
-    identityUrl: `http://127.0.0.1:${ports.identity}`,
+    identityUrl: `https://127.0.0.1:${ports.identity}`,
     dataDir,
   };
 }
