@@ -7,7 +7,7 @@
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { ensureLocalCa, issueServerCertificate } from '../certs/index.js';
-import { stopWhenParentExits } from '../process/child.js';
+import { closeOnStop } from '../process/child.js';
 import {
   DEFAULT_IDENTITY_DATA_DIR,
   DEFAULT_IDENTITY_HOST,
@@ -91,24 +91,7 @@ async function main(): Promise<void> {
     clients: values['clients-file'] ? await readClients(values['clients-file']) : [],
   });
 
-  let stopping = false;
-  const stop = (reason: string) => {
-    if (stopping) process.exit(0); // a second signal: do not wait any longer
-    stopping = true;
-    provider.close().then(
-      () => {
-        if (process.connected) process.disconnect();
-        process.exit(0);
-      },
-      (error: unknown) => {
-        process.stderr.write(`identity: error while stopping on ${reason}: ${String(error)}\n`);
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGINT', () => stop('SIGINT'));
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  stopWhenParentExits('SIGTERM');
+  closeOnStop('identity', () => provider.close());
   process.send?.({ type: 'ready', url: provider.url, issuerTemplate: provider.issuerTemplate });
   process.stdout.write(
     `identity provider ready on ${provider.url} (AUTH_ISSUER=${provider.issuerTemplate})\n`,

@@ -6,7 +6,7 @@
  */
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { stopWhenParentExits } from '../process/child.js';
+import { closeOnStop } from '../process/child.js';
 import {
   DEFAULT_CERTS_DIR,
   DEFAULT_KEYVAULT_DATA_DIR,
@@ -82,24 +82,7 @@ async function main(): Promise<void> {
     ...(config.softDeleteRetentionDays ? { softDeleteRetentionDays: config.softDeleteRetentionDays } : {}),
   });
 
-  let stopping = false;
-  const stop = (reason: string): void => {
-    if (stopping) process.exit(0); // a second signal: do not wait any longer
-    stopping = true;
-    emulator.close().then(
-      () => {
-        if (process.connected) process.disconnect();
-        process.exit(0);
-      },
-      (error: unknown) => {
-        process.stderr.write(`keyvault: error while stopping on ${reason}: ${String(error)}\n`);
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGINT', () => stop('SIGINT'));
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  stopWhenParentExits('SIGTERM');
+  closeOnStop('keyvault', () => emulator.close());
 
   const assignments = emulator.roleAssignments();
   const lines = [

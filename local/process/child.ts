@@ -94,3 +94,28 @@ export function stopWhenParentExits(signal: NodeJS.Signals = 'SIGTERM'): void {
     });
   }
 }
+
+/**
+ * For a service CLI: on SIGINT, SIGTERM or the parent going away, close the service and exit
+ * (0 when it closed cleanly). A second signal exits at once rather than waiting.
+ */
+export function closeOnStop(name: string, close: () => Promise<void>): void {
+  let stopping = false;
+  const stop = (reason: string): void => {
+    if (stopping) process.exit(0);
+    stopping = true;
+    close().then(
+      () => {
+        if (process.connected) process.disconnect();
+        process.exit(0);
+      },
+      (error: unknown) => {
+        process.stderr.write(`${name}: error while stopping on ${reason}: ${String(error)}\n`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  stopWhenParentExits('SIGTERM');
+}
