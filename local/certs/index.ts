@@ -131,7 +131,10 @@ function isIpAddress(host: string): boolean {
 }
 
 /** A server certificate for `hosts` (IP addresses and DNS names), signed by the local CA. */
-export function issueServerCertificate(ca: LocalCa, options: { hosts: readonly string[] }): ServerCertificate {
+export function issueServerCertificate(
+  ca: LocalCa,
+  options: { hosts: readonly string[] },
+): ServerCertificate {
   const { privateKeyPem, publicKeyPem } = newRsaKeyPem();
   const caCert = forge.pki.certificateFromPem(ca.caPem);
   const cert = forge.pki.createCertificate();
@@ -147,7 +150,9 @@ export function issueServerCertificate(ca: LocalCa, options: { hosts: readonly s
     { name: 'extKeyUsage', serverAuth: true },
     {
       name: 'subjectAltName',
-      altNames: options.hosts.map((host) => (isIpAddress(host) ? { type: 7, ip: host } : { type: 2, value: host })),
+      altNames: options.hosts.map((host) =>
+        isIpAddress(host) ? { type: 7, ip: host } : { type: 2, value: host },
+      ),
     },
   ]);
   cert.sign(forge.pki.privateKeyFromPem(ca.caKeyPem), forge.md.sha256.create());

@@ -1,0 +1,72 @@
+/**
+ * `node dist/local/servicebus/cli.js [--amqp-port N] [--management-port N] [--config file] [--certs-dir D]
+ * [--host H]`: run the Service Bus emulator until SIGINT/SIGTERM or until the parent process goes away.
+ */
+import { parseArgs } from 'node:util';
+import { resolve } from 'node:path';
+import { closeOnStop } from '../process/child.js';
+import { startServiceBusEmulator } from './index.js';
+
+function port(value: string | undefined, name: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65_535) {
+    console.error(`--${name} must be a port number (0-65535), got "${value}"`);
+    process.exit(2);
+  }
+  return n;
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      'amqp-port': { type: 'string' },
+      'management-port': { type: 'string' },
+      config: { type: 'string' },
+      'certs-dir': { type: 'string' },
+      host: { type: 'string' },
+    },
+    strict: true,
+  });
+  const certsDir = resolve(values['certs-dir'] ?? '.local/certs');
+  const emulator = await startServiceBusEmulator({
+    amqpPort: port(values['amqp-port'], 'amqp-port', 5672),
+    managementPort: port(values['management-port'], 'management-port', 5443),
+    host: values.host ?? '127.0.0.1',
+    certsDir,
+    configFile: values.config ? resolve(values.config) : undefined,
+  });
+  const lines = [
+    'Service Bus emulator',
+    `  AMQP 1.0        amqp://${emulator.host}:${emulator.amqpPort} (plain TCP, UseDevelopmentEmulator=true)`,
+    `  management API  https://${emulator.managementNamespace} (also TLS on the AMQP port)`,
+    `  namespace       ${emulator.namespaceName}`,
+    `  local CA        ${emulator.caPath}  (callers set NODE_EXTRA_CA_CERTS to it)`,
+    `  connection      ${emulator.connectionString}`,
+    '  messages are kept in memory only: a restart loses them',
+    ...emulator.warnings.map((warning) => `  warning: ${warning}`),
+  ];
+  console.log(lines.join('\n'));
+  process.send?.({
+    type: 'ready',
+    ready: true,
+    connectionString: emulator.connectionString,
+    amqpPort: emulator.amqpPort,
+    managementPort: emulator.managementPort,
+  });
+
+  closeOnStop('servicebus', () => emulator.close());
+  // The benchmark asks for the broker's memory over IPC.
+  process.on('message', (message: unknown) => {
+    if ((message as { type?: string } | null)?.type === 'memory') {
+      process.send?.({ type: 'memory', usage: process.memoryUsage() });
+    }
+  });
+}
+
+main().catch((error: unknown) => {
+  console.error(
+    `Service Bus emulator failed to start: ${error instanceof Error ? error.message : String(error)}`,
+  );
+  process.exit(1);
+});

@@ -1,0 +1,279 @@
+/**
+ * The management API (ATOM over HTTPS, api-version 2021-05) as `ServiceBusAdministrationClient` uses it:
+ * `GET|PUT|DELETE /{queue}`, `GET /$Resources/Queues`, `GET /$namespaceinfo`. Each request carries a
+ * SAS token (`Authorization`) that must hold Manage on the resource.
+ */
+import https from 'node:https';
+import { Duplex } from 'node:stream';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { parseXML } from '@azure/core-xml';
+import { SasError, grantAllows, verifySasToken } from '../auth/sas.js';
+import { BrokerError, Condition } from '../entities/errors.js';
+import type { Namespace } from '../entities/namespace.js';
+import { defaultQueueProperties, InvalidQueuePropertyError } from '../entities/queue-properties.js';
+import { queueDescriptionXml, queuePropertiesFromXml } from './queue-description.js';
+import { element, escapeXml, parent } from './xml.js';
+
+const ATOM_NS = 'http://www.w3.org/2005/Atom';
+const MAX_BODY_BYTES = 1024 * 1024;
+
+export interface ManagementServerOptions {
+  namespace: Namespace;
+  host: string;
+  port: number;
+  certPem: string;
+  keyPem: string;
+}
+
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+function statusOf(error: BrokerError): number {
+  switch (error.condition) {
+    case Condition.notFound:
+      return 404;
+    case Condition.unauthorized:
+      return 401;
+    case Condition.notAllowed:
+      return 409;
+    case Condition.resourceLimitExceeded:
+      return 403;
+    default:
+      return 400;
+  }
+}
+
+async function readBody(request: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of request) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_BODY_BYTES) throw new HttpError(413, 'The request body is too large.');
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+export class ManagementServer {
+  readonly server: https.Server;
+
+  constructor(private readonly options: ManagementServerOptions) {
+    this.server = https.createServer({ cert: options.certPem, key: options.keyPem }, (request, response) => {
+      this.handle(request, response).catch((error: unknown) => {
+        console.error('[servicebus] management request failed:', error);
+        if (!response.headersSent) this.sendError(response, 500, 'Internal error.');
+        else response.destroy();
+      });
+    });
+    this.server.on('tlsClientError', () => undefined);
+  }
+
+  async listen(): Promise<number> {
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(this.options.port, this.options.host, () => {
+        this.server.off('error', reject);
+        resolve();
+      });
+    });
+    return (this.server.address() as AddressInfo).port;
+  }
+
+  /** Serve a TLS connection that arrived on another listener (the AMQP port). */
+  acceptTls(socket: Socket): void {
+    // TLS on a net.Socket reads from its handle directly and would miss the bytes already read to
+    // recognise the handshake; through a JS stream it sees them.
+    const stream = Duplex.from({ readable: socket, writable: socket });
+    socket.on('close', () => stream.destroy());
+    stream.on('error', () => socket.destroy());
+    this.server.emit('connection', stream);
+  }
+
+  async close(): Promise<void> {
+    await new Promise<void>((resolve) => {
+      this.server.close(() => resolve());
+      this.server.closeAllConnections();
+    });
+  }
+
+  private async handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const host = request.headers.host ?? `${this.options.host}:${this.options.port}`;
+    const url = new URL(request.url ?? '/', `https://${host}`);
+    const path = decodeURIComponent(url.pathname).replace(/^\/+|\/+$/g, '');
+    try {
+      this.authorize(request, url, path);
+      const base = `https://${host}/`;
+      if (request.method === 'GET' && path.toLowerCase() === '$resources/queues') {
+        this.sendXml(response, 200, this.queueFeed(url, base));
+      } else if (request.method === 'GET' && path.toLowerCase() === '$namespaceinfo') {
+        this.sendXml(response, 200, this.namespaceEntry(base));
+      } else if (!path) {
+        throw new HttpError(404, `No resource at '/${path}'.`);
+      } else if (request.method === 'GET') {
+        this.sendXml(response, 200, this.queueEntry(path, base, host));
+      } else if (request.method === 'PUT') {
+        const isUpdate = request.headers['if-match'] === '*';
+        const body = await readBody(request);
+        await this.putQueue(path, body, isUpdate);
+        this.sendXml(response, isUpdate ? 200 : 201, this.queueEntry(path, base, host));
+      } else if (request.method === 'DELETE') {
+        this.options.namespace.deleteQueue(path);
+        response.writeHead(200, { 'content-length': 0 }).end();
+      } else {
+        throw new HttpError(405, `${request.method} is not supported.`);
+      }
+    } catch (error) {
+      if (error instanceof HttpError) this.sendError(response, error.status, error.message);
+      else if (error instanceof BrokerError) this.sendError(response, statusOf(error), error.message);
+      else if (error instanceof InvalidQueuePropertyError) this.sendError(response, 400, error.message);
+      else throw error;
+    }
+  }
+
+  /** The SAS token must hold Manage on the requested path (a queue, or the namespace's feeds). */
+  private authorize(request: IncomingMessage, url: URL, path: string): void {
+    const header = request.headers.authorization;
+    if (!header) throw new HttpError(401, 'MissingToken: the request has no Authorization header.');
+    try {
+      const grant = verifySasToken(header, this.options.namespace);
+      if (!grantAllows(grant, path.toLowerCase(), 'Manage')) {
+        throw new HttpError(401, `Unauthorized: Manage is required on '${url.pathname}'.`);
+      }
+    } catch (error) {
+      if (error instanceof SasError) throw new HttpError(401, `Unauthorized: ${error.message}.`);
+      throw error;
+    }
+  }
+
+  private async putQueue(name: string, body: string, isUpdate: boolean): Promise<void> {
+    const description = await parseQueueDescription(body);
+    const namespace = this.options.namespace;
+    if (isUpdate) {
+      const existing = namespace.requireQueue(name);
+      namespace.updateQueue(name, queuePropertiesFromXml(description, existing.properties));
+    } else {
+      if (namespace.queue(name)) throw new HttpError(409, `The messaging entity '${name}' already exists.`);
+      namespace.createQueue(name, queuePropertiesFromXml(description, defaultQueueProperties()));
+    }
+  }
+
+  private queueEntry(name: string, base: string, host: string): string {
+    const queue = this.options.namespace.requireQueue(name);
+    const id = `${base}${encodeURI(queue.name)}?api-version=2021-05`;
+    return this.entry(id, queue.name, queueDescriptionXml(queue, `sb://${host}/`), queue.updatedAt);
+  }
+
+  private entry(id: string, title: string, content: string, updated: Date, root = true): string {
+    return parent(
+      'entry',
+      [
+        element('id', id),
+        element('title', title, ' type="text"'),
+        element('published', updated.toISOString()),
+        element('updated', updated.toISOString()),
+        parent('author', [element('name', this.options.namespace.name)]),
+        `<link rel="self" href="${escapeXml(id)}"/>`,
+        parent('content', [content], ' type="application/xml"'),
+      ],
+      root ? ` xmlns="${ATOM_NS}"` : '',
+    );
+  }
+
+  private queueFeed(url: URL, base: string): string {
+    const skip = Number(url.searchParams.get('$skip') ?? 0) || 0;
+    const top = Number(url.searchParams.get('$top') ?? 100) || 100;
+    const all = this.options.namespace.listQueues();
+    const page = all.slice(skip, skip + top);
+    const host = new URL(base).host;
+    const entries = page.map((queue) =>
+      this.entry(
+        `${base}${encodeURI(queue.name)}?api-version=2021-05`,
+        queue.name,
+        queueDescriptionXml(queue, `sb://${host}/`),
+        queue.updatedAt,
+        false,
+      ),
+    );
+    const links = [`<link rel="self" href="${escapeXml(url.toString())}"/>`];
+    if (skip + top < all.length) {
+      const next = new URL(url);
+      next.searchParams.set('$skip', String(skip + top));
+      next.searchParams.set('$top', String(top));
+      links.push(`<link rel="next" href="${escapeXml(next.toString())}"/>`);
+    }
+    return parent(
+      'feed',
+      [
+        element('title', 'Queues', ' type="text"'),
+        element('id', url.toString()),
+        element('updated', new Date().toISOString()),
+        ...links,
+        ...entries,
+      ],
+      ` xmlns="${ATOM_NS}"`,
+    );
+  }
+
+  private namespaceEntry(base: string): string {
+    const namespace = this.options.namespace;
+    const content = parent(
+      'NamespaceInfo',
+      [
+        element('CreatedTime', namespace.createdAt.toISOString()),
+        element('MessagingSKU', 'Standard'),
+        element('ModifiedTime', namespace.createdAt.toISOString()),
+        element('Name', namespace.name),
+        element('NamespaceType', 'Messaging'),
+      ],
+      ' xmlns="http://schemas.microsoft.com/netservices/2010/10/servicebus/connect" xmlns:i="http://www.w3.org/2001/XMLSchema-instance"',
+    );
+    return this.entry(
+      `${base}$namespaceinfo?api-version=2021-05`,
+      namespace.name,
+      content,
+      namespace.createdAt,
+    );
+  }
+
+  private sendXml(response: ServerResponse, status: number, body: string): void {
+    const bytes = Buffer.from(`<?xml version="1.0" encoding="utf-8"?>${body}`, 'utf8');
+    response.writeHead(status, {
+      'content-type': 'application/atom+xml;type=entry;charset=utf-8',
+      'content-length': bytes.length,
+    });
+    response.end(bytes);
+  }
+
+  private sendError(response: ServerResponse, status: number, detail: string): void {
+    const body = Buffer.from(parent('Error', [element('Code', status), element('Detail', detail)]), 'utf8');
+    response.writeHead(status, {
+      'content-type': 'application/xml; charset=utf-8',
+      'content-length': body.length,
+    });
+    response.end(body);
+  }
+}
+
+/** The QueueDescription of an ATOM entry request body. */
+export async function parseQueueDescription(body: string): Promise<Record<string, unknown>> {
+  let parsed: Record<string, unknown>;
+  try {
+    parsed = (await parseXML(body, { includeRoot: true })) as Record<string, unknown>;
+  } catch {
+    throw new HttpError(400, 'The request body is not valid XML.');
+  }
+  const entry = parsed.entry as Record<string, unknown> | undefined;
+  const content = entry?.content as Record<string, unknown> | undefined;
+  const description = content?.QueueDescription;
+  if (!description || typeof description !== 'object') {
+    throw new HttpError(400, 'The request body must be an ATOM entry with a QueueDescription.');
+  }
+  return description as Record<string, unknown>;
+}
