@@ -1,0 +1,62 @@
+/**
+ * The agent's one way to apply password operations to a directory. Two drivers implement it: the
+ * LDAP driver for Active Directory and the in-memory directory for the demo and the benchmark; the
+ * conformance suite in test/integration/agent/directory holds them to the same behaviour.
+ *
+ * Contract, for every driver:
+ * - The three operations never throw for anything the directory or the network does: they resolve
+ *   to an OperationResult whose outcome is `succeeded` or one of the codes (DESIGN.md §4), with the
+ *   policy `reason` on PasswordPolicy and a short `detail` for logs. Only misuse (a closed driver)
+ *   throws.
+ * - Passwords are plain strings held only for the call; no driver logs them, stores them in clear,
+ *   or puts them into a result, an error or a log line.
+ * - Accounts with adminCount=1 are refused (ProtectedAccount) before disabled ones (AccountDisabled);
+ *   both before anything is written.
+ * - `readPolicy()` throws a ProblemError with code AgentFailure when the directory cannot be read.
+ */
+import type {
+  DirectoryPolicy,
+  OperationResult,
+  ResetFlags,
+  UserIdentifier,
+} from '../../shared/operations/types.js';
+
+export type {
+  DirectoryPolicy,
+  OperationResult,
+  ResetFlags,
+  UserIdentifier,
+} from '../../shared/operations/types.js';
+
+export interface DirectoryDriver {
+  /** Administrative reset: sets the password without knowing the old one (history and age not applied). */
+  resetPassword(user: UserIdentifier, newPassword: string, flags?: ResetFlags): Promise<OperationResult>;
+  /** The user's own change: the directory checks the current password, history and minimum age. */
+  changePassword(
+    user: UserIdentifier,
+    currentPassword: string,
+    newPassword: string,
+  ): Promise<OperationResult>;
+  /** Clears a lockout (succeeds as well when the account is not locked). */
+  unlock(user: UserIdentifier): Promise<OperationResult>;
+  /** The domain's password policy, as heartbeats report it. */
+  readPolicy(): Promise<DirectoryPolicy>;
+  /** Waits for operations in flight, then releases connections. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** Structured log sink of the directory layer. Fields never hold passwords or user identifiers. */
+export interface DirectoryLogger {
+  info(message: string, fields?: Record<string, unknown>): void;
+  warn(message: string, fields?: Record<string, unknown>): void;
+}
+
+export const silentLogger: DirectoryLogger = { info() {}, warn() {} };
+
+/** Thrown when a driver is used after close(): a bug in the caller, not a directory outcome. */
+export class DirectoryClosedError extends Error {
+  constructor() {
+    super('the directory driver is closed');
+    this.name = 'DirectoryClosedError';
+  }
+}
