@@ -60,3 +60,20 @@ export class DirectoryClosedError extends Error {
     this.name = 'DirectoryClosedError';
   }
 }
+
+/** Both drivers log a refusal the same way: the outcome and its codes, never a password. */
+export function logRefusal(
+  log: DirectoryLogger,
+  operation: 'reset' | 'change' | 'unlock',
+  result: OperationResult,
+): OperationResult {
+  if (result.outcome !== 'succeeded') {
+    log.info('directory operation refused', {
+      operation,
+      outcome: result.outcome,
+      ...(result.reason ? { reason: result.reason } : {}),
+      detail: result.detail,
+    });
+  }
+  return result;
+}

@@ -38,6 +38,7 @@ import {
   silentLogger,
   type DirectoryDriver,
   type DirectoryLogger,
+  logRefusal,
   type OperationResult,
   type ResetFlags,
   type UserIdentifier,
@@ -357,15 +358,7 @@ export class LdapDirectory implements DirectoryDriver {
         result.reason = interpretation.reason;
       }
     }
-    if (result.outcome !== 'succeeded') {
-      this.log.info('directory operation refused', {
-        operation,
-        outcome: result.outcome,
-        ...(result.reason ? { reason: result.reason } : {}),
-        detail: result.detail,
-      });
-    }
-    return result;
+    return logRefusal(this.log, operation, result);
   }
 
   /** Looks the account up (person accounts under the base DN). */

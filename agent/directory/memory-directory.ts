@@ -14,6 +14,7 @@ import {
   silentLogger,
   type DirectoryDriver,
   type DirectoryLogger,
+  logRefusal,
   type OperationResult,
   type ResetFlags,
   type UserIdentifier,
@@ -188,7 +189,7 @@ export class InMemoryDirectory implements DirectoryDriver {
     newPassword: string,
     flags: ResetFlags = {},
   ): Promise<OperationResult> {
-    return this.logged('reset', this.reset(user, newPassword, flags));
+    return logRefusal(this.log, 'reset', this.reset(user, newPassword, flags));
   }
 
   async changePassword(
@@ -196,11 +197,11 @@ export class InMemoryDirectory implements DirectoryDriver {
     currentPassword: string,
     newPassword: string,
   ): Promise<OperationResult> {
-    return this.logged('change', this.change(user, currentPassword, newPassword));
+    return logRefusal(this.log, 'change', this.change(user, currentPassword, newPassword));
   }
 
   async unlock(user: UserIdentifier): Promise<OperationResult> {
-    return this.logged('unlock', this.clearLock(user));
+    return logRefusal(this.log, 'unlock', this.clearLock(user));
   }
 
   async readPolicy(): Promise<DirectoryPolicy> {
@@ -210,18 +211,6 @@ export class InMemoryDirectory implements DirectoryDriver {
 
   async close(): Promise<void> {
     this.closed = true;
-  }
-
-  private logged(operation: 'reset' | 'change' | 'unlock', result: OperationResult): OperationResult {
-    if (result.outcome !== 'succeeded') {
-      this.log.info('directory operation refused', {
-        operation,
-        outcome: result.outcome,
-        ...(result.reason ? { reason: result.reason } : {}),
-        detail: result.detail,
-      });
-    }
-    return result;
   }
 
   private reset(user: UserIdentifier, newPassword: string, flags: ResetFlags): OperationResult {
