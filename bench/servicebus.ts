@@ -65,6 +65,26 @@ async function brokerMemory(child: ChildProcess): Promise<MemorySample> {
   return { rssMb: mb(usage.rss), heapUsedMb: mb(usage.heapUsed), arrayBuffersMb: mb(usage.arrayBuffers) };
 }
 
+/** The broker's CPU time so far (user + system, µs), asked over IPC (the CLI answers `{ type: 'cpu' }`). */
+async function brokerCpuMicros(child: ChildProcess): Promise<number> {
+  const usage = await new Promise<NodeJS.CpuUsage>((resolve) => {
+    const onMessage = (message: unknown) => {
+      const reply = message as { type?: string; usage?: NodeJS.CpuUsage };
+      if (reply.type !== 'cpu' || !reply.usage) return;
+      child.off('message', onMessage);
+      resolve(reply.usage);
+    };
+    child.on('message', onMessage);
+    child.send({ type: 'cpu' });
+  });
+  return usage.user + usage.system;
+}
+
+const clientCpuMicros = () => {
+  const usage = process.cpuUsage();
+  return usage.user + usage.system;
+};
+
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
 }
@@ -107,13 +127,21 @@ async function latency(client: ServiceBusClient, queue: string, count: number) {
 }
 
 /** C senders send `count` messages one by one while a subscriber receives and completes them. */
-async function throughput(client: ServiceBusClient, queue: string, count: number, concurrency: number) {
+async function throughput(
+  client: ServiceBusClient,
+  queue: string,
+  count: number,
+  concurrency: number,
+  broker: ChildProcess,
+) {
   const senders = Array.from({ length: Math.min(concurrency, 10) }, () => client.createSender(queue));
   // The bodies are binary, as the pipeline's are: the SDK need not try them as JSON.
   const receiver = client.createReceiver(queue, { skipParsingBodyAsJson: true });
   let completed = 0;
   let done: (() => void) | undefined;
   const allDone = new Promise<void>((resolve) => (done = resolve));
+  const brokerCpuBefore = await brokerCpuMicros(broker);
+  const clientCpuBefore = clientCpuMicros();
   const start = Date.now();
   const subscription = receiver.subscribe(
     {
@@ -139,6 +167,8 @@ async function throughput(client: ServiceBusClient, queue: string, count: number
   const sentMs = Date.now() - start;
   await allDone;
   const elapsedMs = Date.now() - start;
+  const clientCpu = clientCpuMicros() - clientCpuBefore;
+  const brokerCpu = (await brokerCpuMicros(broker)) - brokerCpuBefore;
   await subscription.close();
   await receiver.close();
   await Promise.all(senders.map((s) => s.close()));
@@ -147,6 +177,9 @@ async function throughput(client: ServiceBusClient, queue: string, count: number
     concurrency,
     sentPerSecond: Math.round((count / sentMs) * 1000),
     sentReceivedCompletedPerSecond: Math.round((count / elapsedMs) * 1000),
+    // CPU time per message of each process (µs): less sensitive to other load than the rate.
+    clientCpuMicrosPerMessage: Math.round(clientCpu / count),
+    brokerCpuMicrosPerMessage: Math.round(brokerCpu / count),
   };
 }
 
@@ -226,6 +259,7 @@ async function main(): Promise<void> {
         'throughput',
         Number(values.throughput),
         Number(values.concurrency),
+        broker.child,
       ),
       longRun: await longRun(client, 'long', Number(values.long), broker.child),
     };

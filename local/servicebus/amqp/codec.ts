@@ -3,7 +3,8 @@
  */
 import rhea, { type Message } from 'rhea';
 import type { BrokeredMessage } from '../entities/message.js';
-import { amqpReader, decodeMessage, encodeMessage } from './rhea-extras.js';
+import { encodeDelivery, type BrokerAnnotation, type EncodedEntries } from './delivery-encoding.js';
+import { amqpReader, decodeMessage, encodeMessage, takeEncoding } from './rhea-extras.js';
 
 /** Message format of a Service Bus batch: the body is data sections, each a whole encoded message. */
 export const BATCH_MESSAGE_FORMAT = 0x80013700;
@@ -15,7 +16,10 @@ export function decodeTransfer(
   format: number | undefined,
 ): Array<{ message: Message; size: number }> {
   if (!Buffer.isBuffer(payload)) {
-    return [{ message: payload, size: encodeMessage(payload).length }];
+    const encoded = takeEncoding(payload);
+    if (!encoded) return [{ message: payload, size: encodeMessage(payload).length }];
+    keepSectionsAsSent(payload, encoded);
+    return [{ message: payload, size: encoded.length }];
   }
   if (format !== BATCH_MESSAGE_FORMAT) throw new Error(`unsupported message format ${format}`);
   const reader = amqpReader(payload);
@@ -25,7 +29,9 @@ export function decodeTransfer(
     if (Number(section.descriptor?.value) !== DATA_SECTION) continue;
     const data = section.value;
     if (!Buffer.isBuffer(data)) throw new Error('a batch data section is not binary');
-    messages.push({ message: decodeMessage(data), size: data.length });
+    const message = decodeMessage(data);
+    keepSectionsAsSent(message, data);
+    messages.push({ message, size: data.length });
   }
   return messages;
 }
@@ -64,30 +70,81 @@ export function lockTokenHex(value: unknown): string | undefined {
 
 const MESSAGE_STATE = { active: 0, deferred: 1, scheduled: 2 } as const;
 
-/** Header fields of a rhea message; everything else is the "bare message" plus annotations. */
-const HEADER_FIELDS = ['durable', 'priority', 'ttl', 'first_acquirer', 'delivery_count'] as const;
+/** Section descriptors (AMQP 1.0 §3.2): header … properties come before application-properties. */
+const SECTION = { header: 0x70, properties: 0x73, footer: 0x78 } as const;
 
 /**
- * The encoded bare message (properties, application properties, body, footer) of each stored message.
- * It never changes while the message waits (a change makes a new message object), so each delivery
- * encodes only its header and annotations.
+ * The end of the sections up to and including properties in an encoded message, i.e. where
+ * application-properties, the body and the footer begin; undefined if the bytes are not laid out as
+ * expected (then the message is encoded afresh).
  */
-const bareEncodings = new WeakMap<Message, Buffer>();
-/** An amqp-value body section holding null: descriptor 0x00, smallulong 0x77, null. */
-const EMPTY_VALUE_BODY = Buffer.from([0x00, 0x53, 0x77, 0x40]);
-
-function bareEncoding(message: Message): Buffer {
-  let encoded = bareEncodings.get(message);
-  if (!encoded) {
-    const bare: Message = { ...message };
-    const fields = bare as unknown as Record<string, unknown>;
-    for (const field of HEADER_FIELDS) delete fields[field];
-    delete fields.message_annotations;
-    delete fields.delivery_annotations;
-    encoded = encodeMessage(bare);
-    bareEncodings.set(message, encoded);
+function sectionsTailOffset(encoded: Buffer): number | undefined {
+  let offset = 0;
+  while (offset + 3 < encoded.length) {
+    // A section: descriptor 0x00, smallulong 0x53, code; then a list or map.
+    if (encoded[offset] !== 0x00 || encoded[offset + 1] !== 0x53) return undefined;
+    const code = encoded[offset + 2]!;
+    if (code < SECTION.header || code > SECTION.footer) return undefined;
+    if (code > SECTION.properties) return offset;
+    const constructor = encoded[offset + 3]!;
+    if (constructor === 0x45)
+      offset += 4; // list0
+    else if (constructor === 0xc0 || constructor === 0xc1) offset += 5 + encoded[offset + 4]!;
+    else if ((constructor === 0xd0 || constructor === 0xd1) && offset + 8 <= encoded.length)
+      offset += 8 + encoded.readUInt32BE(offset + 4);
+    else return undefined;
   }
-  return encoded;
+  return undefined;
+}
+
+/**
+ * Application properties, body and footer of each received message, as the client encoded them. The
+ * broker never changes these in place (a change makes a new message object), so a delivery forwards
+ * them as they came and encodes only the header, annotations and properties (the broker may have set
+ * message_id or lowered absolute_expiry_time). A copy: the received bytes share the socket's buffer.
+ * Forwarding the client's bytes is also what Service Bus does with the bare message.
+ */
+const tailsAsSent = new WeakMap<Message, Buffer>();
+
+function keepSectionsAsSent(message: Message, encoded: Buffer): void {
+  const offset = sectionsTailOffset(encoded);
+  if (offset !== undefined) tailsAsSent.set(message, Buffer.from(encoded.subarray(offset)));
+}
+
+/** Annotations the broker owns: what a client put under these names is not passed on. */
+const BROKER_ANNOTATIONS = new Set([
+  'x-opt-sequence-number',
+  'x-opt-enqueued-time',
+  'x-opt-message-state',
+  'x-opt-locked-until',
+  'x-opt-deadletter-source',
+]);
+const NO_ENTRIES: EncodedEntries = { entries: Buffer.alloc(0), count: 0 };
+/** The client's own message annotations of each message, encoded once as map entries. */
+const clientAnnotationEntries = new WeakMap<Message, EncodedEntries>();
+
+function clientAnnotationsOf(message: Message): EncodedEntries | undefined {
+  const cached = clientAnnotationEntries.get(message);
+  if (cached) return cached;
+  const own = Object.entries(message.message_annotations ?? {}).filter(
+    ([key]) => !BROKER_ANNOTATIONS.has(key),
+  );
+  let result: EncodedEntries | undefined = NO_ENTRIES;
+  if (own.length > 0) {
+    // rhea encodes the section (descriptor 0x00 0x53 0x72, then map8 or map32); keep the entries.
+    const section = encodeMessage({ message_annotations: Object.fromEntries(own) } as Message);
+    result = undefined;
+    if (section[0] === 0x00 && section[1] === 0x53 && section[2] === 0x72) {
+      if (section[3] === 0xc1) {
+        result = { entries: Buffer.from(section.subarray(6, 5 + section[4]!)), count: section[5]! };
+      } else if (section[3] === 0xd1) {
+        const end = 8 + section.readUInt32BE(4);
+        result = { entries: Buffer.from(section.subarray(12, end)), count: section.readUInt32BE(8) };
+      }
+    }
+  }
+  if (result) clientAnnotationEntries.set(message, result);
+  return result;
 }
 
 /** The message as a receiver sees it, encoded: the client's message plus the broker's annotations. */
@@ -99,26 +156,43 @@ export function encodeOutgoing(
     deliveryCount: number;
   },
 ): Buffer {
-  const annotations: Record<string, unknown> = {
-    ...(brokered.message.message_annotations ?? {}),
-    'x-opt-sequence-number': rhea.types.wrap_long(brokered.sequenceNumber),
-    'x-opt-enqueued-time': new Date(brokered.enqueuedAt),
-    'x-opt-message-state': rhea.types.wrap_int(MESSAGE_STATE[brokered.state]),
-  };
-  if (options.includeLock && brokered.lock)
-    annotations['x-opt-locked-until'] = new Date(brokered.lock.lockedUntil);
-  if (brokered.deadLetterSource) annotations['x-opt-deadletter-source'] = brokered.deadLetterSource;
-  const head: Record<string, unknown> = { message_annotations: annotations };
-  const source = brokered.message as unknown as Record<string, unknown>;
-  for (const field of HEADER_FIELDS) if (source[field] !== undefined) head[field] = source[field];
-  head.delivery_count = Math.max(0, options.deliveryCount);
-  const encodedHead = encodeMessage(head as unknown as Message);
-  // rhea always ends an encoding with a body section, an empty amqp-value here; the bare message
-  // brings the real body, so that section is cut off.
-  if (!encodedHead.subarray(-EMPTY_VALUE_BODY.length).equals(EMPTY_VALUE_BODY)) {
-    return encodeMessage({ ...brokered.message, ...head } as unknown as Message);
+  const deliveryCount = Math.max(0, options.deliveryCount);
+  const lockedUntil = options.includeLock ? brokered.lock?.lockedUntil : undefined;
+  const rest = tailsAsSent.get(brokered.message);
+  const clientAnnotations = rest && clientAnnotationsOf(brokered.message);
+  if (rest && clientAnnotations) {
+    const annotations: BrokerAnnotation[] = [
+      { key: 'x-opt-sequence-number', kind: 'long', value: brokered.sequenceNumber },
+      { key: 'x-opt-enqueued-time', kind: 'timestamp', value: brokered.enqueuedAt },
+      { key: 'x-opt-message-state', kind: 'int', value: MESSAGE_STATE[brokered.state] },
+    ];
+    if (lockedUntil !== undefined) {
+      annotations.push({ key: 'x-opt-locked-until', kind: 'timestamp', value: lockedUntil });
+    }
+    if (brokered.deadLetterSource) {
+      annotations.push({ key: 'x-opt-deadletter-source', kind: 'string', value: brokered.deadLetterSource });
+    }
+    const encoded = encodeDelivery(brokered.message, deliveryCount, clientAnnotations, annotations, rest);
+    if (encoded) return encoded;
   }
-  return Buffer.concat([encodedHead.subarray(0, -EMPTY_VALUE_BODY.length), bareEncoding(brokered.message)]);
+  // Anything else (a message the broker made or changed, values of unusual types): rhea encodes it all.
+  const annotations: Record<string, unknown> = Object.fromEntries(
+    Object.entries(brokered.message.message_annotations ?? {}).filter(
+      ([key]) => !BROKER_ANNOTATIONS.has(key),
+    ),
+  );
+  annotations['x-opt-sequence-number'] = rhea.types.wrap_long(brokered.sequenceNumber);
+  annotations['x-opt-enqueued-time'] = new Date(brokered.enqueuedAt);
+  annotations['x-opt-message-state'] = rhea.types.wrap_int(MESSAGE_STATE[brokered.state]);
+  if (lockedUntil !== undefined) annotations['x-opt-locked-until'] = new Date(lockedUntil);
+  if (brokered.deadLetterSource) annotations['x-opt-deadletter-source'] = brokered.deadLetterSource;
+  const outgoing: Message = {
+    ...brokered.message,
+    message_annotations: annotations,
+    delivery_count: deliveryCount,
+  };
+  delete outgoing.delivery_annotations; // for one hop only
+  return encodeMessage(outgoing);
 }
 
 /** A sequence number from a management request: a number, or 8 big-endian bytes. */

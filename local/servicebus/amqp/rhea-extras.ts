@@ -29,4 +29,25 @@ export const acceptedOutcome = (): unknown => messageUtil.accepted().described()
 export const rejectedOutcome = (error: AmqpError): unknown => messageUtil.rejected({ error }).described();
 export const encodeMessage = (message: Message): Buffer => messageUtil.encode(message);
 export const decodeMessage = (buffer: Buffer): Message => messageUtil.decode(buffer);
+
+/**
+ * rhea decodes each incoming transfer (message format 0) and hands on only the decoded message. The broker
+ * also wants the bytes (the encoded size without encoding again, and the client's sections to forward as
+ * sent), so rhea's decoder is wrapped once to keep its latest input beside its result; the broker takes it
+ * in the same turn (rhea emits 'message' right after decoding). One slot, so nothing accumulates.
+ */
+let lastDecoded: { message: Message; encoded: Buffer } | undefined;
+const rheaDecode = messageUtil.decode.bind(messageUtil);
+messageUtil.decode = (buffer: Buffer): Message => {
+  const message = rheaDecode(buffer);
+  lastDecoded = { message, encoded: buffer };
+  return message;
+};
+
+/** The bytes `message` was decoded from by rhea just now, if it was. */
+export function takeEncoding(message: Message): Buffer | undefined {
+  const last = lastDecoded;
+  lastDecoded = undefined;
+  return last?.message === message ? last.encoded : undefined;
+}
 export const amqpReader = (buffer: Buffer): AmqpReader => new ReaderClass(buffer);
