@@ -4,7 +4,13 @@
  */
 import { z } from 'zod';
 import { defineRoute, type RouteContract } from './contract.js';
-import { CallerIdentity, HealthReport, TenantParams } from './schemas.js';
+import {
+  CallerIdentity,
+  HealthReport,
+  TenantParams,
+  WritebackConfiguration,
+  WritebackEnabled,
+} from './schemas.js';
 
 export const healthRoute = defineRoute({
   name: 'health',
@@ -39,4 +45,54 @@ export const whoAmIRoute = defineRoute({
   responses: { 200: { description: 'The caller.', schema: CallerIdentity } },
 });
 
-export const apiRoutes: readonly RouteContract[] = [healthRoute, openApiRoute, whoAmIRoute];
+export const enableWritebackRoute = defineRoute({
+  name: 'enableWriteback',
+  method: 'PUT',
+  route: 'tenants/{tenantId}/writeback',
+  summary:
+    "Enables password writeback: provisions the tenant's queues, the agent's SAS rules and the Key Vault keys. " +
+    "Idempotent: 201 with the agent's connection strings when this request completed the enable, 200 with the " +
+    'configuration (no secrets) when writeback was already enabled.',
+  tags: ['tenants'],
+  auth: 'bearer',
+  params: TenantParams,
+  responses: {
+    200: { description: 'Already enabled: nothing changed.', schema: WritebackConfiguration },
+    201: { description: 'Enabled by this request.', schema: WritebackEnabled },
+  },
+});
+
+export const getWritebackRoute = defineRoute({
+  name: 'getWriteback',
+  method: 'GET',
+  route: 'tenants/{tenantId}/writeback',
+  summary: "The tenant's writeback configuration, without secrets.",
+  tags: ['tenants'],
+  auth: 'bearer',
+  params: TenantParams,
+  responses: { 200: { description: 'The configuration.', schema: WritebackConfiguration } },
+  problems: ['WritebackDisabled'],
+});
+
+export const disableWritebackRoute = defineRoute({
+  name: 'disableWriteback',
+  method: 'DELETE',
+  route: 'tenants/{tenantId}/writeback',
+  summary:
+    "Disables password writeback: operations stop at once, the agent's queues and rules are deleted and " +
+    "every version of the tenant's keys is disabled. Idempotent.",
+  tags: ['tenants'],
+  auth: 'bearer',
+  params: TenantParams,
+  responses: { 200: { description: 'Disabled.', schema: WritebackConfiguration } },
+  problems: ['WritebackDisabled'],
+});
+
+export const apiRoutes: readonly RouteContract[] = [
+  healthRoute,
+  openApiRoute,
+  whoAmIRoute,
+  enableWritebackRoute,
+  getWritebackRoute,
+  disableWritebackRoute,
+];

@@ -6,14 +6,32 @@ import { z } from 'zod';
 import 'zod-openapi';
 import { PROBLEM_CATALOGUE, type ProblemCode } from '../errors/index.js';
 
-/** Tenant ids name queues and keys (`writeback-{tenantId}`), hence the narrow pattern (DESIGN.md §5). */
+/**
+ * Tenant ids name queues and keys (`writeback-{tenantId}`), hence the narrow pattern (DESIGN.md §5)
+ * and two more rules that keep tenants apart on shared infrastructure (shared/wire `wireTenantId`):
+ * lower case only, because Service Bus and Key Vault names are case-insensitive (`Contoso` would share
+ * `contoso`'s queues and keys); and not `replies` or `…-replies`, whose request queue would be another
+ * tenant's replies queue (or the shared one). Refused, not normalised: the token's `tid` must equal
+ * the route's tenant id exactly, and Entra ID tenant ids are lower-case GUIDs.
+ */
 export const TenantId = z
   .string()
   .regex(
     /^[A-Za-z0-9][A-Za-z0-9-]{0,62}$/,
     'must be 1-63 letters, digits or hyphens, starting with a letter or digit',
   )
-  .meta({ description: 'The tenant id (Entra ID tenant id or a short name).', example: 'contoso' });
+  .refine((id) => id === id.toLowerCase(), {
+    message: 'must be lower case (queue and key names are case-insensitive)',
+    abort: true,
+  })
+  .refine((id) => id !== 'replies' && !id.endsWith('-replies'), {
+    message: "must not be 'replies' or end in '-replies' (it would collide with a replies queue name)",
+  })
+  .meta({
+    description:
+      'The tenant id (Entra ID tenant id or a short name): lower case, and not ending in -replies.',
+    example: 'contoso',
+  });
 
 export const TenantParams = z.object({ tenantId: TenantId });
 
@@ -56,3 +74,50 @@ export const CallerIdentity = z
     }),
   })
   .meta({ id: 'CallerIdentity' });
+
+const Timestamp = z.string().meta({ format: 'date-time' });
+
+export const Actor = z
+  .object({ objectId: z.string(), upn: z.string().optional() })
+  .meta({ id: 'Actor', description: 'Who made a change: the token oid, and upn when the token has one.' });
+
+export const WritebackConfiguration = z
+  .object({
+    tenantId: z.string(),
+    state: z.enum(['provisioning', 'enabled', 'disabling', 'disabled']).meta({
+      description:
+        'provisioning: an enable stopped half-way (PUT again completes it); disabling: a disable stopped ' +
+        'half-way (DELETE again completes it). Password operations run only when enabled.',
+    }),
+    serviceBusEndpoint: z.string().meta({ description: 'The Service Bus namespace the agent connects to.' }),
+    requestQueue: z.string().meta({ description: 'writeback-{tenantId}: the agent receives requests here.' }),
+    repliesQueue: z
+      .string()
+      .meta({ description: 'writeback-{tenantId}-replies: the agent sends results and heartbeats here.' }),
+    agentListenRule: z.string().meta({ description: 'The Listen-only SAS rule on the request queue.' }),
+    agentSendRule: z.string().meta({ description: 'The Send-only SAS rule on the replies queue.' }),
+    encryptionKeyId: z.string().optional().meta({ description: 'Versioned id of writeback-{tenantId}-enc.' }),
+    signatureKeyId: z.string().optional().meta({ description: 'Versioned id of writeback-{tenantId}-sig.' }),
+    enabledAt: Timestamp.optional(),
+    enabledBy: Actor.optional(),
+    disabledAt: Timestamp.optional(),
+    disabledBy: Actor.optional(),
+    updatedAt: Timestamp,
+  })
+  .meta({ id: 'WritebackConfiguration', description: "A tenant's writeback configuration; no secret." });
+
+export const WritebackEnabled = WritebackConfiguration.extend({
+  agentConnectionStrings: z
+    .object({
+      listen: z.string().meta({ description: 'Listen on the request queue only (EntityPath set).' }),
+      send: z.string().meta({ description: 'Send on the replies queue only (EntityPath set).' }),
+    })
+    .meta({
+      description:
+        "The agent's Service Bus connection strings with their SAS keys. Answered once, by the PUT that " +
+        'completes an enable; never again (disable and enable again to issue new ones).',
+    }),
+}).meta({
+  id: 'WritebackEnabled',
+  description: 'Writeback was enabled: the configuration and the agent secrets.',
+});

@@ -10,7 +10,14 @@
  *     authenticate with a client secret; `X__authorityHost` points them at another authority, such as
  *     the development identity provider (`npm start`), which has no instance discovery.
  */
-import { ServiceBusClient, type ServiceBusClientOptions } from '@azure/service-bus';
+import {
+  ServiceBusAdministrationClient,
+  ServiceBusClient,
+  parseServiceBusConnectionString,
+  type ServiceBusAdministrationClientOptions,
+  type ServiceBusClientOptions,
+} from '@azure/service-bus';
+import { KeyClient, type KeyClientOptions } from '@azure/keyvault-keys';
 import { TableClient, TableServiceClient, type TableServiceClientOptions } from '@azure/data-tables';
 import {
   ClientSecretCredential,
@@ -61,6 +68,93 @@ export function serviceBusClientFromSettings(
     connectionName,
     `set ${connectionName} to a connection string or ${connectionName}__fullyQualifiedNamespace to a namespace`,
   );
+}
+
+/**
+ * The management client for connection `connectionName`: creates queues and their shared access rules.
+ * A connection string needs Manage rights; an identity needs the Azure Service Bus Data Owner role.
+ */
+export function serviceBusAdministrationClientFromSettings(
+  connectionName = 'AzureWebJobsServiceBus',
+  env: Settings = process.env,
+  options: ServiceBusAdministrationClientOptions = {},
+): ServiceBusAdministrationClient {
+  const connectionString = env[connectionName];
+  if (connectionString) return new ServiceBusAdministrationClient(connectionString, options);
+  const namespace = env[`${connectionName}__fullyQualifiedNamespace`];
+  if (namespace) {
+    return new ServiceBusAdministrationClient(
+      namespace,
+      credentialFromSettings(connectionName, env),
+      options,
+    );
+  }
+  throw new ConfigurationError(
+    connectionName,
+    `set ${connectionName} to a connection string or ${connectionName}__fullyQualifiedNamespace to a namespace`,
+  );
+}
+
+/** Where clients of connection `connectionName` reach the namespace, for connection strings handed to others. */
+export interface ServiceBusEndpoint {
+  /** `sb://host[:port]/`. */
+  endpoint: string;
+  /** The local emulator: connection strings must carry `UseDevelopmentEmulator=true` (plain AMQP). */
+  developmentEmulator: boolean;
+}
+
+export function serviceBusEndpointFromSettings(
+  connectionName = 'AzureWebJobsServiceBus',
+  env: Settings = process.env,
+): ServiceBusEndpoint {
+  const connectionString = env[connectionName];
+  if (connectionString) {
+    let endpoint: string;
+    try {
+      endpoint = parseServiceBusConnectionString(connectionString).endpoint;
+    } catch {
+      throw new ConfigurationError(
+        connectionName,
+        'expected a Service Bus connection string (Endpoint=sb://…)',
+      );
+    }
+    return {
+      endpoint: endpoint.endsWith('/') ? endpoint : `${endpoint}/`,
+      developmentEmulator: /(?:^|;)\s*UseDevelopmentEmulator\s*=\s*true\s*(?:;|$)/i.test(connectionString),
+    };
+  }
+  const namespace = env[`${connectionName}__fullyQualifiedNamespace`];
+  if (namespace) return { endpoint: `sb://${namespace.replace(/\/+$/, '')}/`, developmentEmulator: false };
+  throw new ConfigurationError(
+    connectionName,
+    `set ${connectionName} to a connection string or ${connectionName}__fullyQualifiedNamespace to a namespace`,
+  );
+}
+
+/**
+ * The Key Vault keys client: `KEYVAULT_URI`, signed in with the `KEYVAULT` identity (client secret
+ * locally, a managed identity in Azure). The challenge of a vault outside `*.vault.azure.net` (the
+ * local emulator) names `https://vault.azure.net`, so the SDK's resource check is only relaxed there.
+ */
+export function keyClientFromSettings(
+  env: Settings = process.env,
+  options: KeyClientOptions = {},
+): KeyClient {
+  const vaultUri = env.KEYVAULT_URI?.trim() ?? '';
+  let host: string;
+  try {
+    host = new URL(vaultUri).hostname;
+  } catch {
+    throw new ConfigurationError(
+      'KEYVAULT_URI',
+      'expected the vault URL, such as https://my-vault.vault.azure.net',
+    );
+  }
+  const inAzure = host.toLowerCase().endsWith('.vault.azure.net');
+  return new KeyClient(vaultUri, credentialFromSettings('KEYVAULT', env), {
+    ...(inAzure ? {} : { disableChallengeResourceVerification: true }),
+    ...options,
+  });
 }
 
 /** Table endpoints over plain http are only acceptable on loopback (Azurite). */

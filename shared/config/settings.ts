@@ -26,6 +26,11 @@ export interface WritebackSettings {
   keyRolloverAfterMs: number;
   /** Key Vault holding the tenants' keys (KEYVAULT_URI); required once the pipeline uses it. */
   keyVaultUri: string | undefined;
+  /**
+   * How the tenants' Key Vault keys are protected (WRITEBACK_KEY_PROTECTION): `hsm` (RSA-HSM / EC-HSM,
+   * the default: a Premium vault) or `software` (RSA / EC, for a Standard vault).
+   */
+  keyProtection: 'hsm' | 'software';
   /** Application Insights; telemetry is off when absent. */
   applicationInsightsConnectionString: string | undefined;
 }
@@ -77,6 +82,14 @@ function optionalUrl(env: Settings, name: string, example: string): string | und
   return env[name]?.trim() ? requiredUrl(env, name, example) : undefined;
 }
 
+function keyProtection(env: Settings): 'hsm' | 'software' {
+  const raw = env.WRITEBACK_KEY_PROTECTION?.trim().toLowerCase() || 'hsm';
+  if (raw !== 'hsm' && raw !== 'software') {
+    throw new ConfigurationError('WRITEBACK_KEY_PROTECTION', 'expected hsm (Premium vault) or software');
+  }
+  return raw;
+}
+
 export function loadSettings(env: Settings = process.env): WritebackSettings {
   const audience = env.AUTH_AUDIENCE?.trim();
   if (!audience)
@@ -91,6 +104,7 @@ export function loadSettings(env: Settings = process.env): WritebackSettings {
     heartbeatIntervalMs: duration(env, 'HEARTBEAT_INTERVAL', 'PT5M', 1_000, DAY_MS),
     keyRolloverAfterMs: duration(env, 'KEY_ROLLOVER_AFTER', 'P180D', 60_000, 3 * 365 * DAY_MS),
     keyVaultUri: optionalUrl(env, 'KEYVAULT_URI', 'https://my-vault.vault.azure.net'),
+    keyProtection: keyProtection(env),
     applicationInsightsConnectionString: env.APPLICATIONINSIGHTS_CONNECTION_STRING?.trim() || undefined,
   };
 }

@@ -1,0 +1,52 @@
+/** `PUT | GET | DELETE /api/tenants/{tenantId}/writeback` (role Writeback.Admin): thin bindings to shared/tenants. */
+import { app } from '@azure/functions';
+import { disableWritebackRoute, enableWritebackRoute, getWritebackRoute } from '../shared/api/routes.js';
+import { ADMIN_ROLE, requireRole, type Caller } from '../shared/auth/index.js';
+import { httpTrigger } from '../shared/http/endpoint.js';
+import { writebackTenants, type Actor } from '../shared/tenants/index.js';
+
+const actorOf = (caller: Caller): Actor => ({
+  objectId: caller.objectId,
+  ...(caller.upn ? { upn: caller.upn } : {}),
+});
+
+// Configurations name keys and queues, and a 201 carries the agent's secrets: never cached.
+const NO_STORE = { 'cache-control': 'no-store' };
+
+app.http(
+  enableWritebackRoute.name,
+  httpTrigger(enableWritebackRoute, async ({ params, caller, request, context }) => {
+    requireRole(caller, ADMIN_ROLE);
+    const outcome = await writebackTenants().enable(params.tenantId, actorOf(caller), context);
+    if (!outcome.created) return { status: 200, headers: NO_STORE, jsonBody: outcome.configuration };
+    return {
+      status: 201,
+      headers: { ...NO_STORE, location: new URL(request.url).pathname },
+      jsonBody: { ...outcome.configuration, agentConnectionStrings: outcome.agentConnectionStrings },
+    };
+  }),
+);
+
+app.http(
+  getWritebackRoute.name,
+  httpTrigger(getWritebackRoute, async ({ params, caller, context }) => {
+    requireRole(caller, ADMIN_ROLE);
+    return {
+      status: 200,
+      headers: NO_STORE,
+      jsonBody: await writebackTenants().configuration(params.tenantId, context),
+    };
+  }),
+);
+
+app.http(
+  disableWritebackRoute.name,
+  httpTrigger(disableWritebackRoute, async ({ params, caller, context }) => {
+    requireRole(caller, ADMIN_ROLE);
+    return {
+      status: 200,
+      headers: NO_STORE,
+      jsonBody: await writebackTenants().disable(params.tenantId, actorOf(caller), context),
+    };
+  }),
+);

@@ -1,0 +1,22 @@
+/** Tenants: enabling, reading and disabling password writeback (DESIGN.md §4-§6). */
+export {
+  WritebackTenants,
+  writebackTenants,
+  SERVICE_BUS_CONNECTION,
+  type AgentConnectionStrings,
+  type EnableOutcome,
+  type OperationLog,
+  type WritebackConfiguration,
+  type WritebackTenantsOptions,
+} from './writeback-tenants.js';
+export {
+  TenantRegistry,
+  TENANTS_TABLE,
+  WRITEBACK_ROW_KEY,
+  type Actor,
+  type TenantRecord,
+  type WritebackState,
+} from './records.js';
+export { AuditLog, AUDIT_TABLE, type AuditEvent } from './audit.js';
+export { AGENT_LISTEN_RULE, AGENT_SEND_RULE, isoDuration } from './queues.js';
+export { disableTenantKeys, ensureTenantKeys, type KeyProtection, type TenantKeyIds } from './keys.js';

@@ -1,0 +1,84 @@
+/**
+ * A tenant's two Key Vault keys (DESIGN.md §5), through the official KeyClient: `writeback-{t}-enc`
+ * (RSA 2048) and `writeback-{t}-sig` (EC P-256), hardware-protected unless WRITEBACK_KEY_PROTECTION
+ * says `software`. Idempotent: an enabled latest version is used as it is; a missing key is created;
+ * a disabled one (after a disable) gets a new version, so a re-enabled tenant never reuses the keys
+ * its old agent held.
+ */
+import type { KeyClient, KeyVaultKey } from '@azure/keyvault-keys';
+import { encryptionKeyName, signatureKeyName } from '../wire/index.js';
+
+export type KeyProtection = 'hsm' | 'software';
+
+export interface TenantKeyIds {
+  /** Versioned key ids. */
+  encryptionKeyId: string;
+  signatureKeyId: string;
+}
+
+function httpStatusOf(error: unknown): number | undefined {
+  const rest = error as { name?: string; statusCode?: number } | undefined;
+  return rest?.name === 'RestError' ? rest.statusCode : undefined;
+}
+
+async function latestVersion(keys: KeyClient, name: string): Promise<KeyVaultKey | undefined> {
+  try {
+    return await keys.getKey(name);
+  } catch (error) {
+    if (httpStatusOf(error) === 404) return undefined;
+    throw error;
+  }
+}
+
+function versionedId(key: KeyVaultKey): string {
+  if (!key.id || !key.properties.version) throw new Error(`Key Vault returned ${key.name} without a version`);
+  return key.id;
+}
+
+async function ensureKey(keys: KeyClient, name: string, create: () => Promise<KeyVaultKey>): Promise<string> {
+  const latest = await latestVersion(keys, name);
+  if (latest && latest.properties.enabled !== false) return versionedId(latest);
+  return versionedId(await create());
+}
+
+export async function ensureTenantKeys(
+  keys: KeyClient,
+  tenantId: string,
+  protection: KeyProtection,
+): Promise<TenantKeyIds> {
+  const hsm = protection === 'hsm';
+  const tags = { tenant: tenantId, purpose: 'writeback' };
+  const encName = encryptionKeyName(tenantId);
+  const sigName = signatureKeyName(tenantId);
+  const encryptionKeyId = await ensureKey(keys, encName, () =>
+    keys.createRsaKey(encName, {
+      keySize: 2048,
+      hsm,
+      keyOps: ['encrypt', 'decrypt', 'wrapKey', 'unwrapKey'],
+      tags,
+    }),
+  );
+  const signatureKeyId = await ensureKey(keys, sigName, () =>
+    keys.createEcKey(sigName, { curve: 'P-256', hsm, keyOps: ['sign', 'verify'], tags }),
+  );
+  return { encryptionKeyId, signatureKeyId };
+}
+
+/**
+ * Disables every version of the tenant's keys: the old agent can no longer decrypt or sign, while
+ * the keys stay (Key Vault keeps them for audit; a re-enable adds a new version).
+ */
+export async function disableTenantKeys(keys: KeyClient, tenantId: string): Promise<void> {
+  for (const name of [encryptionKeyName(tenantId), signatureKeyName(tenantId)]) {
+    const versions: string[] = [];
+    try {
+      for await (const properties of keys.listPropertiesOfKeyVersions(name)) {
+        if (properties.enabled !== false && properties.version) versions.push(properties.version);
+      }
+    } catch (error) {
+      if (httpStatusOf(error) === 404) continue;
+      throw error;
+    }
+    for (const version of versions) await keys.updateKeyProperties(name, version, { enabled: false });
+  }
+}

@@ -1,0 +1,185 @@
+/**
+ * A tenant's Service Bus entities (DESIGN.md §5), provisioned idempotently through the official
+ * ServiceBusAdministrationClient: every step reads what exists and only creates or corrects what
+ * differs, so a retried enable resumes where a failed one stopped, and never rotates a SAS key that
+ * already exists.
+ */
+import type {
+  AuthorizationRule,
+  CreateQueueOptions,
+  QueueProperties,
+  ServiceBusAdministrationClient,
+} from '@azure/service-bus';
+import { SHARED_REPLIES_QUEUE } from '../wire/index.js';
+
+/** The agent's SAS rules: exactly one right each. */
+export const AGENT_LISTEN_RULE = 'writeback-agent-listen';
+export const AGENT_SEND_RULE = 'writeback-agent-send';
+
+/** Queue properties the pipeline sets; anything else is left at the namespace's defaults. */
+type QueueSettings = Pick<
+  CreateQueueOptions,
+  | 'lockDuration'
+  | 'maxDeliveryCount'
+  | 'defaultMessageTimeToLive'
+  | 'deadLetteringOnMessageExpiration'
+  | 'forwardTo'
+  | 'requiresSession'
+>;
+
+/** ISO-8601 duration of `ms` (whole seconds), e.g. 300000 → PT5M, 90000000 → P1DT1H. */
+export function isoDuration(ms: number): string {
+  let seconds = Math.max(1, Math.round(ms / 1000));
+  const days = Math.floor(seconds / 86_400);
+  seconds -= days * 86_400;
+  const hours = Math.floor(seconds / 3_600);
+  seconds -= hours * 3_600;
+  const minutes = Math.floor(seconds / 60);
+  seconds -= minutes * 60;
+  const time = `${hours ? `${hours}H` : ''}${minutes ? `${minutes}M` : ''}${seconds ? `${seconds}S` : ''}`;
+  return `P${days ? `${days}D` : ''}${time ? `T${time}` : ''}`;
+}
+
+/**
+ * The request queue `writeback-{t}`: requests live for the configured TTL. lockDuration 1 minute: the
+ * agent applies a password over LDAPS in well under that, and a crashed agent's lock frees quickly.
+ * maxDeliveryCount 5: the agent deduplicates by operationId, so redeliveries are safe but a poison
+ * message must not loop. Expired requests are not dead-lettered: they hold an (encrypted) password and
+ * nothing reads the dead-letter queue; the operation's expiry is recorded by the cloud side.
+ */
+export function requestQueueSettings(messageTtlMs: number): QueueSettings {
+  return {
+    lockDuration: 'PT1M',
+    maxDeliveryCount: 5,
+    defaultMessageTimeToLive: isoDuration(messageTtlMs),
+    deadLetteringOnMessageExpiration: false,
+    requiresSession: false,
+  };
+}
+
+/** The replies queue `writeback-{t}-replies`: only forwards into the shared queue (nobody receives from it). */
+export function repliesQueueSettings(): QueueSettings {
+  return {
+    lockDuration: 'PT30S',
+    maxDeliveryCount: 10,
+    defaultMessageTimeToLive: 'P1D',
+    deadLetteringOnMessageExpiration: false,
+    forwardTo: SHARED_REPLIES_QUEUE,
+    requiresSession: false,
+  };
+}
+
+/** The shared `writeback-replies`, read by the result-correlation function. */
+export function sharedRepliesQueueSettings(): QueueSettings {
+  return {
+    lockDuration: 'PT30S',
+    maxDeliveryCount: 10,
+    defaultMessageTimeToLive: 'P1D',
+    deadLetteringOnMessageExpiration: false,
+    requiresSession: false,
+  };
+}
+
+/** Service Bus answers "not found" and "already exists" with RestErrors (compared by name: the SDK bundles its own copy). */
+function httpStatusOf(error: unknown): number | undefined {
+  const rest = error as { name?: string; statusCode?: number } | undefined;
+  return rest?.name === 'RestError' ? rest.statusCode : undefined;
+}
+
+/** The forwardTo the service reports is a full URL (`sb://host/name`); compare names only. */
+function entityName(target: string | undefined): string | undefined {
+  if (!target) return undefined;
+  return (
+    target
+      .replace(/^[a-z]+:\/\/[^/]+/i, '')
+      .replace(/^\/+|\/+$/g, '')
+      .toLowerCase() || undefined
+  );
+}
+
+function sameRights(rule: AuthorizationRule, rights: readonly string[]): boolean {
+  const actual = [...(rule.accessRights ?? [])].sort();
+  return actual.length === rights.length && [...rights].sort().every((r, i) => r === actual[i]);
+}
+
+/**
+ * The rule list a queue must have: exactly the agent's one rule. An existing rule of that name with
+ * the right rights is kept with its keys (a second enable must not rotate them); anything else goes.
+ */
+function wantedRules(
+  existing: readonly AuthorizationRule[] | undefined,
+  ruleName: string | undefined,
+  rights: ('Listen' | 'Send')[],
+): AuthorizationRule[] {
+  if (!ruleName) return [];
+  const kept = existing?.find((r) => r.keyName === ruleName && sameRights(r, rights));
+  return [kept ?? { claimType: 'SharedAccessKey', keyName: ruleName, accessRights: rights }];
+}
+
+function differs(queue: QueueProperties, settings: QueueSettings, rules: AuthorizationRule[]): boolean {
+  // Durations are compared as the service reports them: a different spelling costs one harmless update.
+  return (
+    queue.lockDuration !== settings.lockDuration ||
+    queue.maxDeliveryCount !== settings.maxDeliveryCount ||
+    queue.defaultMessageTimeToLive !== settings.defaultMessageTimeToLive ||
+    queue.deadLetteringOnMessageExpiration !== settings.deadLetteringOnMessageExpiration ||
+    entityName(queue.forwardTo) !== entityName(settings.forwardTo) ||
+    (queue.authorizationRules ?? []).length !== rules.length ||
+    rules.some((rule) => !rule.primaryKey)
+  );
+}
+
+export interface EnsuredQueue {
+  name: string;
+  /** The agent's rule on it, with its keys (as the service reports them to a Manage caller). */
+  rule: AuthorizationRule | undefined;
+}
+
+/**
+ * Creates `name` with `settings` and the agent's rule, or brings an existing queue to them. A queue
+ * created meanwhile by a concurrent enable (409) is read and corrected like any existing one.
+ */
+export async function ensureQueue(
+  admin: ServiceBusAdministrationClient,
+  name: string,
+  settings: QueueSettings,
+  agentRule?: { name: string; rights: ('Listen' | 'Send')[] },
+): Promise<EnsuredQueue> {
+  const ruleOf = (queue: QueueProperties) =>
+    agentRule ? queue.authorizationRules?.find((r) => r.keyName === agentRule.name) : undefined;
+  // updateQueue takes the whole description as getQueue answered it (with its response).
+  let existing: Awaited<ReturnType<ServiceBusAdministrationClient['getQueue']>> | undefined;
+  try {
+    existing = await admin.getQueue(name);
+  } catch (error) {
+    if (httpStatusOf(error) !== 404) throw error;
+  }
+  if (!existing) {
+    try {
+      const created = await admin.createQueue(name, {
+        ...settings,
+        authorizationRules: wantedRules(undefined, agentRule?.name, agentRule?.rights ?? []),
+      });
+      return { name, rule: ruleOf(created) };
+    } catch (error) {
+      if (httpStatusOf(error) !== 409) throw error;
+      existing = await admin.getQueue(name);
+    }
+  }
+  const rules = wantedRules(existing.authorizationRules, agentRule?.name, agentRule?.rights ?? []);
+  if (!differs(existing, settings, rules)) return { name, rule: ruleOf(existing) };
+  const updated = await admin.updateQueue({ ...existing, ...settings, authorizationRules: rules });
+  return { name, rule: ruleOf(updated) };
+}
+
+/** Deletes a queue, and with it its rules; a queue that is already gone is fine. */
+export async function deleteQueueIfExists(
+  admin: ServiceBusAdministrationClient,
+  name: string,
+): Promise<void> {
+  try {
+    await admin.deleteQueue(name);
+  } catch (error) {
+    if (httpStatusOf(error) !== 404) throw error;
+  }
+}

@@ -1,0 +1,137 @@
+/**
+ * The real app with every cloud dependency it provisions against: Azurite, the development identity
+ * provider over HTTPS (callers' tokens and the app's client credentials), the Service Bus emulator
+ * and the Key Vault emulator, all on free ports with a temporary local CA, wired the way
+ * local/start.ts wires them. Tests reach the same services through the official SDKs.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { AccessToken, TokenCredential } from '@azure/identity';
+import { KeyClient } from '@azure/keyvault-keys';
+import { ServiceBusAdministrationClient } from '@azure/service-bus';
+import { TableClient } from '@azure/data-tables';
+import { startAzurite, type Azurite } from '../../local/azurite/index.js';
+import { ensureLocalCa, issueServerCertificate, type LocalCa } from '../../local/certs/index.js';
+import type { FunctionsHost } from '../../local/functions-host/index.js';
+import {
+  startIdentityProvider,
+  type ClientRegistration,
+  type IdentityProvider,
+} from '../../local/identity/index.js';
+import { startKeyVaultEmulator, type KeyVaultEmulator } from '../../local/keyvault/index.js';
+import { startServiceBusEmulator, type ServiceBusEmulator } from '../../local/servicebus/index.js';
+import { clientRegistrations, DEV_IDENTITIES, SERVICE_TENANT } from '../../local/stack/identities.js';
+import { appSettings, startAppHost } from './app.js';
+
+export interface CloudUnderTest {
+  api: string;
+  host: FunctionsHost;
+  identity: IdentityProvider;
+  azurite: Azurite;
+  serviceBus: ServiceBusEmulator;
+  keyVault: KeyVaultEmulator;
+  ca: LocalCa;
+  /** The app's settings as the host got them. */
+  env: Record<string, string>;
+  /** Management client with the namespace's root rule, trusting the local CA. */
+  serviceBusAdmin: ServiceBusAdministrationClient;
+  /** A Key Vault client signed in as the developer identity (Crypto Officer and User on the vault). */
+  keyClient(): KeyClient;
+  /** A client of one table of the app's storage. */
+  table(name: string): TableClient;
+  stop(): Promise<void>;
+}
+
+/** Stops what was started, last first, and keeps going past failures. */
+async function stopAll(stops: (() => Promise<unknown>)[]): Promise<void> {
+  for (const stop of stops.reverse()) await stop().catch(() => undefined);
+}
+
+export async function startCloud(options: { env?: Record<string, string> } = {}): Promise<CloudUnderTest> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'writeback-cloud-'));
+  const stops: (() => Promise<unknown>)[] = [() => rm(dir, { recursive: true, force: true })];
+  try {
+    const certsDir = path.join(dir, 'certs');
+    const ca = await ensureLocalCa(certsDir);
+    const { certPem, keyPem } = issueServerCertificate(ca, { hosts: ['127.0.0.1', 'localhost'] });
+    const identity = await startIdentityProvider({
+      port: 0,
+      tls: { cert: certPem, key: keyPem },
+      // The service identities of local/stack, as npm start registers them (written there as plain objects).
+      clients: clientRegistrations() as ClientRegistration[],
+      logError: () => undefined,
+    });
+    stops.push(() => identity.close());
+    const azurite = await startAzurite();
+    stops.push(() => azurite.stop());
+    const serviceBus = await startServiceBusEmulator({ amqpPort: 0, managementPort: 0, certsDir });
+    stops.push(() => serviceBus.close());
+    const developer = DEV_IDENTITIES.developer;
+    const keyVault = await startKeyVaultEmulator({
+      port: 0,
+      certsDir,
+      inMemory: true,
+      issuer: identity.issuer(SERVICE_TENANT),
+      roleAssignments: [
+        { principalId: DEV_IDENTITIES.functionsApp.objectId, role: 'Key Vault Crypto Officer' },
+        { principalId: developer.objectId, role: 'Key Vault Crypto Officer' },
+        { principalId: developer.objectId, role: 'Key Vault Crypto User' },
+      ],
+      logError: () => undefined,
+    });
+    stops.push(() => keyVault.close());
+
+    const env = appSettings(identity, {
+      AzureWebJobsStorage: azurite.connectionString,
+      ServiceBusConnection: serviceBus.connectionString,
+      KEYVAULT_URI: keyVault.vaultUri,
+      KEYVAULT__tenantId: SERVICE_TENANT,
+      KEYVAULT__clientId: DEV_IDENTITIES.functionsApp.clientId,
+      KEYVAULT__clientSecret: DEV_IDENTITIES.functionsApp.clientSecret,
+      KEYVAULT__authorityHost: identity.url,
+      // The host calls the identity provider and both emulators over HTTPS: trust the local CA only.
+      NODE_EXTRA_CA_CERTS: ca.caPath,
+      ...options.env,
+    });
+    const host = await startAppHost(env);
+    stops.push(() => host.stop());
+
+    const serviceBusAdmin = new ServiceBusAdministrationClient(serviceBus.connectionString, {
+      tlsOptions: { ca: ca.caPem },
+    });
+    const developerCredential: TokenCredential = {
+      async getToken(): Promise<AccessToken> {
+        const token = await identity.mintToken({
+          tenant: SERVICE_TENANT,
+          oid: developer.objectId,
+          audience: 'https://vault.azure.net',
+        });
+        return { token, expiresOnTimestamp: Date.now() + 3_000_000 };
+      },
+    };
+    return {
+      api: `${host.url}/api`,
+      host,
+      identity,
+      azurite,
+      serviceBus,
+      keyVault,
+      ca,
+      env,
+      serviceBusAdmin,
+      keyClient: () =>
+        new KeyClient(keyVault.vaultUri, developerCredential, {
+          tlsOptions: { ca: ca.caPem },
+          disableChallengeResourceVerification: true,
+          retryOptions: { maxRetries: 0 },
+        }),
+      table: (name) =>
+        TableClient.fromConnectionString(azurite.connectionString, name, { allowInsecureConnection: true }),
+      stop: () => stopAll(stops),
+    };
+  } catch (error) {
+    await stopAll(stops);
+    throw error;
+  }
+}
