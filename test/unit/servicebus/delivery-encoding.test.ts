@@ -16,7 +16,7 @@ import type { BrokeredMessage } from '../../../local/servicebus/entities/message
 const { Writer } = rhea.types as unknown as {
   Writer: new () => { write(value: unknown): void; toBuffer(): Buffer };
 };
-const decode = (bytes: Buffer): Message => rhea.message.decode(bytes) as Message;
+const decode = (bytes: Buffer): Message => rhea.message.decode(bytes) as unknown as Message;
 
 /** A message as the SDK sends it in a batch: each message a data section of the transfer. */
 function receivedAsSent(message: Message): Message {
