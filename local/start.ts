@@ -221,7 +221,7 @@ async function main(): Promise<void> {
         (i) => `    ${i.clientId.padEnd(24)} secret ${i.clientSecret}   ${i.purpose}`,
       ),
       '',
-      '  Try it:',
+      emulatorsOnly ? '  Try it (the curl lines once `func start` runs):' : '  Try it:',
       '    TOKEN=$(npm run -s token -- --tenant contoso --user alice@contoso.test)',
       `    curl -s ${api}/health`,
       `    curl -s -H "Authorization: Bearer $TOKEN" ${api}/tenants/contoso/me`,
