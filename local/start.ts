@@ -13,6 +13,8 @@ import { startAzurite } from './azurite/index.js';
 import { ensureLocalCa } from './certs/index.js';
 import { startService } from './process/child.js';
 import { clientRegistrations, DEV_IDENTITIES, SERVICE_TENANT, vaultConfig } from './stack/identities.js';
+import { provisionDemoTenant } from './stack/demo-tenant.js';
+import { DEMO_TENANT, DEMO_USER_PASSWORD, DEMO_USERS } from '../agent/demo-config.js';
 
 const root = path.resolve(fileURLToPath(new URL('../..', import.meta.url)));
 const script = (relative: string): string => path.join(root, 'dist', 'local', relative);
@@ -198,6 +200,24 @@ async function main(): Promise<void> {
         onLine: prefixed('functions'),
       });
       running.push({ name: 'functions', stop: () => host.stop() });
+
+      const agentConfig = await provisionDemoTenant({
+        api: `http://127.0.0.1:${hostPort}/api`,
+        identityUrl,
+        identityDataDir: path.join(dataDir, 'identity'),
+        vaultUri,
+        caPath: ca.caPath,
+        dataDir,
+      });
+      const agent = await startService({
+        name: 'agent',
+        script: path.join(root, 'dist', 'agent', 'cli.js'),
+        args: ['--config', agentConfig],
+        env: childEnv,
+        ready: /"event":"started"/,
+        onLine: prefixed('agent'),
+      });
+      running.push({ name: 'agent', stop: () => agent.stop() });
     }
 
     const api = `http://127.0.0.1:${hostPort}/api`;
@@ -215,6 +235,12 @@ async function main(): Promise<void> {
       `  Key Vault        ${vaultUri}   (keys kept in ${path.join(dataDir, 'keyvault')})`,
       `  Azurite          blob ${azurite.blobPort}, queue ${azurite.queuePort}, table ${azurite.tablePort}   (data in ${path.join(dataDir, 'azurite')})`,
       `  Local CA         ${ca.caPath}   (export NODE_EXTRA_CA_CERTS=${ca.caPath} in any process that calls the emulators)`,
+      ...(emulatorsOnly
+        ? []
+        : [
+            `  Demo agent       tenant ${DEMO_TENANT}, in-memory directory (re-enabled at each start: new SAS keys and key versions)`,
+            `                   users ${DEMO_USERS.map((u) => u.userPrincipalName).join(', ')}; password ${DEMO_USER_PASSWORD}`,
+          ]),
       '',
       `  Service identities (tenant "${SERVICE_TENANT}", authority host ${identityUrl}, disableInstanceDiscovery):`,
       ...Object.values(DEV_IDENTITIES).map(

@@ -89,7 +89,10 @@ test('npm start: banner, health, a token from the token command accepted, Ctrl-C
   const pid = stack.child.pid!;
   const children = await descendantsOf(pid);
   try {
-    assert.ok(children.length >= 3, `expected Azurite, identity provider and host, found ${children.length}`);
+    assert.ok(
+      children.length >= 6,
+      `expected Azurite, identity provider, both emulators, host and agent, found ${children.length}`,
+    );
     assert.match(stack.output(), /Functions host\s+http:\/\/127\.0\.0\.1:\d+\/api/);
 
     const health = await fetch(`${stack.api}/health`);
@@ -122,7 +125,7 @@ test('npm start: banner, health, a token from the token command accepted, Ctrl-C
 test('killing npm start outright still leaves no process behind', async () => {
   const stack = await startStack();
   const children = await descendantsOf(stack.child.pid!);
-  assert.ok(children.length >= 3);
+  assert.ok(children.length >= 6);
   stack.child.kill('SIGKILL');
   assert.deepEqual(await waitUntilGone(children), [], 'children outlived a killed supervisor');
 });
