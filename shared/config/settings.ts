@@ -2,7 +2,7 @@
  * The one config loader. Reads the app settings (DESIGN.md §7) from the environment once, validates
  * them and fails with a ConfigurationError that names the setting. Defaults are the documented ones.
  */
-import { parse as parseIsoDuration } from 'tinyduration';
+import { parse as parseIsoDuration, serialize as serializeIsoDuration } from 'tinyduration';
 import { ConfigurationError } from '../errors/index.js';
 import type { Settings } from '../azure/clients.js';
 
@@ -50,6 +50,18 @@ export function isoDurationToMs(text: string): number {
       (d.seconds ?? 0) * 1000) *
     (d.negative ? -1 : 1);
   return Math.round(ms);
+}
+
+/** The ISO-8601 duration of `ms` in whole seconds (at least 1 s), e.g. 300000 → PT5M, 90000000 → P1DT1H. */
+export function msToIsoDuration(ms: number): string {
+  let seconds = Math.max(1, Math.round(ms / 1000));
+  const days = Math.floor(seconds / 86_400);
+  seconds -= days * 86_400;
+  const hours = Math.floor(seconds / 3_600);
+  seconds -= hours * 3_600;
+  const minutes = Math.floor(seconds / 60);
+  seconds -= minutes * 60;
+  return serializeIsoDuration({ days, hours, minutes, seconds });
 }
 
 function duration(env: Settings, name: string, fallback: string, minMs: number, maxMs: number): number {

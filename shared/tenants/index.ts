@@ -18,5 +18,5 @@ export {
   type WritebackState,
 } from './records.js';
 export { AuditLog, AUDIT_TABLE, type AuditEvent } from './audit.js';
-export { AGENT_LISTEN_RULE, AGENT_SEND_RULE, isoDuration } from './queues.js';
+export { AGENT_LISTEN_RULE, AGENT_SEND_RULE } from './queues.js';
 export { disableTenantKeys, ensureTenantKeys, type KeyProtection, type TenantKeyIds } from './keys.js';

@@ -11,6 +11,7 @@ import type {
   ServiceBusAdministrationClient,
 } from '@azure/service-bus';
 import { SHARED_REPLIES_QUEUE } from '../wire/index.js';
+import { msToIsoDuration } from '../config/settings.js';
 
 /** The agent's SAS rules: exactly one right each. */
 export const AGENT_LISTEN_RULE = 'writeback-agent-listen';
@@ -27,19 +28,6 @@ type QueueSettings = Pick<
   | 'requiresSession'
 >;
 
-/** ISO-8601 duration of `ms` (whole seconds), e.g. 300000 → PT5M, 90000000 → P1DT1H. */
-export function isoDuration(ms: number): string {
-  let seconds = Math.max(1, Math.round(ms / 1000));
-  const days = Math.floor(seconds / 86_400);
-  seconds -= days * 86_400;
-  const hours = Math.floor(seconds / 3_600);
-  seconds -= hours * 3_600;
-  const minutes = Math.floor(seconds / 60);
-  seconds -= minutes * 60;
-  const time = `${hours ? `${hours}H` : ''}${minutes ? `${minutes}M` : ''}${seconds ? `${seconds}S` : ''}`;
-  return `P${days ? `${days}D` : ''}${time ? `T${time}` : ''}`;
-}
-
 /**
  * The request queue `writeback-{t}`: requests live for the configured TTL. lockDuration 1 minute: the
  * agent applies a password over LDAPS in well under that, and a crashed agent's lock frees quickly.
@@ -51,7 +39,7 @@ export function requestQueueSettings(messageTtlMs: number): QueueSettings {
   return {
     lockDuration: 'PT1M',
     maxDeliveryCount: 5,
-    defaultMessageTimeToLive: isoDuration(messageTtlMs),
+    defaultMessageTimeToLive: msToIsoDuration(messageTtlMs),
     deadLetteringOnMessageExpiration: false,
     requiresSession: false,
   };

@@ -116,7 +116,7 @@ function changedConcurrently(): ProblemError {
  * Runs one call to a dependency. A fault becomes a 503 that names the dependency and its answer
  * (status and error code: no secret is in them) and says that a retry resumes the work.
  */
-async function call<T>(dependency: string, work: () => Promise<T>, log?: OperationLog): Promise<T> {
+export async function call<T>(dependency: string, work: () => Promise<T>, log?: OperationLog): Promise<T> {
   try {
     return await work();
   } catch (error) {
