@@ -6,7 +6,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer as createTlsServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
 import { generateSigningKey, loadOrCreateSigningKey, SIGNING_ALGORITHM } from './signing-key.js';
 import {
   createTokenMinter,
@@ -15,6 +14,7 @@ import {
   type MintOptions,
   type TokenMinter,
 } from './tokens.js';
+import { listenOn } from '../process/ports.js';
 
 export const DEFAULT_IDENTITY_PORT = 7072;
 export const DEFAULT_IDENTITY_HOST = '127.0.0.1';
@@ -76,14 +76,7 @@ export async function startIdentityProvider(opts: IdentityProviderOptions = {}):
 
   // The issuer names the port, so the request handler is attached once the server listens.
   const server = opts.tls ? createTlsServer({ cert: opts.tls.cert, key: opts.tls.key }) : createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port ?? DEFAULT_IDENTITY_PORT, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const { port } = server.address() as AddressInfo;
+  const port = await listenOn(server, opts.port ?? DEFAULT_IDENTITY_PORT, host);
   const baseUrl = `${opts.tls ? 'https' : 'http'}://${urlHost(host)}:${port}`;
   const minter = createTokenMinter(key, baseUrl);
 

@@ -1,4 +1,4 @@
-import { createServer } from 'node:net';
+import { createServer, type AddressInfo, type Server } from 'node:net';
 
 /** A TCP port that is free on 127.0.0.1 right now (the OS picks it), for tests and side-by-side runs. */
 export function freePort(host = '127.0.0.1'): Promise<number> {
@@ -13,4 +13,16 @@ export function freePort(host = '127.0.0.1'): Promise<number> {
       );
     });
   });
+}
+
+/** Starts `server` listening (port 0: a free one) and resolves with the port it got, or rejects (EADDRINUSE, …). */
+export async function listenOn(server: Server, port: number, host: string): Promise<number> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  return (server.address() as AddressInfo).port;
 }

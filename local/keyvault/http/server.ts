@@ -4,7 +4,6 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer, type Server } from 'node:https';
-import type { AddressInfo } from 'node:net';
 import { isHsm } from '../keys/model.js';
 import type { KeyVault } from '../keys/vault.js';
 import type { RoleAssignments } from '../rbac/assignments.js';
@@ -15,6 +14,7 @@ import { badParameter, forbiddenByRbac, KeyVaultError, throttled } from './error
 import { readJsonBody, sendError, sendJson } from './io.js';
 import { handleKeysRequest } from './keys-api.js';
 import { matchRoute, type Route } from './routes.js';
+import { listenOn } from '../../process/ports.js';
 
 /** The 7.x versions and the dated ones the SDKs use (4.10 sends 2025-07-01). */
 const API_VERSION = /^(7\.[0-9](-preview(\.\d+)?)?|20\d\d-\d\d-\d\d(-preview)?)$/;
@@ -54,15 +54,9 @@ export async function startServer(options: KeyVaultServerOptions): Promise<Runni
       } else response.destroy();
     });
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port, options.host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
+  const port = await listenOn(server, options.port, options.host);
   return {
-    port: (server.address() as AddressInfo).port,
+    port,
     close: () =>
       new Promise<void>((resolve, reject) => {
         server.close((error) => (error ? reject(error) : resolve()));

@@ -3,10 +3,11 @@
  * (rhea's server default). A connection whose first byte is a TLS handshake is handed to `onTls`
  * instead, so that the management API can share the connection string's endpoint.
  */
-import net, { type AddressInfo, type Socket } from 'node:net';
+import net, { type Socket } from 'node:net';
 import rhea, { type Connection } from 'rhea';
 import type { Namespace } from '../entities/namespace.js';
 import { ConnectionHandler } from './connection-handler.js';
+import { listenOn } from '../../process/ports.js';
 
 const TLS_HANDSHAKE = 0x16;
 /** An AMQP frame with no body: size 8, data offset 2, type 0 (AMQP), channel 0. */
@@ -61,14 +62,7 @@ export class AmqpServer {
   }
 
   async listen(): Promise<number> {
-    await new Promise<void>((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(this.options.port, this.options.host, () => {
-        this.server.off('error', reject);
-        resolve();
-      });
-    });
-    return (this.server.address() as AddressInfo).port;
+    return listenOn(this.server, this.options.port, this.options.host);
   }
 
   private accept(socket: Socket): void {

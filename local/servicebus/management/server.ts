@@ -6,7 +6,7 @@
 import https from 'node:https';
 import { Duplex } from 'node:stream';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { parseXML } from '@azure/core-xml';
 import { SasError, grantAllows, verifySasToken } from '../auth/sas.js';
 import { BrokerError, Condition } from '../entities/errors.js';
@@ -14,6 +14,7 @@ import type { Namespace } from '../entities/namespace.js';
 import { defaultQueueProperties, InvalidQueuePropertyError } from '../entities/queue-properties.js';
 import { queueDescriptionXml, queuePropertiesFromXml } from './queue-description.js';
 import { element, escapeXml, parent } from './xml.js';
+import { listenOn } from '../../process/ports.js';
 
 const ATOM_NS = 'http://www.w3.org/2005/Atom';
 const MAX_BODY_BYTES = 1024 * 1024;
@@ -76,14 +77,7 @@ export class ManagementServer {
   }
 
   async listen(): Promise<number> {
-    await new Promise<void>((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(this.options.port, this.options.host, () => {
-        this.server.off('error', reject);
-        resolve();
-      });
-    });
-    return (this.server.address() as AddressInfo).port;
+    return listenOn(this.server, this.options.port, this.options.host);
   }
 
   /** Serve a TLS connection that arrived on another listener (the AMQP port). */
