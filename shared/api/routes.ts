@@ -10,6 +10,7 @@ import {
   TenantParams,
   WritebackConfiguration,
   WritebackEnabled,
+  WritebackStatus,
 } from './schemas.js';
 
 export const healthRoute = defineRoute({
@@ -88,6 +89,19 @@ export const disableWritebackRoute = defineRoute({
   problems: ['WritebackDisabled'],
 });
 
+export const writebackStatusRoute = defineRoute({
+  name: 'writebackStatus',
+  method: 'GET',
+  route: 'tenants/{tenantId}/writeback/status',
+  summary:
+    "Whether the tenant's writeback agent is alive: online when an agent's heartbeat is fresher than " +
+    '2 × HEARTBEAT_INTERVAL + 1 minute and it has not signed off; disabled when writeback is not enabled.',
+  tags: ['tenants'],
+  auth: 'bearer',
+  params: TenantParams,
+  responses: { 200: { description: 'The status.', schema: WritebackStatus } },
+});
+
 export const apiRoutes: readonly RouteContract[] = [
   healthRoute,
   openApiRoute,
@@ -95,4 +109,5 @@ export const apiRoutes: readonly RouteContract[] = [
   enableWritebackRoute,
   getWritebackRoute,
   disableWritebackRoute,
+  writebackStatusRoute,
 ];

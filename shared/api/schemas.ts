@@ -121,3 +121,44 @@ export const WritebackEnabled = WritebackConfiguration.extend({
   id: 'WritebackEnabled',
   description: 'Writeback was enabled: the configuration and the agent secrets.',
 });
+
+export const DirectoryPolicy = z
+  .object({
+    minLength: z.number().int(),
+    complexity: z.boolean(),
+    historyLength: z.number().int(),
+    minimumAgeSeconds: z.number().int(),
+    lockoutThreshold: z.number().int().meta({ description: '0: accounts are never locked out.' }),
+  })
+  .meta({
+    id: 'DirectoryPolicy',
+    description: "The on-premises domain's password policy, as the agent reads it.",
+  });
+
+export const AgentStatus = z
+  .object({
+    agentId: z.string(),
+    version: z.string(),
+    lastHeartbeatAt: Timestamp.meta({ description: 'The signed time of its last heartbeat.' }),
+    state: z.enum(['online', 'offline', 'stale']).meta({
+      description:
+        'online: a fresh heartbeat; offline: its last heartbeat said it was shutting down; stale: no heartbeat ' +
+        'for longer than 2 × HEARTBEAT_INTERVAL + 1 minute.',
+    }),
+  })
+  .meta({ id: 'AgentStatus' });
+
+export const WritebackStatus = z
+  .object({
+    state: z.enum(['online', 'offline', 'disabled']).meta({
+      description:
+        'disabled: writeback is not enabled for the tenant; online: at least one agent is online; offline: none ' +
+        'is, and password operations answer 503 WritebackOffline.',
+    }),
+    lastHeartbeatAt: Timestamp.nullable().meta({ description: 'The newest heartbeat of any agent.' }),
+    agents: z.array(AgentStatus).meta({ description: 'Agents of the current enablement, newest first.' }),
+    policy: DirectoryPolicy.optional().meta({
+      description: 'The policy reported by the freshest online agent.',
+    }),
+  })
+  .meta({ id: 'WritebackStatus' });

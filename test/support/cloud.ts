@@ -22,6 +22,8 @@ import {
 import { startKeyVaultEmulator, type KeyVaultEmulator } from '../../local/keyvault/index.js';
 import { startServiceBusEmulator, type ServiceBusEmulator } from '../../local/servicebus/index.js';
 import { clientRegistrations, DEV_IDENTITIES, SERVICE_TENANT } from '../../local/stack/identities.js';
+import { ensureQueue, sharedRepliesQueueSettings } from '../../shared/tenants/queues.js';
+import { SHARED_REPLIES_QUEUE } from '../../shared/wire/index.js';
 import { appSettings, startAppHost } from './app.js';
 
 export interface CloudUnderTest {
@@ -48,7 +50,17 @@ async function stopAll(stops: (() => Promise<unknown>)[]): Promise<void> {
   for (const stop of stops.reverse()) await stop().catch(() => undefined);
 }
 
-export async function startCloud(options: { env?: Record<string, string> } = {}): Promise<CloudUnderTest> {
+export interface CloudOptions {
+  env?: Record<string, string>;
+  /**
+   * Create the shared `writeback-replies` before the host starts, as infrastructure does in Azure.
+   * Without it the replies function's listener starts before the first enable creates the queue, and
+   * the SDK only finds the queue on a later reconnect attempt.
+   */
+  sharedRepliesQueue?: boolean;
+}
+
+export async function startCloud(options: CloudOptions = {}): Promise<CloudUnderTest> {
   const dir = await mkdtemp(path.join(tmpdir(), 'writeback-cloud-'));
   const stops: (() => Promise<unknown>)[] = [() => rm(dir, { recursive: true, force: true })];
   try {
@@ -94,12 +106,15 @@ export async function startCloud(options: { env?: Record<string, string> } = {})
       NODE_EXTRA_CA_CERTS: ca.caPath,
       ...options.env,
     });
-    const host = await startAppHost(env);
-    stops.push(() => host.stop());
-
     const serviceBusAdmin = new ServiceBusAdministrationClient(serviceBus.connectionString, {
       tlsOptions: { ca: ca.caPem },
     });
+    if (options.sharedRepliesQueue) {
+      await ensureQueue(serviceBusAdmin, SHARED_REPLIES_QUEUE, sharedRepliesQueueSettings());
+    }
+    const host = await startAppHost(env);
+    stops.push(() => host.stop());
+
     const developerCredential: TokenCredential = {
       async getToken(): Promise<AccessToken> {
         const token = await identity.mintToken({

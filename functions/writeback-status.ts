@@ -1,0 +1,14 @@
+/** `GET /api/tenants/{tenantId}/writeback/status` (any token of the tenant): thin binding to shared/heartbeats. */
+import { app } from '@azure/functions';
+import { writebackStatusRoute } from '../shared/api/routes.js';
+import { heartbeatMonitor } from '../shared/heartbeats/index.js';
+import { httpTrigger } from '../shared/http/endpoint.js';
+
+app.http(
+  writebackStatusRoute.name,
+  httpTrigger(writebackStatusRoute, async ({ params, context }) => ({
+    status: 200,
+    headers: { 'cache-control': 'no-store' },
+    jsonBody: await heartbeatMonitor().status(params.tenantId, context),
+  })),
+);

@@ -1,0 +1,151 @@
+/**
+ * What the replies function does with one message of `writeback-replies` (DESIGN.md §5): verify the
+ * compact JWS (ES256) with the signing tenant's cached `-sig` public key, check that the tenant is
+ * enabled, then record a heartbeat in `heartbeats`, or (for now) log a result.
+ *
+ * A reply that can never become valid (unsigned, wrongly signed, another tenant's key, expired,
+ * malformed, a tenant that is not enabled) is dropped: the function returns, the host completes the
+ * message, and a warning says why, without the message's content. A fault that may pass (Table
+ * storage or Key Vault unreachable) throws, so the host abandons the message and the broker
+ * redelivers it (and dead-letters it after the queue's max delivery count).
+ *
+ * Results are verified and logged only: recording them on their operation is the result-correlation
+ * work of the next issue (no `operations` table exists yet).
+ */
+import { loadSettings, settings as loadedSettings } from '../config/settings.js';
+import { keyClientFromSettings, type Settings } from '../azure/clients.js';
+import { ConfigurationError } from '../errors/index.js';
+import { heartbeatMonitor, type HeartbeatMonitor } from '../heartbeats/monitor.js';
+import { HeartbeatStore } from '../heartbeats/store.js';
+import { TenantRegistry } from '../tenants/records.js';
+import { ReplyError, verifyReply, type VerifiedReply } from '../wire/index.js';
+import { isTransientKeyFailure, SignatureKeys } from './signature-keys.js';
+
+export interface ReplyLog {
+  log(...args: unknown[]): void;
+  warn(...args: unknown[]): void;
+}
+
+/** What became of a reply. */
+export type ReplyDisposition =
+  | { outcome: 'recorded'; kind: 'heartbeat'; tenantId: string }
+  /** A heartbeat older than the agent's stored one. */
+  | { outcome: 'older'; kind: 'heartbeat'; tenantId: string }
+  | { outcome: 'verified'; kind: 'result'; tenantId: string; operationId: string }
+  | { outcome: 'dropped'; reason: string };
+
+export interface ReplyProcessorOptions {
+  keys: SignatureKeys;
+  registry: TenantRegistry;
+  heartbeats: HeartbeatStore;
+  /** Told when a heartbeat is recorded, so this instance's cached rows are not stale. */
+  monitor?: Pick<HeartbeatMonitor, 'forget'>;
+  now?: () => Date;
+}
+
+/** Non-secret facts about the message, for the log line of a dropped reply. */
+function describeMessage(metadata: Record<string, unknown> | undefined): string {
+  const properties = (metadata?.applicationProperties ?? {}) as Record<string, unknown>;
+  const text = (value: unknown) =>
+    typeof value === 'string' || typeof value === 'number' ? String(value) : '-';
+  return (
+    `messageId=${text(metadata?.messageId)} deliveryCount=${text(metadata?.deliveryCount)} ` +
+    `replyType=${text(properties.replyType)} tenantId=${text(properties.tenantId)}`
+  );
+}
+
+export class ReplyProcessor {
+  private readonly now: () => Date;
+
+  constructor(private readonly options: ReplyProcessorOptions) {
+    this.now = options.now ?? (() => new Date());
+  }
+
+  static fromSettings(
+    env: Settings = process.env,
+    monitor?: Pick<HeartbeatMonitor, 'forget'>,
+  ): ReplyProcessor {
+    const appSettings = env === process.env ? loadedSettings() : loadSettings(env);
+    if (!appSettings.keyVaultUri) {
+      throw new ConfigurationError(
+        'KEYVAULT_URI',
+        'the replies function verifies replies with the keys of that vault',
+      );
+    }
+    return new ReplyProcessor({
+      keys: new SignatureKeys(keyClientFromSettings(env), appSettings.keyVaultUri),
+      registry: TenantRegistry.fromSettings(env),
+      heartbeats: HeartbeatStore.fromSettings(env),
+      ...(monitor ? { monitor } : {}),
+    });
+  }
+
+  /** Handles one message body; throws only for faults worth a redelivery. */
+  async handle(
+    body: unknown,
+    metadata: Record<string, unknown> | undefined,
+    log: ReplyLog,
+  ): Promise<ReplyDisposition> {
+    const drop = (reason: string, detail: string): ReplyDisposition => {
+      log.warn(`Reply dropped (${reason}): ${detail}; ${describeMessage(metadata)}`);
+      return { outcome: 'dropped', reason };
+    };
+
+    let reply: VerifiedReply;
+    try {
+      reply = await verifyReply(body, this.options.keys.resolve, { now: this.now() });
+    } catch (error) {
+      if (!(error instanceof ReplyError)) throw error;
+      if (error.reason === 'unknownKey' && isTransientKeyFailure(error.cause)) {
+        const cause = error.cause as { name?: string; statusCode?: number; code?: string };
+        throw new Error(
+          `Key Vault could not provide the reply's public key (${cause.name ?? 'Error'}` +
+            `${cause.statusCode ? ` HTTP ${cause.statusCode}` : ''}${cause.code ? ` ${cause.code}` : ''}); ` +
+            'the message is abandoned and will be redelivered',
+          { cause: error },
+        );
+      }
+      const why =
+        error.reason === 'unknownKey' && error.cause instanceof Error ? `: ${error.cause.message}` : '';
+      // The ReplyError's message repeats the reason in front; the log line says it once.
+      const detail = error.message.replace(/^Reply refused \([^)]*\): /, '');
+      return drop(error.reason, `${detail}${why}`);
+    }
+
+    const tenantId = reply.kind === 'result' ? reply.result.tenantId : reply.heartbeat.tenantId;
+    const stored = await this.options.registry.get(tenantId);
+    const state = stored?.record.state;
+    // An operation accepted before a disable may still finish; nothing else of a tenant that is not
+    // enabled counts (its agent's credentials are revoked or being revoked).
+    const accepted = state === 'enabled' || (reply.kind === 'result' && state === 'disabling');
+    if (!accepted) {
+      return drop('tenantNotEnabled', `tenant ${tenantId} is ${state ?? 'not enabled'} (key ${reply.keyId})`);
+    }
+
+    if (reply.kind === 'heartbeat') {
+      const { heartbeat } = reply;
+      const written = await this.options.heartbeats.record(heartbeat, reply.keyId, this.now());
+      this.options.monitor?.forget(tenantId);
+      log.log(
+        `Heartbeat ${written === 'recorded' ? 'recorded' : 'ignored (older than the stored one)'}: ` +
+          `tenant ${tenantId}, agent ${heartbeat.agentId} ${heartbeat.agentVersion}, ${heartbeat.state}, ` +
+          `signed at ${heartbeat.now.toISOString()}`,
+      );
+      return { outcome: written, kind: 'heartbeat', tenantId };
+    }
+    const { result } = reply;
+    log.log(
+      `Result verified: tenant ${tenantId}, operation ${result.operationId}, outcome ${result.outcome}` +
+        `${result.reason ? ` (${result.reason})` : ''}, finished at ${result.finishedAt.toISOString()}`,
+    );
+    return { outcome: 'verified', kind: 'result', tenantId, operationId: result.operationId };
+  }
+}
+
+let instance: ReplyProcessor | undefined;
+
+/** The process-wide processor: one key cache per instance, shared with this instance's heartbeat monitor. */
+export function replyProcessor(): ReplyProcessor {
+  instance ??= ReplyProcessor.fromSettings(process.env, heartbeatMonitor());
+  return instance;
+}
