@@ -14,6 +14,7 @@ import { ensureLocalCa } from './certs/index.js';
 import { startService } from './process/child.js';
 import { clientRegistrations, DEV_IDENTITIES, SERVICE_TENANT, vaultConfig } from './stack/identities.js';
 import { provisionDemoTenant } from './stack/demo-tenant.js';
+import { serviceBusConfig } from './stack/servicebus-config.js';
 import { DEMO_TENANT, DEMO_USER_PASSWORD, DEMO_USERS } from '../agent/demo-config.js';
 
 const root = path.resolve(fileURLToPath(new URL('../..', import.meta.url)));
@@ -146,6 +147,8 @@ async function main(): Promise<void> {
         String(ports['management-port']),
         '--certs-dir',
         certsDir,
+        '--config',
+        await writePrivateJson(path.join(dataDir, 'servicebus', 'Config.json'), serviceBusConfig()),
       ],
       env: childEnv,
       ready: /connection\s+Endpoint=sb:/,
