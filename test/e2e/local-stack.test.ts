@@ -114,6 +114,18 @@ test('npm start: banner, health, a token from the token command accepted, Ctrl-C
     });
     assert.equal(me.status, 200, await me.clone().text());
     assert.equal(((await me.json()) as { upn: string }).upn, 'alice@contoso.test');
+
+    // The demo agent's signed heartbeats reach the replies function: the tenant goes online.
+    let state = '';
+    const deadline = Date.now() + 30_000;
+    while (state !== 'online' && Date.now() < deadline) {
+      const status = await fetch(`${stack.api}/tenants/contoso/writeback/status`, {
+        headers: { authorization: `Bearer ${token.trim()}` },
+      });
+      state = ((await status.json()) as { state: string }).state;
+      if (state !== 'online') await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    assert.equal(state, 'online', stack.output());
   } finally {
     stack.child.kill('SIGINT');
   }
