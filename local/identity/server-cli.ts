@@ -5,7 +5,6 @@
  * `{ type: 'ready', url, issuerTemplate }` to the parent.
  */
 import { readFile } from 'node:fs/promises';
-import { parseArgs } from 'node:util';
 import { ensureLocalCa, issueServerCertificate } from '../certs/index.js';
 import { closeOnStop } from '../process/child.js';
 import {
@@ -15,6 +14,7 @@ import {
   startIdentityProvider,
   type ClientRegistration,
 } from './index.js';
+import { parseServiceArgs } from '../process/cli.js';
 
 const USAGE = `Usage: node dist/local/identity/server-cli.js [options]
 
@@ -26,11 +26,6 @@ Options:
   --tls-ca-dir <dir>   serve HTTPS with a certificate from the local CA in <dir> (e.g. .local/certs)
   -h, --help           show this help
 `;
-
-function usageError(message: string): never {
-  process.stderr.write(`identity: ${message}\n\n${USAGE}`);
-  process.exit(2);
-}
 
 async function readClients(file: string): Promise<ClientRegistration[]> {
   const parsed: unknown = JSON.parse(await readFile(file, 'utf8'));
@@ -49,30 +44,18 @@ async function readClients(file: string): Promise<ClientRegistration[]> {
 }
 
 async function main(): Promise<void> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      strict: true,
-      allowPositionals: false,
-      options: {
-        port: { type: 'string' },
-        host: { type: 'string' },
-        'data-dir': { type: 'string' },
-        'clients-file': { type: 'string' },
-        'tls-ca-dir': { type: 'string' },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-    }));
-  } catch (error) {
-    usageError((error as Error).message);
-  }
-  if (values.help) {
-    process.stdout.write(USAGE);
-    return;
-  }
-  const port = values.port === undefined ? DEFAULT_IDENTITY_PORT : Number(values.port);
-  if (!/^\d+$/.test(values.port ?? '0') || port > 65_535)
-    usageError('--port must be a port number (0-65535).');
+  const {
+    values,
+    usageError,
+    port: portFlag,
+  } = parseServiceArgs('identity', USAGE, {
+    port: { type: 'string' },
+    host: { type: 'string' },
+    'data-dir': { type: 'string' },
+    'clients-file': { type: 'string' },
+    'tls-ca-dir': { type: 'string' },
+  });
+  const port = portFlag(values.port, DEFAULT_IDENTITY_PORT);
 
   const host = values.host ?? DEFAULT_IDENTITY_HOST;
   let tls: { cert: string; key: string } | undefined;

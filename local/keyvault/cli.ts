@@ -5,7 +5,6 @@
  * (`Key Vault emulator ready on https://…`) and, with an IPC channel, sends `{ type: 'ready', vaultUri }`.
  */
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import { closeOnStop } from '../process/child.js';
 import {
   DEFAULT_CERTS_DIR,
@@ -17,6 +16,7 @@ import {
   startKeyVaultEmulator,
   type KeyVaultConfig,
 } from './index.js';
+import { parseServiceArgs } from '../process/cli.js';
 
 const USAGE = `Usage: node dist/local/keyvault/cli.js [options]
 
@@ -32,39 +32,22 @@ Options:
   -h, --help          show this help
 `;
 
-function usageError(message: string): never {
-  process.stderr.write(`keyvault: ${message}\n\n${USAGE}`);
-  process.exit(2);
-}
-
 async function main(): Promise<void> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      strict: true,
-      allowPositionals: false,
-      options: {
-        port: { type: 'string' },
-        host: { type: 'string' },
-        'data-dir': { type: 'string' },
-        'in-memory': { type: 'boolean', default: false },
-        config: { type: 'string' },
-        'certs-dir': { type: 'string' },
-        issuer: { type: 'string' },
-        throttle: { type: 'boolean', default: false },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-    }));
-  } catch (error) {
-    usageError((error as Error).message);
-  }
-  if (values.help) {
-    process.stdout.write(USAGE);
-    return;
-  }
-  const port = values.port === undefined ? DEFAULT_KEYVAULT_PORT : Number(values.port);
-  if (!/^\d+$/.test(values.port ?? '0') || port > 65_535)
-    usageError('--port must be a port number (0-65535).');
+  const {
+    values,
+    usageError,
+    port: portFlag,
+  } = parseServiceArgs('keyvault', USAGE, {
+    port: { type: 'string' },
+    host: { type: 'string' },
+    'data-dir': { type: 'string' },
+    'in-memory': { type: 'boolean', default: false },
+    config: { type: 'string' },
+    'certs-dir': { type: 'string' },
+    issuer: { type: 'string' },
+    throttle: { type: 'boolean', default: false },
+  });
+  const port = portFlag(values.port, DEFAULT_KEYVAULT_PORT);
 
   const config: KeyVaultConfig = values.config ? await readKeyVaultConfig(values.config) : {};
   const dataDir = path.resolve(values['data-dir'] ?? DEFAULT_KEYVAULT_DATA_DIR);
