@@ -44,11 +44,7 @@ async function readClients(file: string): Promise<ClientRegistration[]> {
 }
 
 async function main(): Promise<void> {
-  const {
-    values,
-    usageError,
-    port: portFlag,
-  } = parseServiceArgs('identity', USAGE, {
+  const { values, port: portFlag } = parseServiceArgs('identity', USAGE, {
     port: { type: 'string' },
     host: { type: 'string' },
     'data-dir': { type: 'string' },

@@ -33,11 +33,7 @@ Options:
 `;
 
 async function main(): Promise<void> {
-  const {
-    values,
-    usageError,
-    port: portFlag,
-  } = parseServiceArgs('keyvault', USAGE, {
+  const { values, port: portFlag } = parseServiceArgs('keyvault', USAGE, {
     port: { type: 'string' },
     host: { type: 'string' },
     'data-dir': { type: 'string' },
