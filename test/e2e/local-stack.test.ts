@@ -28,7 +28,7 @@ interface Stack {
   dataDir: string;
 }
 
-async function startStack(): Promise<Stack> {
+async function startStackOnce(): Promise<Stack> {
   const dataDir = await mkdtemp(path.join(tmpdir(), 'writeback-stack-'));
   dirs.push(dataDir);
   const ports = {
@@ -71,7 +71,7 @@ async function startStack(): Promise<Stack> {
   child.stderr?.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
   const deadline = Date.now() + 60_000;
   while (!output.includes('Ctrl-C stops everything')) {
-    if (child.exitCode !== null) assert.fail(`npm start exited early:\n${output}`);
+    if (child.exitCode !== null) throw new StackStartError(output);
     if (Date.now() > deadline) assert.fail(`no banner within 60 s:\n${output}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
@@ -82,6 +82,28 @@ async function startStack(): Promise<Stack> {
     identityUrl: `https://127.0.0.1:${ports.identity}`,
     dataDir,
   };
+}
+
+class StackStartError extends Error {
+  constructor(readonly output: string) {
+    super(`npm start exited early:\n${output}`);
+  }
+}
+
+/**
+ * `npm start` with ports picked free just before: another test running at the same time can take
+ * one of them before the stack binds it. Such a lost race is retried (twice at most); any other
+ * early exit fails the test.
+ */
+async function startStack(): Promise<Stack> {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await startStackOnce();
+    } catch (error) {
+      const lostPortRace = error instanceof StackStartError && /EADDRINUSE/.test(error.output);
+      if (!lostPortRace || attempt === 3) throw error;
+    }
+  }
 }
 
 test('npm start: banner, health, a token from the token command accepted, Ctrl-C leaves nothing', async () => {
