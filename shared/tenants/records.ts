@@ -7,6 +7,8 @@
  */
 import { RestError, type TableClient } from '@azure/data-tables';
 import { tableClientFromSettings, type Settings } from '../azure/clients.js';
+import type { z } from 'zod';
+import type { Actor as ActorSchema } from '../api/schemas.js';
 
 export const TENANTS_TABLE = 'tenants';
 export const WRITEBACK_ROW_KEY = 'writeback';
@@ -18,10 +20,7 @@ export const WRITEBACK_ROW_KEY = 'writeback';
  */
 export type WritebackState = 'provisioning' | 'enabled' | 'disabling' | 'disabled';
 
-export interface Actor {
-  objectId: string;
-  upn?: string;
-}
+export type Actor = z.infer<typeof ActorSchema>;
 
 /** One tenant's writeback configuration, as stored. */
 export interface TenantRecord {

@@ -39,30 +39,15 @@ import {
   type Actor,
   type StoredTenant,
   type TenantRecord,
-  type WritebackState,
 } from './records.js';
+import type { z } from 'zod';
+import type { WritebackConfiguration as WritebackConfigurationSchema } from '../api/schemas.js';
 
 /** The Service Bus connection setting of the tenants' queues (DESIGN.md §7). */
 export const SERVICE_BUS_CONNECTION = 'ServiceBusConnection';
 
-/** What GET answers: the configuration, never a secret. */
-export interface WritebackConfiguration {
-  tenantId: string;
-  state: WritebackState;
-  /** `sb://…/`: the namespace the agent connects to (outbound AMQP). */
-  serviceBusEndpoint: string;
-  requestQueue: string;
-  repliesQueue: string;
-  agentListenRule: string;
-  agentSendRule: string;
-  encryptionKeyId?: string;
-  signatureKeyId?: string;
-  enabledAt?: string;
-  enabledBy?: Actor;
-  disabledAt?: string;
-  disabledBy?: Actor;
-  updatedAt: string;
-}
+/** What GET answers: the configuration, never a secret (the API's schema is the one definition). */
+export type WritebackConfiguration = z.infer<typeof WritebackConfigurationSchema>;
 
 /** The agent's two connection strings, each scoped to one queue (EntityPath) with one right. */
 export interface AgentConnectionStrings {

@@ -24,14 +24,6 @@ export function wireTenantId(tenantId: string): string {
   const parsed = TenantId.safeParse(tenantId);
   if (!parsed.success)
     throw new RangeError(`Invalid tenant id: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
-  if (tenantId !== tenantId.toLowerCase()) {
-    throw new RangeError(
-      'Invalid tenant id: queue and key names are case-insensitive, so it must be lower case',
-    );
-  }
-  if (tenantId === 'replies' || tenantId.endsWith('-replies')) {
-    throw new RangeError(`Invalid tenant id: it would collide with a replies queue name`);
-  }
   return tenantId;
 }
 
