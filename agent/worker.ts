@@ -95,6 +95,9 @@ const sleep = (ms: number, signal: AbortSignal) =>
     signal.addEventListener('abort', done, { once: true });
   });
 
+/** W3C trace context (version 00). */
+const TRACEPARENT = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
+
 export class RequestWorker {
   private readonly inFlight = new Map<string, Promise<void>>();
   private readonly now: () => Date;
@@ -209,10 +212,11 @@ export class RequestWorker {
           ...(error.cause ? { cause: describeError(error.cause) } : {}),
         });
         if (authentic) {
-          await this.answer(header, {
-            outcome: 'AgentFailure',
-            detail: 'the agent could not read the request',
-          });
+          await this.answer(
+            header,
+            { outcome: 'AgentFailure', detail: 'the agent could not read the request' },
+            message,
+          );
         }
         await this.deadLetter(message, receiver, authentic ? 'UnreadableRequest' : 'TamperedRequest', error);
         return;
@@ -275,7 +279,7 @@ export class RequestWorker {
         error: describeError(error),
       });
     }
-    await this.reply(header, outcome);
+    await this.reply(header, outcome, message);
     await receiver.completeMessage(message);
   }
 
@@ -303,21 +307,32 @@ export class RequestWorker {
       operationId: header.operationId,
       outcome: outcome.result.outcome,
     });
-    await this.reply(header, outcome);
+    await this.reply(header, outcome, message);
     await receiver.completeMessage(message);
   }
 
   /** Records and replies without settling (the caller dead-letters). */
-  private async answer(header: RequestHeader, result: OperationResult): Promise<void> {
+  private async answer(
+    header: RequestHeader,
+    result: OperationResult,
+    message?: ServiceBusReceivedMessage,
+  ): Promise<void> {
     const outcome: RecordedOutcome = { result, finishedAt: this.now() };
     await this.options.record
       .recordOutcome(header.operationId, header.expiresAt, outcome)
       .catch(() => undefined);
-    await this.reply(header, outcome);
+    await this.reply(header, outcome, message);
   }
 
-  private async reply(header: RequestHeader, outcome: RecordedOutcome): Promise<void> {
+  private async reply(
+    header: RequestHeader,
+    outcome: RecordedOutcome,
+    request?: ServiceBusReceivedMessage,
+  ): Promise<void> {
     const { signer, replies, log, tenantId } = this.options;
+    // The cloud's trace context goes back with the result, so telemetry joins request and reply.
+    const traceparent = request?.applicationProperties?.traceparent;
+    const trace = typeof traceparent === 'string' && TRACEPARENT.test(traceparent) ? { traceparent } : {};
     const result = {
       tenantId,
       operationId: header.operationId,
@@ -338,7 +353,7 @@ export class RequestWorker {
         messageId: randomUUID(),
         correlationId: header.operationId,
         contentType: 'application/jose',
-        applicationProperties: { replyType: 'result', tenantId },
+        applicationProperties: { replyType: 'result', tenantId, ...trace },
       });
     } catch (error) {
       throw new TransientFault('sending the reply', { cause: error });

@@ -142,7 +142,17 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
     }
   }
   app.indexingLocked = true;
-  const functions = [...app.functions.values()];
+  // `AzureWebJobs.<name>.Disabled` (or `AzureWebJobs_<name>_Disabled`, as Linux app settings spell it)
+  // takes a function out of this host, as the real host does: no route, no timer, no listener.
+  const isDisabled = (name: string) =>
+    [`AzureWebJobs.${name}.Disabled`, `AzureWebJobs_${name}_Disabled`].some((key) =>
+      /^(true|1)$/i.test(env[key]?.trim() ?? ''),
+    );
+  const functions = [...app.functions.values()].filter((fn) => {
+    if (!isDisabled(fn.metadata.name)) return true;
+    logger.system('information', `Function '${fn.metadata.name}' is disabled.`);
+    return false;
+  });
   if (functions.length === 0) logger.system('warning', 'No job functions found.');
 
   // A function whose trigger cannot be set up is "in error", and the others still run (as in the host).

@@ -16,6 +16,7 @@ export interface RouteContract<
   Params extends z.ZodType = z.ZodType,
   Query extends z.ZodType = z.ZodType,
   Body extends z.ZodType = z.ZodType,
+  Headers extends z.ZodType = z.ZodType,
 > {
   /** The OpenAPI operationId; also the Azure Function's name. */
   name: string;
@@ -28,15 +29,21 @@ export interface RouteContract<
   auth: 'anonymous' | 'bearer';
   params?: Params;
   query?: Query;
+  /** The JSON body; a schema that accepts undefined makes the body optional. */
   body?: Body;
+  /** Request headers the route reads, keyed by lower-case name (e.g. `idempotency-key`). */
+  headers?: Headers;
   /** Success responses; the problem responses come from `problems`. */
   responses: Record<number, ResponseContract>;
   /** Problem codes this route can answer with, besides the ones every route has. */
   problems?: readonly string[];
 }
 
-export function defineRoute<P extends z.ZodType, Q extends z.ZodType, B extends z.ZodType>(
-  contract: RouteContract<P, Q, B>,
-): RouteContract<P, Q, B> {
+export function defineRoute<
+  P extends z.ZodType,
+  Q extends z.ZodType,
+  B extends z.ZodType,
+  H extends z.ZodType = z.ZodType,
+>(contract: RouteContract<P, Q, B, H>): RouteContract<P, Q, B, H> {
   return contract;
 }

@@ -48,6 +48,7 @@ function operationOf(contract: RouteContract): ZodOpenApiOperationObject {
   const requestParams: ZodOpenApiOperationObject['requestParams'] = {};
   if (contract.params instanceof z.ZodObject) requestParams.path = contract.params;
   if (contract.query instanceof z.ZodObject) requestParams.query = contract.query;
+  if (contract.headers instanceof z.ZodObject) requestParams.header = contract.headers;
 
   return {
     operationId: contract.name,
@@ -56,7 +57,12 @@ function operationOf(contract: RouteContract): ZodOpenApiOperationObject {
     ...(contract.auth === 'bearer' ? { security: [{ bearer: [] }] } : { security: [] }),
     requestParams,
     ...(contract.body
-      ? { requestBody: { required: true, content: { 'application/json': { schema: contract.body } } } }
+      ? {
+          requestBody: {
+            required: !contract.body.safeParse(undefined).success,
+            content: { 'application/json': { schema: contract.body } },
+          },
+        }
       : {}),
     responses: responses as ZodOpenApiOperationObject['responses'],
   };

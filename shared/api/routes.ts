@@ -6,8 +6,18 @@ import { z } from 'zod';
 import { defineRoute, type RouteContract } from './contract.js';
 import {
   CallerIdentity,
+  ChangeMyPasswordBody,
   HealthReport,
+  IdempotencyHeaders,
+  OperationParams,
+  OperationPending,
+  OperationQuery,
+  OperationStatus,
+  OperationSucceeded,
+  ResetMyPasswordBody,
+  ResetUserPasswordBody,
   TenantParams,
+  UserParams,
   WritebackConfiguration,
   WritebackEnabled,
   WritebackStatus,
@@ -102,6 +112,114 @@ export const writebackStatusRoute = defineRoute({
   responses: { 200: { description: 'The status.', schema: WritebackStatus } },
 });
 
+/** Problems every password route can answer with, besides the common ones. */
+const PASSWORD_PROBLEMS = [
+  'WritebackDisabled',
+  'WritebackOffline',
+  'RateLimited',
+  'UserNotFound',
+  'ProtectedAccount',
+  'AccountDisabled',
+  'WritebackExpired',
+  'AgentFailure',
+] as const;
+
+const PASSWORD_RESPONSES = {
+  200: { description: 'The agent applied it.', schema: OperationSucceeded },
+  202: {
+    description:
+      'The agent has not answered within WRITEBACK_SYNC_WAIT; Location names the operation and Retry-After says when to ask.',
+    schema: OperationPending,
+  },
+};
+
+export const resetMyPasswordRoute = defineRoute({
+  name: 'resetMyPassword',
+  method: 'POST',
+  route: 'tenants/{tenantId}/me/password/reset',
+  summary:
+    "Self-service password reset of the caller's on-premises account (identified by onprem_sid, else upn), " +
+    'after the portal has verified the user.',
+  tags: ['passwords'],
+  auth: 'bearer',
+  params: TenantParams,
+  headers: IdempotencyHeaders,
+  body: ResetMyPasswordBody,
+  responses: PASSWORD_RESPONSES,
+  problems: [...PASSWORD_PROBLEMS, 'PasswordPolicy'],
+});
+
+export const changeMyPasswordRoute = defineRoute({
+  name: 'changeMyPassword',
+  method: 'POST',
+  route: 'tenants/{tenantId}/me/password/change',
+  summary: 'The caller changes their own password; AD checks the current password and the password history.',
+  tags: ['passwords'],
+  auth: 'bearer',
+  params: TenantParams,
+  headers: IdempotencyHeaders,
+  body: ChangeMyPasswordBody,
+  responses: PASSWORD_RESPONSES,
+  problems: [...PASSWORD_PROBLEMS, 'PasswordPolicy', 'CurrentPasswordIncorrect'],
+});
+
+export const unlockMeRoute = defineRoute({
+  name: 'unlockMe',
+  method: 'POST',
+  route: 'tenants/{tenantId}/me/unlock',
+  summary: "Unlocks the caller's on-premises account without changing its password.",
+  tags: ['passwords'],
+  auth: 'bearer',
+  params: TenantParams,
+  headers: IdempotencyHeaders,
+  responses: PASSWORD_RESPONSES,
+  problems: PASSWORD_PROBLEMS,
+});
+
+export const resetUserPasswordRoute = defineRoute({
+  name: 'resetUserPassword',
+  method: 'POST',
+  route: 'tenants/{tenantId}/users/{upn}/password/reset',
+  summary:
+    "Admin reset of a user's on-premises password (role Writeback.Admin). Without newPassword a strong temporary " +
+    'password is generated and returned once.',
+  tags: ['passwords'],
+  auth: 'bearer',
+  params: UserParams,
+  headers: IdempotencyHeaders,
+  body: ResetUserPasswordBody,
+  responses: PASSWORD_RESPONSES,
+  problems: [...PASSWORD_PROBLEMS, 'PasswordPolicy'],
+});
+
+export const unlockUserRoute = defineRoute({
+  name: 'unlockUser',
+  method: 'POST',
+  route: 'tenants/{tenantId}/users/{upn}/unlock',
+  summary: "Admin unlock of a user's on-premises account (role Writeback.Admin).",
+  tags: ['passwords'],
+  auth: 'bearer',
+  params: UserParams,
+  headers: IdempotencyHeaders,
+  responses: PASSWORD_RESPONSES,
+  problems: PASSWORD_PROBLEMS,
+});
+
+export const getOperationRoute = defineRoute({
+  name: 'getOperation',
+  method: 'GET',
+  route: 'tenants/{tenantId}/operations/{operationId}',
+  summary:
+    "An operation's state, for its requester or an admin, waiting up to waitSeconds (at most 60) for a pending " +
+    'one to finish. A failed operation carries the problem its password route answers with.',
+  tags: ['passwords'],
+  auth: 'bearer',
+  params: OperationParams,
+  query: OperationQuery,
+  responses: { 200: { description: 'The operation.', schema: OperationStatus } },
+  problems: ['NotFound'],
+});
+
 export const apiRoutes: readonly RouteContract[] = [
   healthRoute,
   openApiRoute,
@@ -110,4 +228,10 @@ export const apiRoutes: readonly RouteContract[] = [
   getWritebackRoute,
   disableWritebackRoute,
   writebackStatusRoute,
+  resetMyPasswordRoute,
+  changeMyPasswordRoute,
+  unlockMeRoute,
+  resetUserPasswordRoute,
+  unlockUserRoute,
+  getOperationRoute,
 ];

@@ -162,3 +162,131 @@ export const WritebackStatus = z
     }),
   })
   .meta({ id: 'WritebackStatus' });
+
+// ---- password operations ----------------------------------------------------------------------
+
+/** Lone surrogates cannot be encoded in UTF-8: the directory would receive something else. */
+const LONE_SURROGATE = /\p{Cs}/u;
+
+/**
+ * A password exactly as typed: 1–256 characters (Unicode code points), never trimmed or normalised,
+ * because AD must receive what the user typed. Messages name the rule, never the value.
+ */
+export const Password = z
+  .string()
+  .refine((value) => value.length > 0, 'must not be empty')
+  .refine((value) => !LONE_SURROGATE.test(value), 'must be well-formed Unicode')
+  .refine((value) => [...value].length <= 256, 'must be at most 256 characters')
+  .meta({ format: 'password', description: '1-256 characters, sent to AD exactly as given.' });
+
+export const ResetMyPasswordBody = z
+  .strictObject({ newPassword: Password })
+  .meta({
+    id: 'ResetMyPasswordRequest',
+    description: 'Self-service reset, after the portal verified the user.',
+  });
+
+export const ChangeMyPasswordBody = z
+  .strictObject({ currentPassword: Password, newPassword: Password })
+  .meta({
+    id: 'ChangeMyPasswordRequest',
+    description: 'The user changes their password; AD checks the current one.',
+  });
+
+export const ResetUserPasswordBody = z
+  .strictObject({
+    newPassword: Password.optional().meta({
+      description: 'Omit it to have a strong temporary password generated and returned once.',
+    }),
+    forceChangeAtNextLogon: z.boolean().optional().meta({ description: 'Sets pwdLastSet to 0.' }),
+    unlock: z.boolean().optional().meta({ description: 'Also clears a lockout.' }),
+  })
+  .optional()
+  .meta({ id: 'ResetUserPasswordRequest', description: 'Admin reset; the body may be omitted.' });
+
+/** A user principal name as AD holds it: `name@suffix`, up to 1024 UTF-8 bytes. */
+export const UserPrincipalName = z
+  .string()
+  .regex(/^[^@\s]+@[^@\s]+$/, 'must be a user principal name such as alice@contoso.test')
+  .refine((value) => !LONE_SURROGATE.test(value), 'must be well-formed Unicode')
+  .refine((value) => Buffer.byteLength(value, 'utf8') <= 1024, 'must be at most 1024 bytes')
+  .meta({ example: 'alice@contoso.test' });
+
+export const UserParams = z.object({ tenantId: TenantId, upn: UserPrincipalName });
+
+export const OperationId = z
+  .string()
+  .regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/, 'must be a lower-case UUID')
+  .meta({ description: 'The operation id that a password route answered.' });
+
+export const OperationParams = z.object({ tenantId: TenantId, operationId: OperationId });
+
+export const OperationQuery = z.object({
+  waitSeconds: z.coerce
+    .number()
+    .int('must be a whole number')
+    .min(0)
+    .max(60)
+    .optional()
+    .meta({ description: 'Wait up to this many seconds (0-60) for a pending operation to finish.' }),
+});
+
+export const IdempotencyHeaders = z.object({
+  'idempotency-key': z
+    .string()
+    .min(1)
+    .max(255)
+    .optional()
+    .meta({
+      description:
+        'A key of the client’s choosing: a repeat within 24 hours returns the first request’s operation and outcome ' +
+        'and sends nothing new.',
+    }),
+});
+
+export const OperationSucceeded = z
+  .object({
+    operationId: z.string(),
+    status: z.literal('succeeded'),
+    completedAt: Timestamp,
+    temporaryPassword: z.string().optional().meta({
+      description: 'Admin reset without newPassword: the generated password, shown this once.',
+    }),
+  })
+  .meta({ id: 'OperationSucceeded' });
+
+export const OperationPending = z
+  .object({
+    operationId: z.string(),
+    status: z.literal('pending'),
+    temporaryPassword: z.string().optional().meta({
+      description: 'Admin reset without newPassword: the generated password, shown this once.',
+    }),
+  })
+  .meta({
+    id: 'OperationPending',
+    description: 'The agent has not answered within WRITEBACK_SYNC_WAIT: follow Location, after Retry-After.',
+  });
+
+export const OperationStatus = z
+  .object({
+    operationId: z.string(),
+    kind: z.enum(['reset', 'change', 'unlock']),
+    status: z.enum(['pending', 'succeeded', 'failed', 'expired']),
+    createdAt: Timestamp,
+    expiresAt: Timestamp.meta({ description: 'After this the agent refuses the request.' }),
+    completedAt: Timestamp.optional(),
+    error: z
+      .object({
+        code: z.string(),
+        status: z.number().int(),
+        title: z.string(),
+        detail: z.string(),
+        reason: z.string().optional(),
+      })
+      .optional()
+      .meta({
+        description: 'For failed and expired operations: the problem the password route answers with.',
+      }),
+  })
+  .meta({ id: 'OperationStatus' });

@@ -1,5 +1,6 @@
 /** The authenticated caller of an HTTP function, as its verified token describes it. */
 import { ForbiddenError, UnauthenticatedError } from '../errors/index.js';
+import type { UserIdentifier } from '../operations/types.js';
 
 /** The application role of the admin routes (DESIGN.md §4). */
 export const ADMIN_ROLE = 'Writeback.Admin';
@@ -28,12 +29,15 @@ export function requireRole(caller: Caller, role: string): void {
  * The on-premises user a `me/` route acts on (DESIGN.md §4): the SID if the token carries one (it
  * survives renames), else the UPN. A token with neither (an application's) cannot use those routes.
  */
+export function onPremisesUserOf(caller: Caller): UserIdentifier {
+  if (caller.onPremisesSid) return { kind: 'sid', value: caller.onPremisesSid };
+  if (caller.upn) return { kind: 'upn', value: caller.upn };
+  throw new UnauthenticatedError(
+    'The token identifies no on-premises user: it has neither onprem_sid nor upn.',
+  );
+}
+
+/** The same, as one string (the SID or the UPN). */
 export function userIdentifierOf(caller: Caller): string {
-  const identifier = caller.onPremisesSid ?? caller.upn;
-  if (!identifier) {
-    throw new UnauthenticatedError(
-      'The token identifies no on-premises user: it has neither onprem_sid nor upn.',
-    );
-  }
-  return identifier;
+  return onPremisesUserOf(caller).value;
 }

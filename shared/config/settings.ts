@@ -24,8 +24,8 @@ export interface WritebackSettings {
   heartbeatIntervalMs: number;
   /** Age after which the timer rolls a tenant's keys (KEY_ROLLOVER_AFTER). */
   keyRolloverAfterMs: number;
-  /** Key Vault holding the tenants' keys (KEYVAULT_URI); required once the pipeline uses it. */
-  keyVaultUri: string | undefined;
+  /** Key Vault holding the tenants' keys (KEYVAULT_URI). */
+  keyVaultUri: string;
   /**
    * How the tenants' Key Vault keys are protected (WRITEBACK_KEY_PROTECTION): `hsm` (RSA-HSM / EC-HSM,
    * the default: a Premium vault) or `software` (RSA / EC, for a Standard vault).
@@ -90,8 +90,74 @@ function requiredUrl(env: Settings, name: string, example: string): string {
   return raw;
 }
 
-function optionalUrl(env: Settings, name: string, example: string): string | undefined {
-  return env[name]?.trim() ? requiredUrl(env, name, example) : undefined;
+function requiredHttpsUrl(env: Settings, name: string, example: string): string {
+  const raw = requiredUrl(env, name, example);
+  if (!raw.startsWith('https://'))
+    throw new ConfigurationError(name, `expected an https URL such as ${example}`);
+  return raw;
+}
+
+/**
+ * The storage account of the host and of the tables: a connection string, or (managed identity)
+ * `AzureWebJobsStorage__tableServiceUri` with the host's own `__accountName` / `__blobServiceUri`.
+ */
+function checkStorage(env: Settings): void {
+  const name = 'AzureWebJobsStorage';
+  const raw = env[name]?.trim();
+  if (raw) {
+    const development = /(^|;)\s*UseDevelopmentStorage=true/i.test(raw);
+    const account =
+      /(^|;)\s*AccountName=[^;]+/i.test(raw) && /(^|;)\s*(AccountKey|SharedAccessSignature)=[^;]+/i.test(raw);
+    const endpoints =
+      /(^|;)\s*TableEndpoint=[^;]+/i.test(raw) && /(^|;)\s*SharedAccessSignature=[^;]+/i.test(raw);
+    if (!development && !account && !endpoints) {
+      throw new ConfigurationError(
+        name,
+        'expected a storage connection string with AccountName and AccountKey, or UseDevelopmentStorage=true',
+      );
+    }
+    return;
+  }
+  if (env[`${name}__tableServiceUri`]?.trim()) {
+    requiredHttpsUrl(env, `${name}__tableServiceUri`, 'https://myaccount.table.core.windows.net');
+    return;
+  }
+  throw new ConfigurationError(
+    name,
+    `set ${name} to a storage connection string, or ${name}__tableServiceUri (with the host's __accountName) for a managed identity`,
+  );
+}
+
+/** The Service Bus namespace of the tenants' queues: a connection string or a namespace for a managed identity. */
+function checkServiceBus(env: Settings): void {
+  const name = 'ServiceBusConnection';
+  const raw = env[name]?.trim();
+  if (raw) {
+    const endpoint = /(^|;)\s*Endpoint=sb:\/\/[^;/]+\/?/i.test(raw);
+    const key = /(^|;)\s*SharedAccessKeyName=[^;]+/i.test(raw) && /(^|;)\s*SharedAccessKey=[^;]+/i.test(raw);
+    const signature = /(^|;)\s*SharedAccessSignature=[^;]+/i.test(raw);
+    if (!endpoint || !(key || signature)) {
+      throw new ConfigurationError(
+        name,
+        'expected Endpoint=sb://…;SharedAccessKeyName=…;SharedAccessKey=… (with Manage rights)',
+      );
+    }
+    return;
+  }
+  const namespace = env[`${name}__fullyQualifiedNamespace`]?.trim();
+  if (namespace) {
+    if (!/^[A-Za-z0-9.-]+(:\d+)?$/.test(namespace)) {
+      throw new ConfigurationError(
+        `${name}__fullyQualifiedNamespace`,
+        'expected a host name such as my-namespace.servicebus.windows.net',
+      );
+    }
+    return;
+  }
+  throw new ConfigurationError(
+    name,
+    `set ${name} to a connection string, or ${name}__fullyQualifiedNamespace to a namespace for a managed identity`,
+  );
 }
 
 function keyProtection(env: Settings): 'hsm' | 'software' {
@@ -102,10 +168,16 @@ function keyProtection(env: Settings): 'hsm' | 'software' {
   return raw;
 }
 
+/**
+ * Reads and checks every setting of DESIGN.md §7. Connection settings are checked for their shape
+ * only (nothing is dialled here); the clients are built from them in shared/azure/clients.ts.
+ */
 export function loadSettings(env: Settings = process.env): WritebackSettings {
   const audience = env.AUTH_AUDIENCE?.trim();
   if (!audience)
     throw new ConfigurationError('AUTH_AUDIENCE', 'expected the API audience, such as api://writeback');
+  checkStorage(env);
+  checkServiceBus(env);
   return {
     auth: {
       issuerTemplate: requiredUrl(env, 'AUTH_ISSUER', 'https://login.microsoftonline.com/{tenantId}/v2.0'),
@@ -115,7 +187,7 @@ export function loadSettings(env: Settings = process.env): WritebackSettings {
     syncWaitMs: duration(env, 'WRITEBACK_SYNC_WAIT', 'PT25S', 0, 120_000),
     heartbeatIntervalMs: duration(env, 'HEARTBEAT_INTERVAL', 'PT5M', 1_000, DAY_MS),
     keyRolloverAfterMs: duration(env, 'KEY_ROLLOVER_AFTER', 'P180D', 60_000, 3 * 365 * DAY_MS),
-    keyVaultUri: optionalUrl(env, 'KEYVAULT_URI', 'https://my-vault.vault.azure.net'),
+    keyVaultUri: requiredHttpsUrl(env, 'KEYVAULT_URI', 'https://my-vault.vault.azure.net'),
     keyProtection: keyProtection(env),
     applicationInsightsConnectionString: env.APPLICATIONINSIGHTS_CONNECTION_STRING?.trim() || undefined,
   };

@@ -18,10 +18,11 @@ export interface Authenticator {
 
 type Parsed<T> = T extends z.ZodType ? z.output<T> : undefined;
 
-export interface EndpointInput<P, Q, B> {
+export interface EndpointInput<P, Q, B, H = undefined> {
   params: Parsed<P>;
   query: Parsed<Q>;
   body: Parsed<B>;
+  headers: Parsed<H>;
   /** Present on `bearer` routes: the validated caller. */
   caller: Caller;
   request: HttpRequest;
@@ -47,16 +48,18 @@ function validate<T extends z.ZodType>(schema: T, value: unknown, where: string)
   return result.data;
 }
 
+/** The JSON body; undefined when the request has none (the route's schema decides whether that is allowed). */
 async function readJsonBody(request: HttpRequest): Promise<unknown> {
   const declared = Number(request.headers.get('content-length') ?? '0');
   if (declared > MAX_BODY_BYTES) {
     throw new InvalidRequestError(`The body is larger than ${MAX_BODY_BYTES} bytes.`);
   }
   const contentType = request.headers.get('content-type') ?? '';
+  const bytes = new Uint8Array(await request.arrayBuffer());
+  if (bytes.byteLength === 0 && !contentType) return undefined;
   if (!/^application\/([a-z.+-]*\+)?json\b/i.test(contentType)) {
     throw new InvalidRequestError('The body must be JSON, sent with content-type application/json.');
   }
-  const bytes = new Uint8Array(await request.arrayBuffer());
   if (bytes.byteLength > MAX_BODY_BYTES) {
     throw new InvalidRequestError(`The body is larger than ${MAX_BODY_BYTES} bytes.`);
   }
@@ -78,9 +81,14 @@ async function readJsonBody(request: HttpRequest): Promise<unknown> {
  * `app.http` options for a contract. Bearer routes use the process-wide token validator unless one is
  * given; it is built here, at registration, so a bad AUTH_* setting stops the app at start-up.
  */
-export function httpTrigger<P extends z.ZodType, Q extends z.ZodType, B extends z.ZodType>(
-  contract: RouteContract<P, Q, B>,
-  handler: (input: EndpointInput<P, Q, B>) => Promise<HttpResponseInit>,
+export function httpTrigger<
+  P extends z.ZodType,
+  Q extends z.ZodType,
+  B extends z.ZodType,
+  H extends z.ZodType = z.ZodType,
+>(
+  contract: RouteContract<P, Q, B, H>,
+  handler: (input: EndpointInput<P, Q, B, H>) => Promise<HttpResponseInit>,
   authenticator?: Authenticator,
 ): HttpFunctionOptions {
   const validator = contract.auth === 'bearer' ? (authenticator ?? defaultTokenValidator()) : undefined;
@@ -106,10 +114,15 @@ export function httpTrigger<P extends z.ZodType, Q extends z.ZodType, B extends 
             ? validate(contract.query, Object.fromEntries(request.query.entries()), 'query')
             : undefined
         ) as Parsed<Q>;
+        const headers = (
+          contract.headers
+            ? validate(contract.headers, Object.fromEntries(request.headers.entries()), 'headers')
+            : undefined
+        ) as Parsed<H>;
         const body = (
           contract.body ? validate(contract.body, await readJsonBody(request), 'body') : undefined
         ) as Parsed<B>;
-        return await handler({ params, query, body, caller, request, context });
+        return await handler({ params, query, body, headers, caller, request, context });
       } catch (error) {
         return problemResponse(error, context.invocationId, context);
       }

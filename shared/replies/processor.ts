@@ -1,7 +1,7 @@
 /**
  * What the replies function does with one message of `writeback-replies` (DESIGN.md §5): verify the
  * compact JWS (ES256) with the signing tenant's cached `-sig` public key, check that the tenant is
- * enabled, then record a heartbeat in `heartbeats`, or (for now) log a result.
+ * enabled, then record a heartbeat in `heartbeats`, or a result on its operation in `operations`.
  *
  * A reply that can never become valid (unsigned, wrongly signed, another tenant's key, expired,
  * malformed, a tenant that is not enabled) is dropped: the function returns, the host completes the
@@ -9,21 +9,23 @@
  * storage or Key Vault unreachable) throws, so the host abandons the message and the broker
  * redelivers it (and dead-letters it after the queue's max delivery count).
  *
- * Results are verified and logged only: recording them on their operation is the result-correlation
- * work of the next issue (no `operations` table exists yet).
+ * A result is recorded on its operation once (shared/operations): a duplicate or late result changes
+ * nothing, and a result naming an operation its tenant does not have (another tenant's, or none) is
+ * dropped. Recording it also wakes the HTTP call waiting for it, if that call is on this instance.
  */
 import { loadSettings, settings as loadedSettings } from '../config/settings.js';
 import { keyClientFromSettings, type Settings } from '../azure/clients.js';
-import { ConfigurationError } from '../errors/index.js';
 import { heartbeatMonitor, type HeartbeatMonitor } from '../heartbeats/monitor.js';
 import { HeartbeatStore } from '../heartbeats/store.js';
 import { TenantRegistry } from '../tenants/records.js';
 import { ReplyError, verifyReply, type VerifiedReply } from '../wire/index.js';
+import { writebackOperations, type WritebackOperations } from '../operations/writeback-operations.js';
 import { isTransientKeyFailure, SignatureKeys } from './signature-keys.js';
 
 export interface ReplyLog {
   log(...args: unknown[]): void;
   warn(...args: unknown[]): void;
+  error(...args: unknown[]): void;
 }
 
 /** What became of a reply. */
@@ -31,13 +33,17 @@ export type ReplyDisposition =
   | { outcome: 'recorded'; kind: 'heartbeat'; tenantId: string }
   /** A heartbeat older than the agent's stored one. */
   | { outcome: 'older'; kind: 'heartbeat'; tenantId: string }
-  | { outcome: 'verified'; kind: 'result'; tenantId: string; operationId: string }
+  | { outcome: 'recorded'; kind: 'result'; tenantId: string; operationId: string }
+  /** A duplicate or late result: the operation had already ended. */
+  | { outcome: 'ignored'; kind: 'result'; tenantId: string; operationId: string }
   | { outcome: 'dropped'; reason: string };
 
 export interface ReplyProcessorOptions {
   keys: SignatureKeys;
   registry: TenantRegistry;
   heartbeats: HeartbeatStore;
+  /** Records results on their operations. */
+  operations: Pick<WritebackOperations, 'recordResult'>;
   /** Told when a heartbeat is recorded, so this instance's cached rows are not stale. */
   monitor?: Pick<HeartbeatMonitor, 'forget'>;
   now?: () => Date;
@@ -64,18 +70,14 @@ export class ReplyProcessor {
   static fromSettings(
     env: Settings = process.env,
     monitor?: Pick<HeartbeatMonitor, 'forget'>,
+    operations: Pick<WritebackOperations, 'recordResult'> = writebackOperations(),
   ): ReplyProcessor {
     const appSettings = env === process.env ? loadedSettings() : loadSettings(env);
-    if (!appSettings.keyVaultUri) {
-      throw new ConfigurationError(
-        'KEYVAULT_URI',
-        'the replies function verifies replies with the keys of that vault',
-      );
-    }
     return new ReplyProcessor({
       keys: new SignatureKeys(keyClientFromSettings(env), appSettings.keyVaultUri),
       registry: TenantRegistry.fromSettings(env),
       heartbeats: HeartbeatStore.fromSettings(env),
+      operations,
       ...(monitor ? { monitor } : {}),
     });
   }
@@ -134,11 +136,19 @@ export class ReplyProcessor {
       return { outcome: written, kind: 'heartbeat', tenantId };
     }
     const { result } = reply;
-    log.log(
-      `Result verified: tenant ${tenantId}, operation ${result.operationId}, outcome ${result.outcome}` +
-        `${result.reason ? ` (${result.reason})` : ''}, finished at ${result.finishedAt.toISOString()}`,
-    );
-    return { outcome: 'verified', kind: 'result', tenantId, operationId: result.operationId };
+    const write = await this.options.operations.recordResult(result, log);
+    const what =
+      `tenant ${tenantId}, operation ${result.operationId}, outcome ${result.outcome}` +
+      `${result.reason ? ` (${result.reason})` : ''}, finished at ${result.finishedAt.toISOString()}`;
+    if (write.outcome === 'unknown') {
+      return drop('unknownOperation', `${what}: the tenant has no such operation`);
+    }
+    if (write.outcome === 'final') {
+      log.warn(`Result ignored (the operation had already ended as ${write.record.state}): ${what}`);
+      return { outcome: 'ignored', kind: 'result', tenantId, operationId: result.operationId };
+    }
+    log.log(`Result recorded: ${what}`);
+    return { outcome: 'recorded', kind: 'result', tenantId, operationId: result.operationId };
   }
 }
 

@@ -1,7 +1,8 @@
 /**
- * The `audit` table (DESIGN.md §6), for the tenant administration events: PartitionKey = tenant id,
- * RowKey = `{ISO time}-{uuid}` (chronological within a tenant, unique). Columns: action, actorObjectId,
- * actorUpn, target, outcome, at. Never a secret: no key, connection string or password.
+ * The `audit` table (DESIGN.md §6): who did what to whom, when, with what outcome. PartitionKey =
+ * tenant id, RowKey = `{ISO time}-{uuid}` (chronological within a tenant, unique). Columns: action,
+ * actorObjectId, actorUpn, target, outcome, at, and for password operations operationId, code,
+ * reason, requestedAt, flags. Never a secret: no key, connection string or password.
  */
 import { randomUUID } from 'node:crypto';
 import type { TableClient } from '@azure/data-tables';
@@ -10,14 +11,28 @@ import type { Actor } from './records.js';
 
 export const AUDIT_TABLE = 'audit';
 
+export type AuditAction =
+  'WritebackEnabled' | 'WritebackDisabled' | 'PasswordReset' | 'PasswordChange' | 'AccountUnlock';
+
 export interface AuditEvent {
   tenantId: string;
-  action: 'WritebackEnabled' | 'WritebackDisabled';
+  action: AuditAction;
   actor: Actor;
-  /** What was acted on (here: the tenant's writeback configuration). */
+  /** What was acted on: the tenant's writeback configuration, or the user (`upn:…` / `sid:…`). */
   target: string;
-  outcome: 'succeeded';
+  /** `refused`: turned away before an operation was accepted (disabled, offline, rate limited). */
+  outcome: 'succeeded' | 'failed' | 'expired' | 'refused';
   at: Date;
+  operationId?: string;
+  /** The problem code of a failed, expired or refused operation. */
+  code?: string;
+  reason?: string;
+  /** When the operation was asked for (`at` is when it ended). */
+  requestedAt?: Date;
+  /** Self-service (`me/`) or an admin route. */
+  route?: 'self' | 'admin';
+  /** Reset flags and whether the password was generated, e.g. `forceChangeAtNextLogon,unlock`. */
+  flags?: string;
 }
 
 export class AuditLog {
@@ -45,6 +60,12 @@ export class AuditLog {
       target: event.target,
       outcome: event.outcome,
       at,
+      ...(event.operationId ? { operationId: event.operationId } : {}),
+      ...(event.code ? { code: event.code } : {}),
+      ...(event.reason ? { reason: event.reason } : {}),
+      ...(event.requestedAt ? { requestedAt: event.requestedAt.toISOString() } : {}),
+      ...(event.route ? { route: event.route } : {}),
+      ...(event.flags ? { flags: event.flags } : {}),
     });
   }
 }

@@ -5,7 +5,7 @@
  * ever stored here: the agent's SAS keys live only on the queues' rules, the private keys only in
  * Key Vault.
  */
-import { RestError, type TableClient } from '@azure/data-tables';
+import { odata, RestError, type TableClient } from '@azure/data-tables';
 import { tableClientFromSettings, type Settings } from '../azure/clients.js';
 import type { z } from 'zod';
 import type { Actor as ActorSchema } from '../api/schemas.js';
@@ -158,6 +158,17 @@ export class TenantRegistry {
       if (statusOf(error) === 404) return undefined;
       throw error;
     }
+  }
+
+  /** Every tenant that has a writeback row, whatever its state (for sweeps across tenants). */
+  async listTenantIds(): Promise<string[]> {
+    await this.ensureTable();
+    const ids: string[] = [];
+    const rows = this.table.listEntities<{ partitionKey: string }>({
+      queryOptions: { filter: odata`RowKey eq ${WRITEBACK_ROW_KEY}`, select: ['PartitionKey'] },
+    });
+    for await (const row of rows) ids.push(row.partitionKey);
+    return ids;
   }
 
   /** Inserts the first row of a tenant; TenantRowConflict if one appeared meanwhile. */

@@ -29,6 +29,10 @@ export function appSettings(
   return {
     FUNCTIONS_WORKER_RUNTIME: 'node',
     AzureWebJobsStorage: 'UseDevelopmentStorage=true',
+    // Well-formed, so the app starts; tests that use Service Bus or Key Vault point these at emulators.
+    ServiceBusConnection:
+      'Endpoint=sb://127.0.0.1:1/;SharedAccessKeyName=RootManageSharedAccessKey;SharedAccessKey=unused;UseDevelopmentEmulator=true',
+    KEYVAULT_URI: 'https://127.0.0.1:1',
     AUTH_ISSUER: identity.issuerTemplate,
     AUTH_AUDIENCE: TEST_AUDIENCE,
     ...overrides,

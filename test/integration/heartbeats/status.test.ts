@@ -466,7 +466,11 @@ describe('writeback status from the agent heartbeats', () => {
   });
 
   test('transient faults throw (the host abandons and redelivers): Key Vault or Table storage unreachable', async () => {
-    const quiet = { log: () => undefined, warn: () => undefined };
+    // Only heartbeats are handled here: a result reaching the operations would be a bug of this test.
+    const heartbeatsOnly = {
+      recordResult: () => Promise.reject(new Error('this test sends heartbeats only')),
+    };
+    const quiet = { log: () => undefined, warn: () => undefined, error: () => undefined };
     // Signed 2 minutes ago: valid, but stale, so this agent never makes contoso online.
     const signedAt = new Date(Date.now() - 2 * 60_000);
     const genuine = await signHeartbeat(
@@ -485,6 +489,7 @@ describe('writeback status from the agent heartbeats', () => {
       ),
       registry: new TenantRegistry(cloud.table('tenants')),
       heartbeats: new HeartbeatStore(cloud.table('heartbeats')),
+      operations: heartbeatsOnly,
     });
     const kid = `${deadVault}/keys/writeback-contoso-sig/0123456789abcdef0123456789abcdef`;
     const forKid = await new SignJWT(heartbeatClaims('contoso', 'dc3-writeback'))
@@ -512,6 +517,7 @@ describe('writeback status from the agent heartbeats', () => {
       keys: new SignatureKeys(cloud.keyClient(), cloud.keyVault.vaultUri),
       registry: new TenantRegistry(table('tenants')),
       heartbeats: new HeartbeatStore(table('heartbeats')),
+      operations: heartbeatsOnly,
     });
     await assert.rejects(withoutTables.handle(genuine, {}, quiet));
     // With both up, the same reply is recorded.
@@ -519,6 +525,7 @@ describe('writeback status from the agent heartbeats', () => {
       keys: new SignatureKeys(cloud.keyClient(), cloud.keyVault.vaultUri),
       registry: new TenantRegistry(cloud.table('tenants')),
       heartbeats: new HeartbeatStore(cloud.table('heartbeats')),
+      operations: heartbeatsOnly,
     });
     assert.deepEqual(await working.handle(genuine, {}, quiet), {
       outcome: 'recorded',

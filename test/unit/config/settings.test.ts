@@ -3,7 +3,13 @@ import assert from 'node:assert/strict';
 import { isoDurationToMs, loadSettings } from '../../../shared/config/settings.js';
 import { ConfigurationError } from '../../../shared/errors/index.js';
 
-const minimal = { AUTH_ISSUER: 'http://127.0.0.1:7072/{tenantId}/v2.0', AUTH_AUDIENCE: 'api://writeback' };
+const minimal = {
+  AUTH_ISSUER: 'http://127.0.0.1:7072/{tenantId}/v2.0',
+  AUTH_AUDIENCE: 'api://writeback',
+  AzureWebJobsStorage: 'UseDevelopmentStorage=true',
+  ServiceBusConnection: 'Endpoint=sb://127.0.0.1:5672;SharedAccessKeyName=Root;SharedAccessKey=key',
+  KEYVAULT_URI: 'https://127.0.0.1:8443',
+};
 
 function failureOf(env: Record<string, string>): ConfigurationError {
   try {
@@ -23,7 +29,7 @@ test('defaults are the documented ones', () => {
   assert.equal(s.keyRolloverAfterMs, 180 * 86_400_000);
   assert.equal(s.auth.issuerTemplate, minimal.AUTH_ISSUER);
   assert.equal(s.auth.audience, 'api://writeback');
-  assert.equal(s.keyVaultUri, undefined);
+  assert.equal(s.keyVaultUri, 'https://127.0.0.1:8443');
 });
 
 test('durations are read as ISO-8601', () => {
@@ -40,8 +46,10 @@ test('durations are read as ISO-8601', () => {
 });
 
 test('a missing or malformed setting fails and names the setting', () => {
-  assert.equal(failureOf({ AUTH_ISSUER: minimal.AUTH_ISSUER }).setting, 'AUTH_AUDIENCE');
-  assert.equal(failureOf({ AUTH_AUDIENCE: 'api://writeback' }).setting, 'AUTH_ISSUER');
+  const { AUTH_AUDIENCE: _audience, ...withoutAudience } = minimal;
+  assert.equal(failureOf(withoutAudience).setting, 'AUTH_AUDIENCE');
+  const { AUTH_ISSUER: _issuer, ...withoutIssuer } = minimal;
+  assert.equal(failureOf(withoutIssuer).setting, 'AUTH_ISSUER');
   assert.equal(failureOf({ ...minimal, AUTH_ISSUER: 'not a url' }).setting, 'AUTH_ISSUER');
   assert.equal(failureOf({ ...minimal, AUTH_ISSUER: 'ftp://example.test/x' }).setting, 'AUTH_ISSUER');
   const ttl = failureOf({ ...minimal, WRITEBACK_MESSAGE_TTL: '5 minutes' });
@@ -50,4 +58,45 @@ test('a missing or malformed setting fails and names the setting', () => {
   assert.equal(failureOf({ ...minimal, WRITEBACK_SYNC_WAIT: 'PT10M' }).setting, 'WRITEBACK_SYNC_WAIT');
   assert.equal(failureOf({ ...minimal, HEARTBEAT_INTERVAL: 'PT0S' }).setting, 'HEARTBEAT_INTERVAL');
   assert.equal(failureOf({ ...minimal, KEYVAULT_URI: 'vault' }).setting, 'KEYVAULT_URI');
+});
+
+test('every connection setting is required and checked for its shape, and named when wrong', () => {
+  const without = (name: keyof typeof minimal) =>
+    Object.fromEntries(Object.entries(minimal).filter(([key]) => key !== name));
+  assert.equal(failureOf(without('AzureWebJobsStorage')).setting, 'AzureWebJobsStorage');
+  assert.equal(failureOf(without('ServiceBusConnection')).setting, 'ServiceBusConnection');
+  assert.equal(failureOf(without('KEYVAULT_URI')).setting, 'KEYVAULT_URI');
+  assert.equal(
+    failureOf({ ...minimal, AzureWebJobsStorage: 'not a connection string' }).setting,
+    'AzureWebJobsStorage',
+  );
+  const sb = failureOf({ ...minimal, ServiceBusConnection: 'Endpoint=sb://ns.servicebus.windows.net/' });
+  assert.equal(sb.setting, 'ServiceBusConnection');
+  // The message says what is expected, never the value (a connection string holds a key).
+  const secret = 'Endpoint=http://ns/;SharedAccessKeyName=Root;SharedAccessKey=TopSecretKeyValue';
+  const leaked = failureOf({ ...minimal, ServiceBusConnection: secret });
+  assert.doesNotMatch(leaked.message, /TopSecretKeyValue/);
+  assert.equal(failureOf({ ...minimal, KEYVAULT_URI: 'http://127.0.0.1:8443' }).setting, 'KEYVAULT_URI');
+  assert.equal(
+    failureOf({
+      ...without('ServiceBusConnection'),
+      ServiceBusConnection__fullyQualifiedNamespace: 'sb://x/',
+    }).setting,
+    'ServiceBusConnection__fullyQualifiedNamespace',
+  );
+  // The managed-identity forms are accepted.
+  const identity = {
+    ...without('AzureWebJobsStorage'),
+    AzureWebJobsStorage__tableServiceUri: 'https://acct.table.core.windows.net',
+    ServiceBusConnection__fullyQualifiedNamespace: 'ns.servicebus.windows.net',
+  };
+  delete (identity as Record<string, string>).ServiceBusConnection;
+  assert.equal(loadSettings(identity).keyVaultUri, minimal.KEYVAULT_URI);
+  assert.ok(
+    loadSettings({
+      ...minimal,
+      AzureWebJobsStorage:
+        'DefaultEndpointsProtocol=https;AccountName=a;AccountKey=k;EndpointSuffix=core.windows.net',
+    }),
+  );
 });

@@ -10,7 +10,13 @@ import { loadSettings } from '../../../shared/config/settings.js';
 import { ConfigurationError } from '../../../shared/errors/index.js';
 import { msToIsoDuration as isoDuration } from '../../../shared/config/settings.js';
 
-const base = { AUTH_ISSUER: 'https://issuer.example/{tenantId}/v2.0', AUTH_AUDIENCE: 'api://writeback' };
+const base = {
+  AUTH_ISSUER: 'https://issuer.example/{tenantId}/v2.0',
+  AUTH_AUDIENCE: 'api://writeback',
+  AzureWebJobsStorage: 'UseDevelopmentStorage=true',
+  ServiceBusConnection: 'Endpoint=sb://127.0.0.1:5672;SharedAccessKeyName=Root;SharedAccessKey=key',
+  KEYVAULT_URI: 'https://127.0.0.1:8443',
+};
 
 test('WRITEBACK_KEY_PROTECTION defaults to hsm, takes software, and refuses anything else by name', () => {
   assert.equal(loadSettings(base).keyProtection, 'hsm');

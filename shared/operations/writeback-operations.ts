@@ -1,0 +1,563 @@
+/**
+ * The writeback pipeline (DESIGN.md §1, §4, §5): a password operation from an authorized caller to a
+ * recorded final state.
+ *
+ * submit: tenant enabled (409) → idempotency key (a repeat returns the first operation, sends nothing)
+ * → rate limits (429) → an agent online (503) → the tenant's current `-enc` public key (cached per
+ * version) → seal → record the operation as pending → send on the tenant's queue with one reused
+ * sender → wait up to WRITEBACK_SYNC_WAIT for the outcome.
+ *
+ * The operation row is written before the message is sent, so a result never arrives for an unknown
+ * operation; if the send fails, the operation ends failed at once (nothing reached the agent). Every
+ * final state is written through `finish`, once (an ETag-conditional update), and whoever writes it
+ * also writes the audit row, tells this instance's waiters and emits the outcome telemetry.
+ */
+import { randomUUID } from 'node:crypto';
+import type { KeyClient } from '@azure/keyvault-keys';
+import { keyClientFromSettings, serviceBusClientFromSettings, type Settings } from '../azure/clients.js';
+import { ADMIN_ROLE, type Caller } from '../auth/index.js';
+import { loadSettings, settings as loadedSettings, type WritebackSettings } from '../config/settings.js';
+import { ForbiddenError, InvalidRequestError, ProblemError } from '../errors/index.js';
+import { heartbeatMonitor, type HeartbeatMonitor } from '../heartbeats/monitor.js';
+import { AuditLog, type AuditAction } from '../tenants/audit.js';
+import { TenantRegistry } from '../tenants/records.js';
+import {
+  call,
+  SERVICE_BUS_CONNECTION,
+  writebackTenants,
+  type OperationLog,
+} from '../tenants/writeback-tenants.js';
+import type { WritebackTenants } from '../tenants/writeback-tenants.js';
+import { sealRequest, type ResultReply, type WritebackRequest } from '../wire/index.js';
+import { EncryptionKeys } from './encryption-keys.js';
+import { RequestSenders } from './request-senders.js';
+import {
+  OperationStore,
+  type CompletionWrite,
+  type OperationCompletion,
+  type OperationRecord,
+  type Requester,
+} from './store.js';
+import { generateTemporaryPassword } from './temporary-password.js';
+import type { OperationKind, ResetFlags, UserIdentifier } from './types.js';
+import { OperationWaiter } from './waiter.js';
+
+/** How long idempotency keys are remembered (issue: 24 h). */
+export const IDEMPOTENCY_WINDOW_MS = 24 * 60 * 60_000;
+/** Longest wait of `GET …/operations/{id}?waitSeconds=N` (DESIGN.md §4). */
+export const MAX_WAIT_SECONDS = 60;
+/** Idempotency keys are opaque to us; this bounds them (the IETF draft's keys are UUIDs). */
+const MAX_IDEMPOTENCY_KEY_LENGTH = 255;
+/**
+ * After a request's expiry, how long a pending operation is given before it is ended as expired:
+ * an agent that took the request just before its expiry still applies and answers it. The smaller
+ * of this and the message TTL.
+ */
+const EXPIRY_GRACE_MS = 60_000;
+
+/** What a password route asks for, after parsing and authentication. */
+export interface PasswordOperationRequest {
+  tenantId: string;
+  caller: Caller;
+  /** `self`: a me/ route (the caller is the user); `admin`: a users/{upn} route. */
+  route: 'self' | 'admin';
+  user: UserIdentifier;
+  operation:
+    | { kind: 'reset'; newPassword?: string; flags?: ResetFlags }
+    | { kind: 'change'; currentPassword: string; newPassword: string }
+    | { kind: 'unlock' };
+  idempotencyKey?: string;
+  /** W3C trace context of the HTTP request, carried into the message. */
+  traceparent?: string;
+}
+
+export interface Submission {
+  /** The operation as it stands after the synchronous wait (pending if the agent has not answered yet). */
+  record: OperationRecord;
+  /** Only for an admin reset without newPassword, and only in the response of the request that made it. */
+  temporaryPassword?: string;
+  /** True when an earlier request with the same Idempotency-Key is answered again. */
+  replayed: boolean;
+}
+
+/** Counts one attempt against the rate limits; throws 429 RateLimited when one is exhausted. */
+export interface AttemptLimiter {
+  consume(tenantId: string, user: UserIdentifier, kind: OperationKind, log?: OperationLog): Promise<void>;
+}
+
+/** What the pipeline reports to telemetry (shared/telemetry implements it). */
+export interface OperationTelemetry {
+  trackEvent(
+    name: string,
+    properties: Record<string, string | number | boolean | undefined>,
+    measurements?: Record<string, number>,
+  ): void;
+  trackMetric(
+    name: string,
+    value: number,
+    properties?: Record<string, string | number | boolean | undefined>,
+  ): void;
+}
+
+export interface WritebackOperationsOptions {
+  tenants: Pick<WritebackTenants, 'requireEnabled'>;
+  registry: Pick<TenantRegistry, 'listTenantIds'>;
+  heartbeats: Pick<HeartbeatMonitor, 'requireOnline'>;
+  store: OperationStore;
+  keys: EncryptionKeys;
+  senders: RequestSenders;
+  audit: AuditLog;
+  limiter?: AttemptLimiter;
+  telemetry?: OperationTelemetry;
+  waiter?: OperationWaiter;
+  messageTtlMs: number;
+  syncWaitMs: number;
+  now?: () => Date;
+}
+
+const AUDIT_ACTION: Record<OperationKind, AuditAction> = {
+  reset: 'PasswordReset',
+  change: 'PasswordChange',
+  unlock: 'AccountUnlock',
+};
+
+function targetOf(user: UserIdentifier): string {
+  return `${user.kind}:${user.value}`;
+}
+
+/** What a repeated Idempotency-Key must match: the route, the user and the kind; never a password. */
+function fingerprintOf(request: PasswordOperationRequest): string {
+  return `${request.route}|${request.operation.kind}|${targetOf(request.user)}`;
+}
+
+function flagsOf(
+  record: Pick<OperationRecord, 'forceChangeAtNextLogon' | 'unlock' | 'generatedPassword'>,
+): string | undefined {
+  const flags = [
+    record.forceChangeAtNextLogon ? 'forceChangeAtNextLogon' : undefined,
+    record.unlock ? 'unlock' : undefined,
+    record.generatedPassword ? 'generatedPassword' : undefined,
+  ].filter(Boolean);
+  return flags.length ? flags.join(',') : undefined;
+}
+
+export class WritebackOperations {
+  readonly waiter: OperationWaiter;
+  private readonly now: () => Date;
+  private readonly expiryGraceMs: number;
+
+  constructor(private readonly options: WritebackOperationsOptions) {
+    this.now = options.now ?? (() => new Date());
+    this.waiter = options.waiter ?? new OperationWaiter(options.store);
+    this.expiryGraceMs = Math.min(EXPIRY_GRACE_MS, options.messageTtlMs);
+  }
+
+  static fromSettings(
+    env: Settings = process.env,
+    extras: { limiter?: AttemptLimiter; telemetry?: OperationTelemetry; heartbeats?: HeartbeatMonitor } = {},
+  ): WritebackOperations {
+    const appSettings: WritebackSettings = env === process.env ? loadedSettings() : loadSettings(env);
+    const keyClient: KeyClient = keyClientFromSettings(env);
+    return new WritebackOperations({
+      tenants: writebackTenants(),
+      registry: TenantRegistry.fromSettings(env),
+      heartbeats: extras.heartbeats ?? heartbeatMonitor(),
+      store: OperationStore.fromSettings(env),
+      keys: new EncryptionKeys(keyClient),
+      senders: new RequestSenders(serviceBusClientFromSettings(SERVICE_BUS_CONNECTION, env)),
+      audit: AuditLog.fromSettings(env),
+      ...(extras.limiter ? { limiter: extras.limiter } : {}),
+      ...(extras.telemetry ? { telemetry: extras.telemetry } : {}),
+      messageTtlMs: appSettings.messageTtlMs,
+      syncWaitMs: appSettings.syncWaitMs,
+    });
+  }
+
+  /** Runs a password operation up to its outcome or the synchronous budget. */
+  async submit(request: PasswordOperationRequest, log?: OperationLog): Promise<Submission> {
+    const { tenantId } = request;
+    const started = Date.now();
+    const idempotencyKey = request.idempotencyKey;
+    if (
+      idempotencyKey !== undefined &&
+      (idempotencyKey.length === 0 || idempotencyKey.length > MAX_IDEMPOTENCY_KEY_LENGTH)
+    ) {
+      throw new InvalidRequestError(
+        `The Idempotency-Key header must be 1-${MAX_IDEMPOTENCY_KEY_LENGTH} characters.`,
+      );
+    }
+    const tenant = await this.refusing(request, () => this.options.tenants.requireEnabled(tenantId, log));
+
+    const operationId = randomUUID();
+    const createdAt = this.now();
+    if (idempotencyKey !== undefined) {
+      const earlier = await call(
+        'Table storage',
+        () =>
+          this.options.store.claimIdempotencyKey(
+            tenantId,
+            request.caller.objectId,
+            idempotencyKey,
+            { operationId, fingerprint: fingerprintOf(request), createdAt },
+            new Date(createdAt.getTime() - IDEMPOTENCY_WINDOW_MS),
+          ),
+        log,
+      );
+      if (earlier) return this.replay(request, earlier, log);
+    }
+    const release = async () => {
+      if (idempotencyKey === undefined) return;
+      await this.options.store
+        .releaseIdempotencyKey(tenantId, request.caller.objectId, idempotencyKey)
+        .catch((error: unknown) => log?.warn(`Idempotency key not released: ${String(error)}`));
+    };
+
+    let key;
+    let minLength = 0;
+    try {
+      await this.refusing(request, async () => {
+        await this.options.limiter?.consume(tenantId, request.user, request.operation.kind, log);
+        const status = await this.options.heartbeats.requireOnline(
+          tenantId,
+          tenant.enabledAt ? { enabledAt: tenant.enabledAt } : {},
+          log,
+        );
+        minLength = status.policy?.minLength ?? 0;
+      });
+      if (!tenant.encryptionKeyId) {
+        throw new ProblemError(
+          'ServiceUnavailable',
+          `Tenant ${tenantId} has no encryption key recorded; enable writeback again.`,
+          { retryAfterSeconds: 5 },
+        );
+      }
+      const keyId = tenant.encryptionKeyId;
+      // A disabled or missing key version is as much a fault as an unreachable vault: 503, logged.
+      key = await call('Key Vault', () => this.options.keys.get(keyId), log);
+    } catch (error) {
+      await release();
+      throw error;
+    }
+
+    const { operation } = request;
+    let temporaryPassword: string | undefined;
+    let payload: WritebackRequest;
+    if (operation.kind === 'reset') {
+      const newPassword = operation.newPassword ?? (temporaryPassword = generateTemporaryPassword(minLength));
+      payload = {
+        operation: 'reset',
+        user: request.user,
+        newPassword,
+        ...(operation.flags ? { flags: operation.flags } : {}),
+      };
+    } else if (operation.kind === 'change') {
+      payload = {
+        operation: 'change',
+        user: request.user,
+        currentPassword: operation.currentPassword,
+        newPassword: operation.newPassword,
+      };
+    } else {
+      payload = { operation: 'unlock', user: request.user };
+    }
+    const expiresAt = new Date(createdAt.getTime() + this.options.messageTtlMs);
+    const sealed = sealRequest({ header: { tenantId, operationId, expiresAt }, payload }, key);
+
+    const record: OperationRecord = {
+      tenantId,
+      operationId,
+      kind: operation.kind,
+      user: request.user,
+      requester: this.requesterOf(request),
+      ...(operation.kind === 'reset' && operation.flags?.forceChangeAtNextLogon
+        ? { forceChangeAtNextLogon: true }
+        : {}),
+      ...(operation.kind === 'reset' && operation.flags?.unlock ? { unlock: true } : {}),
+      ...(temporaryPassword !== undefined ? { generatedPassword: true } : {}),
+      state: 'pending',
+      createdAt,
+      expiresAt,
+      keyVersion: key.version,
+      ...(request.traceparent ? { traceparent: request.traceparent } : {}),
+    };
+    const watch = this.waiter.watch(tenantId, operationId, record);
+    try {
+      await call('Table storage', () => this.options.store.create(record), log);
+    } catch (error) {
+      watch.close();
+      await release();
+      throw error;
+    }
+
+    try {
+      await this.options.senders.send(tenant.requestQueue, {
+        body: sealed.body,
+        messageId: sealed.messageId,
+        // Correlation with the reply and with telemetry; the agent copies it into its result.
+        correlationId: operationId,
+        applicationProperties: {
+          ...sealed.applicationProperties,
+          ...(request.traceparent ? { traceparent: request.traceparent } : {}),
+        },
+        timeToLive: this.options.messageTtlMs,
+      });
+    } catch (error) {
+      watch.close();
+      const name = (error as { name?: string }).name ?? 'Error';
+      const code = (error as { code?: string }).code;
+      log?.error(`Service Bus send of operation ${operationId} failed: ${name}${code ? ` ${code}` : ''}`);
+      await this.finish(
+        tenantId,
+        operationId,
+        {
+          state: 'failed',
+          code: 'ServiceUnavailable',
+          detail: 'the request could not be sent to the agent',
+          completedAt: this.now(),
+        },
+        log,
+      ).catch((finishError: unknown) =>
+        log?.error(`Operation ${operationId} could not be ended: ${String(finishError)}`),
+      );
+      // Nothing was sent: a retry with the same Idempotency-Key must send anew, not replay this failure.
+      await release();
+      throw new ProblemError(
+        'ServiceUnavailable',
+        `Service Bus failed${code ? ` (${code})` : ''}: the request was not sent and nothing was changed. Retry.`,
+        { operationId, retryAfterSeconds: 5 },
+        { cause: error },
+      );
+    }
+
+    const latest = (await watch.result(this.options.syncWaitMs)) ?? record;
+    const final = await this.expireIfOverdue(latest, log);
+    this.options.telemetry?.trackMetric('writeback.operation.syncWaitMs', Date.now() - started, {
+      tenantId,
+      operationKind: operation.kind,
+      status: final.state,
+    });
+    return {
+      record: final,
+      ...(temporaryPassword !== undefined ? { temporaryPassword } : {}),
+      replayed: false,
+    };
+  }
+
+  /** `GET …/operations/{id}`: the operation if the caller asked for it or is an admin, waiting up to `waitMs`. */
+  async get(
+    tenantId: string,
+    operationId: string,
+    caller: Caller,
+    waitMs: number,
+    log?: OperationLog,
+  ): Promise<OperationRecord> {
+    const found = await call('Table storage', () => this.options.store.get(tenantId, operationId), log);
+    if (!found) {
+      throw new ProblemError('NotFound', `Tenant ${tenantId} has no operation ${operationId}.`);
+    }
+    if (found.requester.objectId !== caller.objectId && !caller.roles.includes(ADMIN_ROLE)) {
+      throw new ForbiddenError('Only the requester of an operation, or an admin, may read it.');
+    }
+    let record = await this.expireIfOverdue(found, log);
+    if (record.state === 'pending' && waitMs > 0) {
+      const watch = this.waiter.watch(tenantId, operationId, record);
+      record = await this.expireIfOverdue((await watch.result(waitMs)) ?? record, log);
+    }
+    return record;
+  }
+
+  /**
+   * Records an agent's verified result on its operation (the replies function). The operation is
+   * looked up in the partition of the tenant that signed the result, so a result can never end
+   * another tenant's operation.
+   */
+  async recordResult(result: ResultReply, log?: OperationLog): Promise<CompletionWrite> {
+    const completion: OperationCompletion =
+      result.outcome === 'succeeded'
+        ? { state: 'succeeded', completedAt: result.finishedAt }
+        : result.outcome === 'WritebackExpired'
+          ? {
+              state: 'expired',
+              ...(result.detail ? { detail: result.detail } : {}),
+              completedAt: result.finishedAt,
+            }
+          : {
+              state: 'failed',
+              code: result.outcome,
+              ...(result.reason ? { reason: result.reason } : {}),
+              ...(result.detail ? { detail: result.detail } : {}),
+              completedAt: result.finishedAt,
+            };
+    return this.finish(result.tenantId, result.operationId, completion, log);
+  }
+
+  /** Ends every pending operation past its expiry and grace (the expiry timer). Returns how many. */
+  async expireOverdue(log?: OperationLog): Promise<number> {
+    const cutoff = new Date(this.now().getTime() - this.expiryGraceMs);
+    let expired = 0;
+    for (const tenantId of await this.options.registry.listTenantIds()) {
+      for (const operationId of await this.options.store.pendingExpiredBefore(tenantId, cutoff)) {
+        const write = await this.finish(tenantId, operationId, this.expiry(), log);
+        if (write.outcome === 'recorded') expired++;
+      }
+    }
+    return expired;
+  }
+
+  /** Writes a final state once; the writer audits it, tells this instance's waiters and reports it. */
+  async finish(
+    tenantId: string,
+    operationId: string,
+    completion: OperationCompletion,
+    log?: OperationLog,
+  ): Promise<CompletionWrite> {
+    const write = await this.options.store.complete(tenantId, operationId, completion);
+    if (write.outcome !== 'recorded') return write;
+    const { record } = write;
+    this.waiter.notify(record);
+    const durationMs = (record.completedAt ?? this.now()).getTime() - record.createdAt.getTime();
+    this.options.telemetry?.trackEvent(
+      'writeback.operation.completed',
+      {
+        tenantId,
+        operationId,
+        operationKind: record.kind,
+        status: record.state,
+        code: record.code,
+        reason: record.reason,
+        route: record.requester.route,
+      },
+      { durationMs },
+    );
+    this.options.telemetry?.trackMetric('writeback.operation.durationMs', durationMs, {
+      tenantId,
+      operationKind: record.kind,
+      status: record.state,
+    });
+    await this.options.audit
+      .record({
+        tenantId,
+        action: AUDIT_ACTION[record.kind],
+        actor: {
+          objectId: record.requester.objectId,
+          ...(record.requester.upn ? { upn: record.requester.upn } : {}),
+        },
+        target: targetOf(record.user),
+        outcome: record.state === 'pending' ? 'failed' : record.state,
+        at: record.completedAt ?? this.now(),
+        operationId,
+        ...(record.code ? { code: record.code } : {}),
+        ...(record.reason ? { reason: record.reason } : {}),
+        requestedAt: record.createdAt,
+        route: record.requester.route,
+        ...(flagsOf(record) ? { flags: flagsOf(record) } : {}),
+      })
+      // The operation's own row already holds the outcome; a lost audit row is logged, not retried.
+      .catch((error: unknown) => log?.error(`Audit of operation ${operationId} failed: ${String(error)}`));
+    return write;
+  }
+
+  private expiry(): OperationCompletion {
+    return {
+      state: 'expired',
+      detail: 'the agent did not take the request before it expired',
+      completedAt: this.now(),
+    };
+  }
+
+  /** A pending operation past its expiry and grace is ended as expired (whoever notices first). */
+  private async expireIfOverdue(record: OperationRecord, log?: OperationLog): Promise<OperationRecord> {
+    if (record.state !== 'pending') return record;
+    if (this.now().getTime() <= record.expiresAt.getTime() + this.expiryGraceMs) return record;
+    const write = await call(
+      'Table storage',
+      () => this.finish(record.tenantId, record.operationId, this.expiry(), log),
+      log,
+    );
+    return write.outcome === 'unknown' ? record : write.record;
+  }
+
+  /** Answers a repeated Idempotency-Key with the first request's operation. */
+  private async replay(
+    request: PasswordOperationRequest,
+    earlier: { operationId: string; fingerprint: string; createdAt: Date },
+    log?: OperationLog,
+  ): Promise<Submission> {
+    if (earlier.fingerprint !== fingerprintOf(request)) {
+      throw new InvalidRequestError(
+        'The Idempotency-Key was already used, within the last 24 hours, for a different request; use a new key.',
+      );
+    }
+    const found = await call(
+      'Table storage',
+      () => this.options.store.get(request.tenantId, earlier.operationId),
+      log,
+    );
+    if (!found) {
+      // The first request holds the key but has not recorded its operation yet (or was refused a moment ago).
+      throw new ProblemError(
+        'ServiceUnavailable',
+        'A request with this Idempotency-Key is still being accepted; retry in a moment.',
+        { retryAfterSeconds: 1 },
+      );
+    }
+    const watch = this.waiter.watch(request.tenantId, found.operationId, found);
+    const record = await this.expireIfOverdue((await watch.result(this.options.syncWaitMs)) ?? found, log);
+    return { record, replayed: true };
+  }
+
+  private requesterOf(request: PasswordOperationRequest): Requester {
+    return {
+      objectId: request.caller.objectId,
+      ...(request.caller.upn ? { upn: request.caller.upn } : {}),
+      route: request.route,
+    };
+  }
+
+  /** Runs a check that may turn the request away; a refusal is audited (no operation exists yet). */
+  private async refusing<T>(request: PasswordOperationRequest, check: () => Promise<T>): Promise<T> {
+    try {
+      return await check();
+    } catch (error) {
+      if (
+        error instanceof ProblemError &&
+        ['WritebackDisabled', 'WritebackOffline', 'RateLimited'].includes(error.code)
+      ) {
+        await this.options.audit
+          .record({
+            tenantId: request.tenantId,
+            action: AUDIT_ACTION[request.operation.kind],
+            actor: {
+              objectId: request.caller.objectId,
+              ...(request.caller.upn ? { upn: request.caller.upn } : {}),
+            },
+            target: targetOf(request.user),
+            outcome: 'refused',
+            at: this.now(),
+            code: error.code,
+            route: request.route,
+          })
+          .catch(() => undefined);
+        this.options.telemetry?.trackEvent('writeback.operation.refused', {
+          tenantId: request.tenantId,
+          operationKind: request.operation.kind,
+          code: error.code,
+          route: request.route,
+        });
+      }
+      throw error;
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.options.senders.close();
+  }
+}
+
+let instance: WritebackOperations | undefined;
+
+/** The process-wide pipeline: one key cache, one Service Bus connection and one waiter per instance. */
+export function writebackOperations(): WritebackOperations {
+  instance ??= WritebackOperations.fromSettings();
+  return instance;
+}
