@@ -2,9 +2,18 @@
  * The one config loader. Reads the app settings (DESIGN.md §7) from the environment once, validates
  * them and fails with a ConfigurationError that names the setting. Defaults are the documented ones.
  */
-import { parse as parseIsoDuration, serialize as serializeIsoDuration } from 'tinyduration';
 import { ConfigurationError } from '../errors/index.js';
 import type { Settings } from '../azure/clients.js';
+import { isoDurationToMs } from './durations.js';
+
+export { isoDurationToMs, msToIsoDuration } from './durations.js';
+import {
+  DEFAULT_CHANGE_LIMIT,
+  DEFAULT_TENANT_LIMIT,
+  DEFAULT_USER_LIMIT,
+  parseRateLimit,
+  type RateLimit,
+} from '../ratelimit/limits.js';
 
 export interface WritebackSettings {
   auth: {
@@ -31,38 +40,17 @@ export interface WritebackSettings {
    * the default: a Premium vault) or `software` (RSA / EC, for a Standard vault).
    */
   keyProtection: 'hsm' | 'software';
+  /**
+   * Attempts allowed per window (`count/ISO duration`): per user on every password route
+   * (RATE_LIMIT_PER_USER), per user on the change route, against guessing of currentPassword
+   * (RATE_LIMIT_CHANGE_PER_USER), and per tenant (RATE_LIMIT_PER_TENANT).
+   */
+  rateLimits: { perUser: RateLimit; changePerUser: RateLimit; perTenant: RateLimit };
   /** Application Insights; telemetry is off when absent. */
   applicationInsightsConnectionString: string | undefined;
 }
 
 const DAY_MS = 86_400_000;
-
-/** Milliseconds of an ISO-8601 duration; months and years are taken as 30 and 365 days. */
-export function isoDurationToMs(text: string): number {
-  const d = parseIsoDuration(text);
-  const ms =
-    ((d.years ?? 0) * 365 * DAY_MS +
-      (d.months ?? 0) * 30 * DAY_MS +
-      (d.weeks ?? 0) * 7 * DAY_MS +
-      (d.days ?? 0) * DAY_MS +
-      (d.hours ?? 0) * 3_600_000 +
-      (d.minutes ?? 0) * 60_000 +
-      (d.seconds ?? 0) * 1000) *
-    (d.negative ? -1 : 1);
-  return Math.round(ms);
-}
-
-/** The ISO-8601 duration of `ms` in whole seconds (at least 1 s), e.g. 300000 → PT5M, 90000000 → P1DT1H. */
-export function msToIsoDuration(ms: number): string {
-  let seconds = Math.max(1, Math.round(ms / 1000));
-  const days = Math.floor(seconds / 86_400);
-  seconds -= days * 86_400;
-  const hours = Math.floor(seconds / 3_600);
-  seconds -= hours * 3_600;
-  const minutes = Math.floor(seconds / 60);
-  seconds -= minutes * 60;
-  return serializeIsoDuration({ days, hours, minutes, seconds });
-}
 
 function duration(env: Settings, name: string, fallback: string, minMs: number, maxMs: number): number {
   const raw = env[name]?.trim() || fallback;
@@ -189,6 +177,15 @@ export function loadSettings(env: Settings = process.env): WritebackSettings {
     keyRolloverAfterMs: duration(env, 'KEY_ROLLOVER_AFTER', 'P180D', 60_000, 3 * 365 * DAY_MS),
     keyVaultUri: requiredHttpsUrl(env, 'KEYVAULT_URI', 'https://my-vault.vault.azure.net'),
     keyProtection: keyProtection(env),
+    rateLimits: {
+      perUser: parseRateLimit('RATE_LIMIT_PER_USER', env.RATE_LIMIT_PER_USER, DEFAULT_USER_LIMIT),
+      changePerUser: parseRateLimit(
+        'RATE_LIMIT_CHANGE_PER_USER',
+        env.RATE_LIMIT_CHANGE_PER_USER,
+        DEFAULT_CHANGE_LIMIT,
+      ),
+      perTenant: parseRateLimit('RATE_LIMIT_PER_TENANT', env.RATE_LIMIT_PER_TENANT, DEFAULT_TENANT_LIMIT),
+    },
     applicationInsightsConnectionString: env.APPLICATIONINSIGHTS_CONNECTION_STRING?.trim() || undefined,
   };
 }

@@ -29,6 +29,8 @@ import {
 } from '../tenants/writeback-tenants.js';
 import type { WritebackTenants } from '../tenants/writeback-tenants.js';
 import { sealRequest, type ResultReply, type WritebackRequest } from '../wire/index.js';
+import { RateLimiter } from '../ratelimit/index.js';
+import { attemptLimiter } from './attempt-limits.js';
 import { EncryptionKeys } from './encryption-keys.js';
 import { RequestSenders } from './request-senders.js';
 import {
@@ -158,6 +160,7 @@ export class WritebackOperations {
   ): WritebackOperations {
     const appSettings: WritebackSettings = env === process.env ? loadedSettings() : loadSettings(env);
     const keyClient: KeyClient = keyClientFromSettings(env);
+    const limiter = extras.limiter ?? attemptLimiter(RateLimiter.fromSettings(env), appSettings.rateLimits);
     return new WritebackOperations({
       tenants: writebackTenants(),
       registry: TenantRegistry.fromSettings(env),
@@ -166,7 +169,7 @@ export class WritebackOperations {
       keys: new EncryptionKeys(keyClient),
       senders: new RequestSenders(serviceBusClientFromSettings(SERVICE_BUS_CONNECTION, env)),
       audit: AuditLog.fromSettings(env),
-      ...(extras.limiter ? { limiter: extras.limiter } : {}),
+      limiter,
       ...(extras.telemetry ? { telemetry: extras.telemetry } : {}),
       messageTtlMs: appSettings.messageTtlMs,
       syncWaitMs: appSettings.syncWaitMs,

@@ -10,7 +10,12 @@ import path from 'node:path';
 import { startAgent, type RunningAgent } from '../../agent/agent.js';
 import { parseAgentConfig } from '../../agent/config.js';
 import { DEMO_USER_PASSWORD, DEMO_USERS, demoAgentConfigFile } from '../../agent/demo-config.js';
-import { DEMO_POLICY, InMemoryDirectory, type SeedUser } from '../../agent/directory/index.js';
+import {
+  DEMO_POLICY,
+  InMemoryDirectory,
+  type DirectoryDriver,
+  type SeedUser,
+} from '../../agent/directory/index.js';
 import { jsonLogger } from '../../agent/log.js';
 import { DEV_IDENTITIES, SERVICE_TENANT } from '../../local/stack/identities.js';
 import { encryptionKeyName, signatureKeyName } from '../../shared/wire/index.js';
@@ -31,8 +36,8 @@ export interface HttpAnswer {
 export interface PipelineUnderTest {
   cloud: CloudUnderTest;
   tenantId: string;
-  /** The agent's directory: tests read and change users directly. */
-  directory: InMemoryDirectory;
+  /** The agent's directory: tests read and change users directly (the in-memory one unless one was given). */
+  directory: DirectoryDriver;
   agent(): RunningAgent | undefined;
   /** Every line the agent logged. */
   agentLogs(): string[];
@@ -71,6 +76,8 @@ export interface PipelineOptions extends CloudOptions {
   users?: SeedUser[];
   /** Start the agent (default true). */
   agent?: boolean;
+  /** The agent's directory instead of the in-memory one (e.g. an LdapDirectory on a Samba DC); not closed here. */
+  directory?: DirectoryDriver;
 }
 
 export async function startPipeline(options: PipelineOptions = {}): Promise<PipelineUnderTest> {
@@ -84,16 +91,18 @@ export async function startPipeline(options: PipelineOptions = {}): Promise<Pipe
   const extraHosts: FunctionsHost[] = [];
   let agent: RunningAgent | undefined;
   const logs: string[] = [];
-  const directory = new InMemoryDirectory({
-    users:
-      options.users ??
-      DEMO_USERS.map((user) => ({
-        ...user,
-        userPrincipalName: user.userPrincipalName.replace('contoso.test', `${tenantId}.test`),
-        password: DEMO_USER_PASSWORD,
-      })),
-    policy: DEMO_POLICY,
-  });
+  const directory: DirectoryDriver =
+    options.directory ??
+    new InMemoryDirectory({
+      users:
+        options.users ??
+        DEMO_USERS.map((user) => ({
+          ...user,
+          userPrincipalName: user.userPrincipalName.replace('contoso.test', `${tenantId}.test`),
+          password: DEMO_USER_PASSWORD,
+        })),
+      policy: DEMO_POLICY,
+    });
 
   const token: PipelineUnderTest['token'] = (o = {}) =>
     cloud.identity.mintToken({

@@ -1,0 +1,31 @@
+/**
+ * The rate limits of the password routes (issue: per user and per tenant, held across instances):
+ * every operation counts against its target user and its tenant, and a change also against the
+ * user's change attempts, which is what stops guessing of currentPassword.
+ */
+import type { OperationLog } from '../tenants/writeback-tenants.js';
+import type { RateLimit, RateLimitCheck, RateLimiter } from '../ratelimit/index.js';
+import type { OperationKind, UserIdentifier } from './types.js';
+import type { AttemptLimiter } from './writeback-operations.js';
+
+export interface AttemptLimits {
+  perUser: RateLimit;
+  changePerUser: RateLimit;
+  perTenant: RateLimit;
+}
+
+export function attemptLimiter(limiter: Pick<RateLimiter, 'consume'>, limits: AttemptLimits): AttemptLimiter {
+  return {
+    consume(tenantId: string, user: UserIdentifier, kind: OperationKind, log?: OperationLog): Promise<void> {
+      const key = `${user.kind}:${user.value}`;
+      const checks: RateLimitCheck[] = [
+        { scope: 'user', tenantId, key, limit: limits.perUser },
+        ...(kind === 'change'
+          ? [{ scope: 'change' as const, tenantId, key, limit: limits.changePerUser }]
+          : []),
+        { scope: 'tenant', tenantId, key: tenantId, limit: limits.perTenant },
+      ];
+      return limiter.consume(checks, log);
+    },
+  };
+}

@@ -1,0 +1,17 @@
+/** Rate limiting of the password routes (issue 5 item 7): limits, their settings and the limiter. */
+export {
+  DEFAULT_CHANGE_LIMIT,
+  DEFAULT_TENANT_LIMIT,
+  DEFAULT_USER_LIMIT,
+  describeLimit,
+  parseRateLimit,
+  type RateLimit,
+} from './limits.js';
+export { normaliseKey, type RateLimitScope } from './keys.js';
+export { RATE_LIMITS_TABLE } from './store.js';
+export {
+  DEFAULT_TENANT_SHARDS,
+  RateLimiter,
+  type RateLimitCheck,
+  type RateLimiterOptions,
+} from './limiter.js';
