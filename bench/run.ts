@@ -1,6 +1,6 @@
 /**
  * `npm run bench`: every benchmark, each in a process of its own, then one JSON summary line last.
- * The end-to-end benchmark of the pipeline joins them when the writeback routes exist.
+ * `pipeline` is the end-to-end one: HTTP reset, change and unlock through the agent, on npm start's stack.
  */
 import { execFile } from 'node:child_process';
 import { loadavg } from 'node:os';
@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 
 const run = promisify(execFile);
-const benches = ['servicebus', 'keyvault'] as const;
+const benches = ['servicebus', 'keyvault', 'pipeline'] as const;
 
 async function main(): Promise<void> {
   const results: Record<string, unknown> = {};

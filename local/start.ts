@@ -197,7 +197,7 @@ async function main(): Promise<void> {
         name: 'functions',
         script: script('functions-host/cli.js'),
         args: ['--app', root, '--port', String(hostPort), '--data-dir', path.join(dataDir, 'functions-host')],
-        env: { ...childEnv, ...settings.values, ...wired },
+        env: { ...settings.values, ...childEnv, ...wired },
         ready: /Functions host ready/i,
         timeoutMs: 60_000,
         onLine: prefixed('functions'),

@@ -1,0 +1,207 @@
+/**
+ * End-to-end benchmark of the pipeline, on `npm start`'s stack as a user meets it (every service in
+ * its own process: Azurite, identity provider, both emulators, the Functions host and the demo agent
+ * with its in-memory directory): HTTP → seal → Service Bus → agent (Key Vault unwrap + decrypt,
+ * directory, Key Vault sign) → replies function → the waiting HTTP call.
+ *
+ *   node dist/bench/pipeline.js [--sequential N] [--concurrent N] [--in-flight C]
+ *
+ * Measures the latency of self-service reset, change and unlock one at a time (p50/p95/p99), and the
+ * throughput of resets with C in flight. Rate limits are raised for the run: the benchmark is one user
+ * resetting many times. Prints one JSON summary line last.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { openOfflineMinter } from '../local/identity/index.js';
+import { freePort } from '../local/process/ports.js';
+
+const { values } = parseArgs({
+  options: {
+    sequential: { type: 'string', default: '100' },
+    concurrent: { type: 'string', default: '300' },
+    'in-flight': { type: 'string', default: '16' },
+  },
+});
+const sequential = Number(values.sequential);
+const concurrent = Number(values.concurrent);
+const inFlight = Number(values['in-flight']);
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const TENANT = 'contoso';
+const USERS = ['alice', 'bob', 'admin'].map((name) => `${name}@contoso.test`);
+
+interface Stack {
+  child: ChildProcess;
+  api: string;
+  identityUrl: string;
+  dataDir: string;
+  output(): string;
+}
+
+async function startStack(): Promise<Stack> {
+  const dataDir = await mkdtemp(path.join(tmpdir(), 'writeback-bench-'));
+  const ports: Record<string, number> = {};
+  for (const name of ['host', 'identity', 'blob', 'queue', 'table', 'amqp', 'management', 'keyvault']) {
+    ports[name] = await freePort();
+  }
+  const args = [path.join(ROOT, 'dist/local/start.js'), '--data-dir', dataDir];
+  for (const [name, port] of Object.entries(ports)) args.push(`--${name}-port`, String(port));
+  const child = spawn(process.execPath, args, {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: {
+      ...process.env,
+      RATE_LIMIT_PER_USER: '1000000/PT1M',
+      RATE_LIMIT_CHANGE_PER_USER: '1000000/PT1M',
+      RATE_LIMIT_PER_TENANT: '1000000/PT1M',
+    },
+  });
+  let output = '';
+  child.stdout?.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
+  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
+  const deadline = Date.now() + 90_000;
+  while (!output.includes('Ctrl-C stops everything')) {
+    if (child.exitCode !== null || Date.now() > deadline)
+      throw new Error(`npm start did not come up:\n${output}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return {
+    child,
+    api: `http://127.0.0.1:${ports.host}/api`,
+    identityUrl: `https://127.0.0.1:${ports.identity}`,
+    dataDir,
+    output: () => output,
+  };
+}
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
+}
+
+function summary(samples: number[]): { p50: number; p95: number; p99: number; n: number } {
+  const sorted = [...samples].sort((a, b) => a - b);
+  const round = (ms: number) => Math.round(ms * 10) / 10;
+  return {
+    p50: round(percentile(sorted, 50)),
+    p95: round(percentile(sorted, 95)),
+    p99: round(percentile(sorted, 99)),
+    n: sorted.length,
+  };
+}
+
+async function main(): Promise<void> {
+  const stack = await startStack();
+  try {
+    const minter = await openOfflineMinter({
+      dataDir: path.join(stack.dataDir, 'identity'),
+      issuerBaseUrl: stack.identityUrl,
+    });
+    const tokens = new Map<string, string>();
+    for (const user of USERS)
+      tokens.set(user, await minter.mintToken({ tenant: TENANT, upn: user, lifetimeSeconds: 3600 }));
+    const tokenOf = (user: string) => tokens.get(user) ?? '';
+
+    let counter = 0;
+    const passwordOf = () => `Bench-Passw0rd-${process.pid}-${++counter}`;
+    const current = new Map<string, string>();
+    const post = async (
+      user: string,
+      route: string,
+      body?: unknown,
+    ): Promise<{ status: number; ms: number }> => {
+      const started = performance.now();
+      const response = await fetch(`${stack.api}/tenants/${TENANT}/${route}`, {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${tokenOf(user)}`,
+          ...(body ? { 'content-type': 'application/json' } : {}),
+        },
+        ...(body ? { body: JSON.stringify(body) } : {}),
+      });
+      await response.arrayBuffer();
+      return { status: response.status, ms: performance.now() - started };
+    };
+    const reset = async (user: string) => {
+      const newPassword = passwordOf();
+      const answer = await post(user, 'me/password/reset', { newPassword });
+      if (answer.status !== 200) throw new Error(`reset answered ${answer.status}`);
+      current.set(user, newPassword);
+      return answer.ms;
+    };
+
+    // Online: the demo agent's first heartbeat has reached the replies function.
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      const status = await fetch(`${stack.api}/tenants/${TENANT}/writeback/status`, {
+        headers: { authorization: `Bearer ${tokenOf(USERS[0] ?? '')}` },
+      });
+      if (((await status.json()) as { state?: string }).state === 'online') break;
+      if (Date.now() > deadline) throw new Error(`the demo agent never came online:\n${stack.output()}`);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    // Warm-up: first key fetch, first links, JIT.
+    for (let i = 0; i < 10; i++) await reset(USERS[i % USERS.length] ?? '');
+
+    const resets: number[] = [];
+    for (let i = 0; i < sequential; i++) resets.push(await reset('alice@contoso.test'));
+    const changes: number[] = [];
+    for (let i = 0; i < Math.max(10, sequential / 5); i++) {
+      const user = 'bob@contoso.test';
+      const newPassword = passwordOf();
+      const answer = await post(user, 'me/password/change', {
+        currentPassword: current.get(user),
+        newPassword,
+      });
+      if (answer.status !== 200) throw new Error(`change answered ${answer.status}`);
+      current.set(user, newPassword);
+      changes.push(answer.ms);
+    }
+    const unlocks: number[] = [];
+    for (let i = 0; i < Math.max(10, sequential / 5); i++) {
+      const answer = await post('admin@contoso.test', 'me/unlock');
+      if (answer.status !== 200) throw new Error(`unlock answered ${answer.status}`);
+      unlocks.push(answer.ms);
+    }
+
+    // Throughput: C in flight, spread over the users (the in-memory directory serialises per user).
+    let started = 0;
+    const concurrentLatencies: number[] = [];
+    const begin = performance.now();
+    const worker = async (): Promise<void> => {
+      while (started < concurrent) {
+        const user = USERS[started++ % USERS.length] ?? '';
+        concurrentLatencies.push(await reset(user));
+      }
+    };
+    await Promise.all(Array.from({ length: inFlight }, worker));
+    const seconds = (performance.now() - begin) / 1000;
+
+    console.log(
+      JSON.stringify({
+        resetMs: summary(resets),
+        changeMs: summary(changes),
+        unlockMs: summary(unlocks),
+        concurrentResets: {
+          inFlight,
+          count: concurrent,
+          perSecond: Math.round(concurrent / seconds),
+          latencyMs: summary(concurrentLatencies),
+        },
+      }),
+    );
+  } finally {
+    stack.child.kill('SIGINT');
+    if (stack.child.exitCode === null) await once(stack.child, 'exit');
+    await rm(stack.dataDir, { recursive: true, force: true });
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});
