@@ -106,7 +106,7 @@ async function startStack(): Promise<Stack> {
   }
 }
 
-test('npm start: banner, health, a token from the token command accepted, Ctrl-C leaves nothing', async () => {
+test('npm start: banner, health, a token accepted, a demo reset works, Ctrl-C leaves nothing', async () => {
   const stack = await startStack();
   const pid = stack.child.pid!;
   const children = await descendantsOf(pid);
@@ -148,6 +148,23 @@ test('npm start: banner, health, a token from the token command accepted, Ctrl-C
       if (state !== 'online') await new Promise((resolve) => setTimeout(resolve, 250));
     }
     assert.equal(state, 'online', stack.output());
+
+    // The demo works straight away: a reset of a demo user succeeds, and a policy failure is
+    // answered with its reason (DESIGN.md §8: minimum length 10).
+    const reset = (newPassword: string) =>
+      fetch(`${stack.api}/tenants/contoso/me/password/reset`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token.trim()}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ newPassword }),
+      });
+    const succeeded = await reset('Demo-Reset-Passw0rd!');
+    const answer = (await succeeded.json()) as { status?: string };
+    assert.equal(succeeded.status, 200, JSON.stringify(answer));
+    assert.equal(answer.status, 'succeeded');
+    const refused = await reset('Sh0rt!');
+    assert.equal(refused.status, 422);
+    const problem = (await refused.json()) as { code?: string; reason?: string };
+    assert.deepEqual([problem.code, problem.reason], ['PasswordPolicy', 'tooShort']);
   } finally {
     stack.child.kill('SIGINT');
   }
