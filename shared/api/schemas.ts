@@ -179,12 +179,10 @@ export const Password = z
   .refine((value) => [...value].length <= 256, 'must be at most 256 characters')
   .meta({ format: 'password', description: '1-256 characters, sent to AD exactly as given.' });
 
-export const ResetMyPasswordBody = z
-  .strictObject({ newPassword: Password })
-  .meta({
-    id: 'ResetMyPasswordRequest',
-    description: 'Self-service reset, after the portal verified the user.',
-  });
+export const ResetMyPasswordBody = z.strictObject({ newPassword: Password }).meta({
+  id: 'ResetMyPasswordRequest',
+  description: 'Self-service reset, after the portal verified the user.',
+});
 
 export const ChangeMyPasswordBody = z
   .strictObject({ currentPassword: Password, newPassword: Password })

@@ -5,6 +5,7 @@
 import { ConfigurationError } from '../errors/index.js';
 import type { Settings } from '../azure/clients.js';
 import { isoDurationToMs } from './durations.js';
+import { parseConnectionString } from '../telemetry/connection-string.js';
 
 export { isoDurationToMs, msToIsoDuration } from './durations.js';
 import {
@@ -156,6 +157,14 @@ function keyProtection(env: Settings): 'hsm' | 'software' {
   return raw;
 }
 
+/** Checked here so that a malformed one stops the host at start-up, not at the first telemetry item. */
+function applicationInsights(env: Settings): string | undefined {
+  const raw = env.APPLICATIONINSIGHTS_CONNECTION_STRING?.trim();
+  if (!raw) return undefined;
+  parseConnectionString(raw);
+  return raw;
+}
+
 /**
  * Reads and checks every setting of DESIGN.md §7. Connection settings are checked for their shape
  * only (nothing is dialled here); the clients are built from them in shared/azure/clients.ts.
@@ -186,7 +195,7 @@ export function loadSettings(env: Settings = process.env): WritebackSettings {
       ),
       perTenant: parseRateLimit('RATE_LIMIT_PER_TENANT', env.RATE_LIMIT_PER_TENANT, DEFAULT_TENANT_LIMIT),
     },
-    applicationInsightsConnectionString: env.APPLICATIONINSIGHTS_CONNECTION_STRING?.trim() || undefined,
+    applicationInsightsConnectionString: applicationInsights(env),
   };
 }
 

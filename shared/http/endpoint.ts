@@ -8,6 +8,7 @@ import { InvalidRequestError } from '../errors/index.js';
 import type { RouteContract } from '../api/contract.js';
 import { defaultTokenValidator, type Caller } from '../auth/index.js';
 import { problemResponse } from './problem.js';
+import { telemetry } from '../telemetry/index.js';
 
 /** Request bodies of this API are a few hundred bytes; anything near this is not a real request. */
 export const MAX_BODY_BYTES = 16 * 1024;
@@ -98,34 +99,52 @@ export function httpTrigger<
     // Callers authenticate with Entra ID tokens, validated below; function keys are not used.
     authLevel: 'anonymous',
     handler: async (request, context) => {
-      try {
-        const params = (
-          contract.params ? validate(contract.params, request.params, 'route') : undefined
-        ) as Parsed<P>;
-        // Anonymous routes have no caller; their handlers never read it.
-        const caller = validator
-          ? await validator.authenticate(
-              request.headers.get('authorization'),
-              String(request.params.tenantId ?? ''),
-            )
-          : (undefined as unknown as Caller);
-        const query = (
-          contract.query
-            ? validate(contract.query, Object.fromEntries(request.query.entries()), 'query')
-            : undefined
-        ) as Parsed<Q>;
-        const headers = (
-          contract.headers
-            ? validate(contract.headers, Object.fromEntries(request.headers.entries()), 'headers')
-            : undefined
-        ) as Parsed<H>;
-        const body = (
-          contract.body ? validate(contract.body, await readJsonBody(request), 'body') : undefined
-        ) as Parsed<B>;
-        return await handler({ params, query, body, headers, caller, request, context });
-      } catch (error) {
-        return problemResponse(error, context.invocationId, context);
-      }
+      const started = performance.now();
+      const response = await respond(request, context);
+      // Requests are reported by their route template: path values (UPNs) and queries never are.
+      const body = response.jsonBody as { operationId?: unknown } | undefined;
+      const traceparent = request.headers.get('traceparent');
+      telemetry().trackRequest({
+        name: `${contract.method} /api/${contract.route}`,
+        url: `/api/${contract.route}`,
+        resultCode: response.status ?? 200,
+        durationMs: performance.now() - started,
+        success: (response.status ?? 200) < 500,
+        ...(typeof body?.operationId === 'string' ? { operationId: body.operationId } : {}),
+        ...(traceparent ? { traceparent } : {}),
+      });
+      return response;
     },
   };
+
+  async function respond(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
+    try {
+      const params = (
+        contract.params ? validate(contract.params, request.params, 'route') : undefined
+      ) as Parsed<P>;
+      // Anonymous routes have no caller; their handlers never read it.
+      const caller = validator
+        ? await validator.authenticate(
+            request.headers.get('authorization'),
+            String(request.params.tenantId ?? ''),
+          )
+        : (undefined as unknown as Caller);
+      const query = (
+        contract.query
+          ? validate(contract.query, Object.fromEntries(request.query.entries()), 'query')
+          : undefined
+      ) as Parsed<Q>;
+      const headers = (
+        contract.headers
+          ? validate(contract.headers, Object.fromEntries(request.headers.entries()), 'headers')
+          : undefined
+      ) as Parsed<H>;
+      const body = (
+        contract.body ? validate(contract.body, await readJsonBody(request), 'body') : undefined
+      ) as Parsed<B>;
+      return await handler({ params, query, body, headers, caller, request, context });
+    } catch (error) {
+      return problemResponse(error, context.invocationId, context);
+    }
+  }
 }

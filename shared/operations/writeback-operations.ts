@@ -30,6 +30,7 @@ import {
 import type { WritebackTenants } from '../tenants/writeback-tenants.js';
 import { sealRequest, type ResultReply, type WritebackRequest } from '../wire/index.js';
 import { RateLimiter } from '../ratelimit/index.js';
+import { telemetry, type Telemetry } from '../telemetry/index.js';
 import { attemptLimiter } from './attempt-limits.js';
 import { EncryptionKeys } from './encryption-keys.js';
 import { RequestSenders } from './request-senders.js';
@@ -88,18 +89,7 @@ export interface AttemptLimiter {
 }
 
 /** What the pipeline reports to telemetry (shared/telemetry implements it). */
-export interface OperationTelemetry {
-  trackEvent(
-    name: string,
-    properties: Record<string, string | number | boolean | undefined>,
-    measurements?: Record<string, number>,
-  ): void;
-  trackMetric(
-    name: string,
-    value: number,
-    properties?: Record<string, string | number | boolean | undefined>,
-  ): void;
-}
+export type OperationTelemetry = Pick<Telemetry, 'trackEvent' | 'trackMetric' | 'trackDependency'>;
 
 export interface WritebackOperationsOptions {
   tenants: Pick<WritebackTenants, 'requireEnabled'>;
@@ -170,7 +160,7 @@ export class WritebackOperations {
       senders: new RequestSenders(serviceBusClientFromSettings(SERVICE_BUS_CONNECTION, env)),
       audit: AuditLog.fromSettings(env),
       limiter,
-      ...(extras.telemetry ? { telemetry: extras.telemetry } : {}),
+      telemetry: extras.telemetry ?? telemetry(),
       messageTtlMs: appSettings.messageTtlMs,
       syncWaitMs: appSettings.syncWaitMs,
     });
@@ -292,6 +282,15 @@ export class WritebackOperations {
       throw error;
     }
 
+    const sendStarted = performance.now();
+    const reportSend = (success: boolean) =>
+      this.options.telemetry?.trackDependency({
+        type: 'Azure Service Bus',
+        target: 'Service Bus',
+        name: 'send request',
+        durationMs: performance.now() - sendStarted,
+        success,
+      });
     try {
       await this.options.senders.send(tenant.requestQueue, {
         body: sealed.body,
@@ -304,7 +303,9 @@ export class WritebackOperations {
         },
         timeToLive: this.options.messageTtlMs,
       });
+      reportSend(true);
     } catch (error) {
+      reportSend(false);
       watch.close();
       const name = (error as { name?: string }).name ?? 'Error';
       const code = (error as { code?: string }).code;

@@ -19,6 +19,7 @@ import { heartbeatMonitor, type HeartbeatMonitor } from '../heartbeats/monitor.j
 import { HeartbeatStore } from '../heartbeats/store.js';
 import { TenantRegistry } from '../tenants/records.js';
 import { ReplyError, verifyReply, type VerifiedReply } from '../wire/index.js';
+import { telemetry, type Telemetry } from '../telemetry/index.js';
 import { writebackOperations, type WritebackOperations } from '../operations/writeback-operations.js';
 import { isTransientKeyFailure, SignatureKeys } from './signature-keys.js';
 
@@ -44,6 +45,7 @@ export interface ReplyProcessorOptions {
   heartbeats: HeartbeatStore;
   /** Records results on their operations. */
   operations: Pick<WritebackOperations, 'recordResult'>;
+  telemetry?: Pick<Telemetry, 'trackRequest'>;
   /** Told when a heartbeat is recorded, so this instance's cached rows are not stale. */
   monitor?: Pick<HeartbeatMonitor, 'forget'>;
   now?: () => Date;
@@ -78,12 +80,43 @@ export class ReplyProcessor {
       registry: TenantRegistry.fromSettings(env),
       heartbeats: HeartbeatStore.fromSettings(env),
       operations,
+      telemetry: telemetry(),
       ...(monitor ? { monitor } : {}),
     });
   }
 
-  /** Handles one message body; throws only for faults worth a redelivery. */
+  /** Handles one message body; throws only for faults worth a redelivery. Reported as a `replies` request. */
   async handle(
+    body: unknown,
+    metadata: Record<string, unknown> | undefined,
+    log: ReplyLog,
+  ): Promise<ReplyDisposition> {
+    const started = performance.now();
+    const properties = (metadata?.applicationProperties ?? {}) as Record<string, unknown>;
+    const report = (resultCode: number, disposition?: ReplyDisposition) =>
+      this.options.telemetry?.trackRequest({
+        name: 'replies',
+        resultCode,
+        durationMs: performance.now() - started,
+        success: resultCode < 500,
+        ...(disposition && 'operationId' in disposition ? { operationId: disposition.operationId } : {}),
+        ...(typeof properties.traceparent === 'string' ? { traceparent: properties.traceparent } : {}),
+        properties: {
+          replyType: typeof properties.replyType === 'string' ? properties.replyType : undefined,
+          outcome: disposition?.outcome,
+        },
+      });
+    try {
+      const disposition = await this.process(body, metadata, log);
+      report(200, disposition);
+      return disposition;
+    } catch (error) {
+      report(500);
+      throw error;
+    }
+  }
+
+  private async process(
     body: unknown,
     metadata: Record<string, unknown> | undefined,
     log: ReplyLog,

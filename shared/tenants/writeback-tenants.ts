@@ -21,6 +21,7 @@ import {
 } from '../azure/clients.js';
 import { loadSettings, settings as loadedSettings } from '../config/settings.js';
 import { ProblemError } from '../errors/index.js';
+import { telemetryIfConfigured } from '../telemetry/index.js';
 import { repliesQueueName, requestQueueName, SHARED_REPLIES_QUEUE } from '../wire/index.js';
 import { AuditLog } from './audit.js';
 import { disableTenantKeys, ensureTenantKeys, type KeyProtection } from './keys.js';
@@ -77,6 +78,13 @@ export interface WritebackTenantsOptions {
   now?: () => Date;
 }
 
+/** Application Insights' dependency types of the names `call` is given. */
+const DEPENDENCY_TYPE: Record<string, string> = {
+  'Table storage': 'Azure Table',
+  'Key Vault': 'Azure Key Vault',
+  'Service Bus': 'Azure Service Bus',
+};
+
 /** Seconds a caller should wait before retrying after a dependency fault. */
 const RETRY_AFTER_SECONDS = 5;
 /** Attempts when another admin changes the row between our read and our write. */
@@ -102,9 +110,24 @@ function changedConcurrently(): ProblemError {
  * (status and error code: no secret is in them) and says that a retry resumes the work.
  */
 export async function call<T>(dependency: string, work: () => Promise<T>, log?: OperationLog): Promise<T> {
+  const started = performance.now();
+  const report = (success: boolean, resultCode?: number | string) =>
+    telemetryIfConfigured().trackDependency({
+      type: DEPENDENCY_TYPE[dependency] ?? 'HTTP',
+      target: dependency,
+      name: dependency,
+      durationMs: performance.now() - started,
+      success,
+      ...(resultCode !== undefined ? { resultCode } : {}),
+    });
   try {
-    return await work();
+    const result = await work();
+    report(true);
+    return result;
   } catch (error) {
+    const status = (error as { statusCode?: number }).statusCode;
+    // A row changed concurrently or a problem of ours is an answer, not a failed dependency.
+    report(error instanceof ProblemError || error instanceof TenantRowConflict, status);
     if (error instanceof ProblemError || error instanceof TenantRowConflict) throw error;
     const rest = error as { statusCode?: number; code?: string; name?: string; message?: string };
     const answer =

@@ -58,13 +58,15 @@ export interface CloudOptions {
    * the SDK only finds the queue on a later reconnect attempt.
    */
   sharedRepliesQueue?: boolean;
+  /** Where the local CA lives (default: a temporary folder), e.g. shared with a telemetry capture. */
+  certsDir?: string;
 }
 
 export async function startCloud(options: CloudOptions = {}): Promise<CloudUnderTest> {
   const dir = await mkdtemp(path.join(tmpdir(), 'writeback-cloud-'));
   const stops: (() => Promise<unknown>)[] = [() => rm(dir, { recursive: true, force: true })];
   try {
-    const certsDir = path.join(dir, 'certs');
+    const certsDir = options.certsDir ?? path.join(dir, 'certs');
     const ca = await ensureLocalCa(certsDir);
     const { certPem, keyPem } = issueServerCertificate(ca, { hosts: ['127.0.0.1', 'localhost'] });
     const identity = await startIdentityProvider({

@@ -36,6 +36,8 @@ export interface HttpAnswer {
 export interface PipelineUnderTest {
   cloud: CloudUnderTest;
   tenantId: string;
+  /** What enabling the tenant answered for its agent: Listen on the request queue, Send on the replies queue. */
+  agentConnectionStrings: { listen: string; send: string };
   /** The agent's directory: tests read and change users directly (the in-memory one unless one was given). */
   directory: DirectoryDriver;
   agent(): RunningAgent | undefined;
@@ -193,6 +195,7 @@ export async function startPipeline(options: PipelineOptions = {}): Promise<Pipe
     return {
       cloud,
       tenantId,
+      agentConnectionStrings: strings,
       directory,
       agent: () => agent,
       agentLogs: () => logs,

@@ -13,6 +13,11 @@ describe('default token validator', () => {
     provider = await startIdentityProvider({ port: 0 });
     process.env.AUTH_ISSUER = provider.issuerTemplate;
     process.env.AUTH_AUDIENCE = 'api://writeback-test';
+    // settings() checks every setting, not only the two this test is about.
+    process.env.AzureWebJobsStorage = 'UseDevelopmentStorage=true';
+    process.env.ServiceBusConnection =
+      'Endpoint=sb://127.0.0.1:1/;SharedAccessKeyName=Root;SharedAccessKey=unused';
+    process.env.KEYVAULT_URI = 'https://127.0.0.1:1';
   });
   after(() => provider.close());
 
