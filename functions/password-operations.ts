@@ -3,7 +3,7 @@
  * unlock of any user for an admin (`users/{upn}/`). Thin: parse and authorize here, run the
  * operation in shared/operations, map its outcome there.
  */
-import { app, type HttpRequest } from '@azure/functions';
+import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
 import {
   changeMyPasswordRoute,
   resetMyPasswordRoute,
@@ -11,7 +11,7 @@ import {
   unlockMeRoute,
   unlockUserRoute,
 } from '../shared/api/routes.js';
-import { ADMIN_ROLE, onPremisesUserOf, requireRole } from '../shared/auth/index.js';
+import { ADMIN_ROLE, onPremisesUserOf, requireRole, type Caller } from '../shared/auth/index.js';
 import { httpTrigger } from '../shared/http/endpoint.js';
 import {
   submissionResponse,
@@ -19,124 +19,75 @@ import {
   type PasswordOperationRequest,
 } from '../shared/operations/index.js';
 
-/** The request's trace context, carried into the message (W3C traceparent, if the caller sent one). */
-function traceOf(request: HttpRequest): Pick<PasswordOperationRequest, 'traceparent'> {
-  const traceparent = request.headers.get('traceparent');
-  return traceparent && /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/.test(traceparent)
-    ? { traceparent }
-    : {};
+const TRACEPARENT = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
+
+interface RouteInput {
+  params: { tenantId: string; upn?: string };
+  headers: { 'idempotency-key'?: string | undefined };
+  caller: Caller;
+  request: HttpRequest;
+  context: InvocationContext;
 }
 
-function idempotencyOf(headers: {
-  'idempotency-key'?: string | undefined;
-}): Pick<PasswordOperationRequest, 'idempotencyKey'> {
+/** Runs the operation for the caller (`self`) or, for an admin, for the route's user; maps the outcome. */
+async function run(
+  input: RouteInput,
+  route: PasswordOperationRequest['route'],
+  operation: PasswordOperationRequest['operation'],
+): Promise<HttpResponseInit> {
+  const { params, headers, caller, request, context } = input;
+  if (route === 'admin') requireRole(caller, ADMIN_ROLE);
   const key = headers['idempotency-key'];
-  return key === undefined ? {} : { idempotencyKey: key };
+  // The caller's W3C trace context travels with the request message and back with the reply.
+  const traceparent = request.headers.get('traceparent');
+  const submission = await writebackOperations().submit(
+    {
+      tenantId: params.tenantId,
+      caller,
+      route,
+      user: route === 'admin' ? { kind: 'upn', value: params.upn ?? '' } : onPremisesUserOf(caller),
+      operation,
+      ...(key !== undefined ? { idempotencyKey: key } : {}),
+      ...(traceparent && TRACEPARENT.test(traceparent) ? { traceparent } : {}),
+    },
+    context,
+  );
+  return submissionResponse(submission, context.invocationId);
 }
 
 app.http(
   resetMyPasswordRoute.name,
-  httpTrigger(resetMyPasswordRoute, async ({ params, body, headers, caller, request, context }) => {
-    const submission = await writebackOperations().submit(
-      {
-        tenantId: params.tenantId,
-        caller,
-        route: 'self',
-        user: onPremisesUserOf(caller),
-        operation: { kind: 'reset', newPassword: body.newPassword },
-        ...idempotencyOf(headers),
-        ...traceOf(request),
-      },
-      context,
-    );
-    return submissionResponse(submission, context.invocationId);
-  }),
+  httpTrigger(resetMyPasswordRoute, (input) =>
+    run(input, 'self', { kind: 'reset', newPassword: input.body.newPassword }),
+  ),
 );
 
 app.http(
   changeMyPasswordRoute.name,
-  httpTrigger(changeMyPasswordRoute, async ({ params, body, headers, caller, request, context }) => {
-    const submission = await writebackOperations().submit(
-      {
-        tenantId: params.tenantId,
-        caller,
-        route: 'self',
-        user: onPremisesUserOf(caller),
-        operation: { kind: 'change', currentPassword: body.currentPassword, newPassword: body.newPassword },
-        ...idempotencyOf(headers),
-        ...traceOf(request),
-      },
-      context,
-    );
-    return submissionResponse(submission, context.invocationId);
-  }),
+  httpTrigger(changeMyPasswordRoute, (input) => run(input, 'self', { kind: 'change', ...input.body })),
 );
 
 app.http(
   unlockMeRoute.name,
-  httpTrigger(unlockMeRoute, async ({ params, headers, caller, request, context }) => {
-    const submission = await writebackOperations().submit(
-      {
-        tenantId: params.tenantId,
-        caller,
-        route: 'self',
-        user: onPremisesUserOf(caller),
-        operation: { kind: 'unlock' },
-        ...idempotencyOf(headers),
-        ...traceOf(request),
-      },
-      context,
-    );
-    return submissionResponse(submission, context.invocationId);
-  }),
+  httpTrigger(unlockMeRoute, (input) => run(input, 'self', { kind: 'unlock' })),
 );
 
 app.http(
   resetUserPasswordRoute.name,
-  httpTrigger(resetUserPasswordRoute, async ({ params, body, headers, caller, request, context }) => {
-    requireRole(caller, ADMIN_ROLE);
-    const flags = {
-      ...(body?.forceChangeAtNextLogon !== undefined
-        ? { forceChangeAtNextLogon: body.forceChangeAtNextLogon }
-        : {}),
-      ...(body?.unlock !== undefined ? { unlock: body.unlock } : {}),
-    };
-    const submission = await writebackOperations().submit(
-      {
-        tenantId: params.tenantId,
-        caller,
-        route: 'admin',
-        user: { kind: 'upn', value: params.upn },
-        operation: {
-          kind: 'reset',
-          ...(body?.newPassword !== undefined ? { newPassword: body.newPassword } : {}),
-          flags,
-        },
-        ...idempotencyOf(headers),
-        ...traceOf(request),
+  httpTrigger(resetUserPasswordRoute, (input) => {
+    const { newPassword, forceChangeAtNextLogon, unlock } = input.body ?? {};
+    return run(input, 'admin', {
+      kind: 'reset',
+      ...(newPassword !== undefined ? { newPassword } : {}),
+      flags: {
+        ...(forceChangeAtNextLogon !== undefined ? { forceChangeAtNextLogon } : {}),
+        ...(unlock !== undefined ? { unlock } : {}),
       },
-      context,
-    );
-    return submissionResponse(submission, context.invocationId);
+    });
   }),
 );
 
 app.http(
   unlockUserRoute.name,
-  httpTrigger(unlockUserRoute, async ({ params, headers, caller, request, context }) => {
-    requireRole(caller, ADMIN_ROLE);
-    const submission = await writebackOperations().submit(
-      {
-        tenantId: params.tenantId,
-        caller,
-        route: 'admin',
-        user: { kind: 'upn', value: params.upn },
-        operation: { kind: 'unlock' },
-        ...idempotencyOf(headers),
-        ...traceOf(request),
-      },
-      context,
-    );
-    return submissionResponse(submission, context.invocationId);
-  }),
+  httpTrigger(unlockUserRoute, (input) => run(input, 'admin', { kind: 'unlock' })),
 );

@@ -67,6 +67,8 @@ export interface PipelineUnderTest {
       api?: string;
     },
   ): Promise<HttpAnswer>;
+  /** Resolves once the status route (of `api`, default the first host) says the tenant is online. */
+  untilOnline(api?: string, timeoutMs?: number): Promise<void>;
   /** Starts a second host of the same app and settings (many instances, one pipeline). */
   startSecondHost(env?: Record<string, string>): Promise<FunctionsHost>;
   stop(): Promise<void>;
@@ -206,6 +208,20 @@ export async function startPipeline(options: PipelineOptions = {}): Promise<Pipe
       },
       token,
       call,
+      async untilOnline(api, timeoutMs = 30_000) {
+        const bearer = await token();
+        await eventually(
+          async () => {
+            const status = await call('GET', `/tenants/${tenantId}/writeback/status`, {
+              token: bearer,
+              ...(api ? { api } : {}),
+            });
+            return status.body.state === 'online' ? true : undefined;
+          },
+          timeoutMs,
+          `tenant ${tenantId} online`,
+        );
+      },
       async startSecondHost(env = {}) {
         const host = await startAppHost({ ...cloud.env, ...env });
         extraHosts.push(host);

@@ -77,6 +77,28 @@ export function sambaUnavailableReason(): string | undefined {
   return undefined;
 }
 
+/**
+ * How a Samba suite runs here: `skip` for node:test (the reason, or false), and `unavailable` for its
+ * before() to throw when CI requires Samba (WRITEBACK_REQUIRE_SAMBA=1) but it cannot run. Says so
+ * loudly on stderr whenever the suite will not really run.
+ */
+export function sambaSuite(
+  suite: string,
+  consequence = '',
+): { skip: string | false; unavailable: string | undefined } {
+  const unavailable = sambaUnavailableReason();
+  const required = process.env['WRITEBACK_REQUIRE_SAMBA'] === '1';
+  if (unavailable) {
+    const banner = '!'.repeat(100);
+    console.error(
+      `\n${banner}\n!! ${suite} ${required ? 'FAILS' : 'is SKIPPED'}: ${unavailable}.\n` +
+        (consequence ? `!! ${consequence}\n` : '') +
+        `${banner}\n`,
+    );
+  }
+  return { skip: unavailable && !required ? unavailable : false, unavailable };
+}
+
 export type SambaLogon = 'ok' | 'badPassword' | 'lockedOut' | 'mustChange' | 'disabled' | 'expired';
 
 export interface SambaUser {

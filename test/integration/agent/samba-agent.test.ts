@@ -18,26 +18,19 @@ import {
   SAMBA_LDAPS_URL,
   SAMBA_TLS_SERVER_NAME,
   TEST_POLICY,
-  sambaUnavailableReason,
+  sambaSuite,
   startSambaDc,
   type SambaDc,
   type SambaUser,
 } from '../../support/samba.js';
 import { startAgentStack, writeConfig, type AgentStack, type TenantFixture } from './support.js';
 
-const unavailable = sambaUnavailableReason();
-const required = process.env['WRITEBACK_REQUIRE_SAMBA'] === '1';
-if (unavailable) {
-  const banner = '!'.repeat(100);
-  console.error(
-    `\n${banner}\n!! The agent's Samba AD suite ${required ? 'FAILS' : 'is SKIPPED'}: ${unavailable}.\n${banner}\n`,
-  );
-}
+const { skip, unavailable } = sambaSuite("The agent's Samba AD suite");
 
 const DEMO_PASSWORD = 'Samba-Demo-Passw0rd-1';
 const CANARY = 'Canary-Samba-4%Qx-never-logged';
 
-describe('the agent against a Samba AD DC', { skip: unavailable && !required ? unavailable : false }, () => {
+describe('the agent against a Samba AD DC', { skip }, () => {
   let dc: SambaDc;
   let demo: Record<'alice' | 'bob' | 'da' | 'gone', SambaUser>;
   let stack: AgentStack;

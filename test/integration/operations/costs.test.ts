@@ -34,15 +34,7 @@ describe('the cost of one reset', () => {
       'AzureWebJobs.replies.Disabled': 'false',
     });
     api = `${host.url}/api`;
-    const token = await p.token();
-    await eventually(
-      async () => {
-        const s = await p.call('GET', `/tenants/${p.tenantId}/writeback/status`, { token, api });
-        return s.body.state === 'online' ? true : undefined;
-      },
-      30_000,
-      'the agent online',
-    );
+    await p.untilOnline(api);
   });
   after(async () => {
     await p?.stop();

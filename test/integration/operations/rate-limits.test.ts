@@ -4,7 +4,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { eventually, startPipeline, type PipelineUnderTest } from '../../support/pipeline.js';
+import { startPipeline, type PipelineUnderTest } from '../../support/pipeline.js';
 
 describe('rate limits of the password routes', () => {
   let p: PipelineUnderTest;
@@ -18,15 +18,7 @@ describe('rate limits of the password routes', () => {
       },
     });
     secondApi = `${(await p.startSecondHost()).url}/api`;
-    const token = await p.token();
-    await eventually(
-      async () => {
-        const s = await p.call('GET', `/tenants/${p.tenantId}/writeback/status`, { token });
-        return s.body.state === 'online' ? true : undefined;
-      },
-      20_000,
-      'the agent online',
-    );
+    await p.untilOnline();
   });
   after(() => p?.stop());
 

@@ -11,7 +11,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startTelemetryCapture, type CapturedItem } from '../../../local/telemetry/index.js';
-import { eventually, startPipeline, type PipelineUnderTest } from '../../support/pipeline.js';
+import { startPipeline, type PipelineUnderTest } from '../../support/pipeline.js';
 
 type Capture = Awaited<ReturnType<typeof startTelemetryCapture>>;
 
@@ -29,15 +29,7 @@ describe('telemetry of the password routes', () => {
       certsDir,
       env: { APPLICATIONINSIGHTS_CONNECTION_STRING: capture.connectionString },
     });
-    const token = await p.token();
-    await eventually(
-      async () => {
-        const s = await p.call('GET', `/tenants/${p.tenantId}/writeback/status`, { token });
-        return s.body.state === 'online' ? true : undefined;
-      },
-      20_000,
-      'the agent online',
-    );
+    await p.untilOnline();
   });
   after(async () => {
     await p?.stop();
