@@ -7,6 +7,7 @@
  */
 import { RestError, type TableClient } from '@azure/data-tables';
 import { tableClientFromSettings, type Settings } from '../azure/clients.js';
+import { tableCreator } from '../azure/tables.js';
 import type { DirectoryPolicy } from '../operations/types.js';
 import type { AgentState, HeartbeatReply } from '../wire/index.js';
 
@@ -89,21 +90,14 @@ function fromEntity(entity: HeartbeatEntity): HeartbeatRecord {
 }
 
 export class HeartbeatStore {
-  private ready: Promise<void> | undefined;
+  private readonly ensureTable: () => Promise<void>;
 
-  constructor(private readonly table: TableClient) {}
+  constructor(private readonly table: TableClient) {
+    this.ensureTable = tableCreator(table);
+  }
 
   static fromSettings(env: Settings = process.env): HeartbeatStore {
     return new HeartbeatStore(tableClientFromSettings(HEARTBEATS_TABLE, 'AzureWebJobsStorage', env));
-  }
-
-  /** Creates the table once per process (createTable ignores an existing table). */
-  private ensureTable(): Promise<void> {
-    this.ready ??= this.table.createTable().catch((error: unknown) => {
-      this.ready = undefined;
-      throw error;
-    });
-    return this.ready;
   }
 
   /** Records a verified heartbeat unless the agent's row already holds a newer one. */

@@ -17,6 +17,7 @@
 import { createHash } from 'node:crypto';
 import { odata, RestError, type TableClient } from '@azure/data-tables';
 import { tableClientFromSettings, type Settings } from '../azure/clients.js';
+import { tableCreator } from '../azure/tables.js';
 import type { PolicyReason } from '../errors/index.js';
 import type { OperationKind, OperationOutcome, UserIdentifier } from './types.js';
 
@@ -193,20 +194,14 @@ export interface IdempotencyClaim {
 }
 
 export class OperationStore {
-  private ready: Promise<void> | undefined;
+  private readonly ensureTable: () => Promise<void>;
 
-  constructor(private readonly table: TableClient) {}
+  constructor(private readonly table: TableClient) {
+    this.ensureTable = tableCreator(table);
+  }
 
   static fromSettings(env: Settings = process.env): OperationStore {
     return new OperationStore(tableClientFromSettings(OPERATIONS_TABLE, 'AzureWebJobsStorage', env));
-  }
-
-  private ensureTable(): Promise<void> {
-    this.ready ??= this.table.createTable().catch((error: unknown) => {
-      this.ready = undefined;
-      throw error;
-    });
-    return this.ready;
   }
 
   /** Records a new pending operation. */

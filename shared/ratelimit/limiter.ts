@@ -44,6 +44,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { TableClient } from '@azure/data-tables';
+import { tableCreator } from '../azure/tables.js';
 import { tableClientFromSettings, type Settings } from '../azure/clients.js';
 import { ProblemError } from '../errors/index.js';
 import { call, type OperationLog } from '../tenants/writeback-tenants.js';
@@ -135,13 +136,15 @@ export class RateLimiter {
   private readonly tenantShards: number;
   private readonly maxAttempts: number;
   private readonly refusals = new RecentRefusals();
-  private ready: Promise<void> | undefined;
+  private readonly ensureTable: () => Promise<void>;
 
   constructor(options: RateLimiterOptions) {
     this.table = options.table;
     this.now = options.now ?? (() => new Date());
     this.tenantShards = Math.min(99, Math.max(1, Math.floor(options.tenantShards ?? DEFAULT_TENANT_SHARDS)));
     this.maxAttempts = Math.max(1, options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS);
+    // A table fault on creation is a 503 like any other table fault.
+    this.ensureTable = tableCreator(this.table, () => call('Table storage', () => this.table.createTable()));
   }
 
   /** The limiter on the host's storage (`AzureWebJobsStorage`), table `ratelimits`. */
@@ -174,7 +177,7 @@ export class RateLimiter {
     }
     const remembered = this.remembered(counters);
     if (remembered) throw rateLimited(remembered);
-    await this.ensureTable(log);
+    await this.ensureTable();
 
     for (let attempt = 1; attempt <= this.maxAttempts; attempt++) {
       const stored = await call(
@@ -249,15 +252,6 @@ export class RateLimiter {
       if (retryAfterMs > (longest?.retryAfterMs ?? 0)) longest = { check, retryAfterMs };
     }
     return longest;
-  }
-
-  /** Creates the table once per instance; a failure is retried by the next call. */
-  private ensureTable(log?: OperationLog): Promise<void> {
-    this.ready ??= call('Table storage', () => this.table.createTable(), log).catch((error: unknown) => {
-      this.ready = undefined;
-      throw error;
-    });
-    return this.ready;
   }
 }
 

@@ -7,6 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import type { TableClient } from '@azure/data-tables';
 import { tableClientFromSettings, type Settings } from '../azure/clients.js';
+import { tableCreator } from '../azure/tables.js';
 import type { Actor } from './records.js';
 
 export const AUDIT_TABLE = 'audit';
@@ -36,20 +37,18 @@ export interface AuditEvent {
 }
 
 export class AuditLog {
-  private ready: Promise<void> | undefined;
+  private readonly ensureTable: () => Promise<void>;
 
-  constructor(private readonly table: TableClient) {}
+  constructor(private readonly table: TableClient) {
+    this.ensureTable = tableCreator(table);
+  }
 
   static fromSettings(env: Settings = process.env): AuditLog {
     return new AuditLog(tableClientFromSettings(AUDIT_TABLE, 'AzureWebJobsStorage', env));
   }
 
   async record(event: AuditEvent): Promise<void> {
-    this.ready ??= this.table.createTable().catch((error: unknown) => {
-      this.ready = undefined;
-      throw error;
-    });
-    await this.ready;
+    await this.ensureTable();
     const at = event.at.toISOString();
     await this.table.createEntity({
       partitionKey: event.tenantId,

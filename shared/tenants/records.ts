@@ -7,6 +7,7 @@
  */
 import { odata, RestError, type TableClient } from '@azure/data-tables';
 import { tableClientFromSettings, type Settings } from '../azure/clients.js';
+import { tableCreator } from '../azure/tables.js';
 import type { z } from 'zod';
 import type { Actor as ActorSchema } from '../api/schemas.js';
 
@@ -132,21 +133,14 @@ function statusOf(error: unknown): number | undefined {
 }
 
 export class TenantRegistry {
-  private ready: Promise<void> | undefined;
+  private readonly ensureTable: () => Promise<void>;
 
-  constructor(private readonly table: TableClient) {}
+  constructor(private readonly table: TableClient) {
+    this.ensureTable = tableCreator(table);
+  }
 
   static fromSettings(env: Settings = process.env): TenantRegistry {
     return new TenantRegistry(tableClientFromSettings(TENANTS_TABLE, 'AzureWebJobsStorage', env));
-  }
-
-  /** Creates the table once per process (createTable ignores an existing table). */
-  private ensureTable(): Promise<void> {
-    this.ready ??= this.table.createTable().catch((error: unknown) => {
-      this.ready = undefined;
-      throw error;
-    });
-    return this.ready;
   }
 
   async get(tenantId: string): Promise<StoredTenant | undefined> {
