@@ -9,6 +9,7 @@ import {
   ChangeMyPasswordBody,
   HealthReport,
   IdempotencyHeaders,
+  NoBody,
   OperationParams,
   OperationPending,
   OperationQuery,
@@ -172,6 +173,7 @@ export const unlockMeRoute = defineRoute({
   auth: 'bearer',
   params: TenantParams,
   headers: IdempotencyHeaders,
+  body: NoBody,
   responses: PASSWORD_RESPONSES,
   problems: PASSWORD_PROBLEMS,
 });
@@ -201,6 +203,7 @@ export const unlockUserRoute = defineRoute({
   auth: 'bearer',
   params: UserParams,
   headers: IdempotencyHeaders,
+  body: NoBody,
   responses: PASSWORD_RESPONSES,
   problems: PASSWORD_PROBLEMS,
 });

@@ -288,3 +288,6 @@ export const OperationStatus = z
       }),
   })
   .meta({ id: 'OperationStatus' });
+
+/** Unlock takes no body: none, or an empty JSON object; anything else is refused, not ignored. */
+export const NoBody = z.strictObject({}).optional().meta({ id: 'NoBody', description: 'No body, or {}.' });

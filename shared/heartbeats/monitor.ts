@@ -75,9 +75,17 @@ export function summarize(
   query: HeartbeatQuery = {},
 ): HeartbeatStatus {
   const freshnessMs = 2 * heartbeatIntervalMs + 60_000;
-  const since = query.enabledAt ? new Date(query.enabledAt).getTime() - CLOCK_SKEW_MS : -Infinity;
+  const enabledAt = query.enabledAt ? new Date(query.enabledAt).getTime() : -Infinity;
+  // Of the current enablement only: signed after it (less the agent's possible clock skew), and
+  // recorded after it by the cloud's own clock. The second rule matters just after a disable and
+  // enable: a heartbeat of the revoked agent from a minute before is within the skew, but was
+  // received before the new enablement, whose agent cannot have run before the enable answered.
   const relevant = rows
-    .filter((row) => row.lastHeartbeatAt.getTime() >= since)
+    .filter(
+      (row) =>
+        row.lastHeartbeatAt.getTime() >= enabledAt - CLOCK_SKEW_MS &&
+        (row.receivedAt === undefined || row.receivedAt.getTime() >= enabledAt),
+    )
     .sort((a, b) => b.lastHeartbeatAt.getTime() - a.lastHeartbeatAt.getTime());
   const stateOf = (row: HeartbeatRecord): AgentStatusState =>
     row.state === 'going-offline'

@@ -25,6 +25,8 @@ export interface HeartbeatRecord {
   policy: DirectoryPolicy;
   /** The versioned signature key id that signed it. */
   keyId: string;
+  /** When the cloud recorded it (its own clock, unlike `lastHeartbeatAt`). */
+  receivedAt?: Date;
 }
 
 interface HeartbeatEntity {
@@ -86,6 +88,7 @@ function fromEntity(entity: HeartbeatEntity): HeartbeatRecord {
       lockoutThreshold: entity.lockoutThreshold,
     },
     keyId: entity.keyId,
+    receivedAt: new Date(entity.receivedAt),
   };
 }
 

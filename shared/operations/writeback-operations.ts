@@ -2,7 +2,7 @@
  * The writeback pipeline (DESIGN.md §1, §4, §5): a password operation from an authorized caller to a
  * recorded final state.
  *
- * submit: tenant enabled (409) → idempotency key (a repeat returns the first operation, sends nothing)
+ * submit: idempotency key (a repeat returns the first operation, sends nothing) → tenant enabled (409)
  * → rate limits (429) → an agent online (503) → the tenant's current `-enc` public key (cached per
  * version) → seal → record the operation as pending → send on the tenant's queue with one reused
  * sender → wait up to WRITEBACK_SYNC_WAIT for the outcome.
@@ -179,10 +179,10 @@ export class WritebackOperations {
         `The Idempotency-Key header must be 1-${MAX_IDEMPOTENCY_KEY_LENGTH} characters.`,
       );
     }
-    const tenant = await this.refusing(request, () => this.options.tenants.requireEnabled(tenantId, log));
-
     const operationId = randomUUID();
     const createdAt = this.now();
+    // The key first: a repeat of an accepted request gets its outcome even once writeback has been
+    // disabled since (the password may well have been changed; a 409 would say it was not).
     if (idempotencyKey !== undefined) {
       const earlier = await call(
         'Table storage',
@@ -204,6 +204,12 @@ export class WritebackOperations {
         .releaseIdempotencyKey(tenantId, request.caller.objectId, idempotencyKey)
         .catch((error: unknown) => log?.warn(`Idempotency key not released: ${String(error)}`));
     };
+    const tenant = await this.refusing(request, () =>
+      this.options.tenants.requireEnabled(tenantId, log),
+    ).catch(async (error: unknown) => {
+      await release();
+      throw error;
+    });
 
     let key;
     let minLength = 0;

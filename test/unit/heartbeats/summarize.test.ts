@@ -81,4 +81,19 @@ describe('summarize', () => {
       ['current'],
     );
   });
+
+  test('a heartbeat received before the current enablement is not counted, even within the skew', () => {
+    const enabledAt = new Date(NOW.getTime() - 60_000);
+    const minutesAgo = (minutes: number) => new Date(NOW.getTime() - minutes * 60_000);
+    // Signed 90 s before the enable (within 2 minutes of skew), but recorded before it: the revoked agent.
+    const revoked = row('revoked', 1.5, { receivedAt: minutesAgo(1.5) });
+    const current = row('current', 0.5, { receivedAt: minutesAgo(0.5) });
+    const status = summarize([revoked, current], NOW, INTERVAL_MS, { enabledAt: enabledAt.toISOString() });
+    assert.deepEqual(
+      status.agents.map((a) => a.agentId),
+      ['current'],
+    );
+    const onlyRevoked = summarize([revoked], NOW, INTERVAL_MS, { enabledAt: enabledAt.toISOString() });
+    assert.equal(onlyRevoked.online, false);
+  });
 });
