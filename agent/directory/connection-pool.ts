@@ -115,6 +115,7 @@ export class ConnectionPool<C> {
         } catch (error) {
           this.busy--;
           this.handOver();
+          this.settleClose();
           throw error;
         }
       }
@@ -140,6 +141,14 @@ export class ConnectionPool<C> {
         this.idle.push(connection);
       }
     }
+    this.settleClose();
+  }
+
+  /**
+   * Lets a pending close() finish once nothing is handed out or being opened, whichever way the last
+   * one ended: released, or an open that failed (or found the pool closed) after close() began.
+   */
+  private settleClose(): void {
     if (this.closed && this.busy === 0) this.drained?.();
   }
 
