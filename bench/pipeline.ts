@@ -24,7 +24,8 @@ const { values } = parseArgs({
   options: {
     sequential: { type: 'string', default: '100' },
     concurrent: { type: 'string', default: '300' },
-    'in-flight': { type: 'string', default: '16' },
+    // Two per usable demo user: more makes one user's requests race for its rate-limit row.
+    'in-flight': { type: 'string', default: '6' },
   },
 });
 const sequential = Number(values.sequential);
@@ -126,9 +127,16 @@ async function main(): Promise<void> {
       await response.arrayBuffer();
       return { status: response.status, ms: performance.now() - started };
     };
-    const reset = async (user: string) => {
+    let contention = 0;
+    const reset = async (user: string): Promise<number> => {
       const newPassword = passwordOf();
       const answer = await post(user, 'me/password/reset', { newPassword });
+      if (answer.status === 429) {
+        // Simultaneous operations of one user lost the race for its rate-limit row: retry as told.
+        contention++;
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+        return answer.ms + (await reset(user));
+      }
       if (answer.status !== 200) throw new Error(`reset answered ${answer.status}`);
       current.set(user, newPassword);
       return answer.ms;
@@ -190,6 +198,7 @@ async function main(): Promise<void> {
           inFlight,
           count: concurrent,
           perSecond: Math.round(concurrent / seconds),
+          rateLimitedRetries: contention,
           latencyMs: summary(concurrentLatencies),
         },
       }),
