@@ -77,6 +77,12 @@ export class ForbiddenError extends ProblemError {
 }
 
 /**
+ * A row changed between our read and our write (an ETag mismatch): the caller reads again and
+ * decides anew. Not a fault of the dependency, so `call` lets it through unchanged.
+ */
+export class ConcurrencyConflict extends Error {}
+
+/**
  * A missing or malformed setting. Thrown at start-up, so the host refuses to run with a bad
  * configuration; the message names the setting and what is expected of it (never its value, which
  * may be a connection string with a key).

@@ -11,7 +11,7 @@ import { settings as loadedSettings, loadSettings } from '../config/settings.js'
 import type { Settings } from '../azure/clients.js';
 import { ProblemError } from '../errors/index.js';
 import type { DirectoryPolicy } from '../operations/types.js';
-import { call, type OperationLog } from '../tenants/writeback-tenants.js';
+import { call, type OperationLog } from '../azure/dependency.js';
 import { TenantRegistry } from '../tenants/records.js';
 import { HeartbeatStore, type HeartbeatRecord } from './store.js';
 

@@ -370,8 +370,13 @@ export class WritebackOperations {
     }
     let record = await this.expireIfOverdue(found, log);
     if (record.state === 'pending' && waitMs > 0) {
+      // No longer than until the operation is due to expire: then it ends as expired at once.
+      const untilOverdue = record.expiresAt.getTime() + this.expiryGraceMs - this.now().getTime() + 1;
       const watch = this.waiter.watch(tenantId, operationId, record);
-      record = await this.expireIfOverdue((await watch.result(waitMs)) ?? record, log);
+      record = await this.expireIfOverdue(
+        (await watch.result(Math.min(waitMs, Math.max(0, untilOverdue)))) ?? record,
+        log,
+      );
     }
     return record;
   }

@@ -47,7 +47,7 @@ import type { TableClient } from '@azure/data-tables';
 import { tableCreator } from '../azure/tables.js';
 import { tableClientFromSettings, type Settings } from '../azure/clients.js';
 import { ProblemError } from '../errors/index.js';
-import { call, type OperationLog } from '../tenants/writeback-tenants.js';
+import { call, type OperationLog } from '../azure/dependency.js';
 import {
   partitionKeyOf,
   rowKeyOf,

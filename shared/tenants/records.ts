@@ -6,6 +6,7 @@
  * Key Vault.
  */
 import { odata, RestError, type TableClient } from '@azure/data-tables';
+import { ConcurrencyConflict } from '../errors/index.js';
 import { tableClientFromSettings, type Settings } from '../azure/clients.js';
 import { tableCreator } from '../azure/tables.js';
 import type { z } from 'zod';
@@ -121,7 +122,7 @@ export interface StoredTenant {
 }
 
 /** The row changed (or appeared) since it was read. */
-export class TenantRowConflict extends Error {
+export class TenantRowConflict extends ConcurrencyConflict {
   constructor() {
     super('The tenants row changed concurrently.');
     this.name = 'TenantRowConflict';

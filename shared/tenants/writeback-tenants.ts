@@ -21,7 +21,9 @@ import {
 } from '../azure/clients.js';
 import { loadSettings, settings as loadedSettings } from '../config/settings.js';
 import { ProblemError } from '../errors/index.js';
-import { telemetryIfConfigured } from '../telemetry/index.js';
+import { call, type OperationLog } from '../azure/dependency.js';
+
+export { call, type OperationLog } from '../azure/dependency.js';
 import { repliesQueueName, requestQueueName, SHARED_REPLIES_QUEUE } from '../wire/index.js';
 import { AuditLog } from './audit.js';
 import { disableTenantKeys, ensureTenantKeys, type KeyProtection } from './keys.js';
@@ -62,11 +64,6 @@ export type EnableOutcome =
   | { created: true; configuration: WritebackConfiguration; agentConnectionStrings: AgentConnectionStrings }
   | { created: false; configuration: WritebackConfiguration };
 
-export interface OperationLog {
-  warn(...args: unknown[]): void;
-  error(...args: unknown[]): void;
-}
-
 export interface WritebackTenantsOptions {
   registry: TenantRegistry;
   audit: AuditLog;
@@ -77,13 +74,6 @@ export interface WritebackTenantsOptions {
   keyProtection: KeyProtection;
   now?: () => Date;
 }
-
-/** Application Insights' dependency types of the names `call` is given. */
-const DEPENDENCY_TYPE: Record<string, string> = {
-  'Table storage': 'Azure Table',
-  'Key Vault': 'Azure Key Vault',
-  'Service Bus': 'Azure Service Bus',
-};
 
 /** Seconds a caller should wait before retrying after a dependency fault. */
 const RETRY_AFTER_SECONDS = 5;
@@ -103,47 +93,6 @@ function changedConcurrently(): ProblemError {
     "The tenant's writeback configuration was changed by another request at the same time; retry.",
     { retryAfterSeconds: RETRY_AFTER_SECONDS },
   );
-}
-
-/**
- * Runs one call to a dependency. A fault becomes a 503 that names the dependency and its answer
- * (status and error code: no secret is in them) and says that a retry resumes the work.
- */
-export async function call<T>(dependency: string, work: () => Promise<T>, log?: OperationLog): Promise<T> {
-  const started = performance.now();
-  const report = (success: boolean, resultCode?: number | string) =>
-    telemetryIfConfigured().trackDependency({
-      type: DEPENDENCY_TYPE[dependency] ?? 'HTTP',
-      target: dependency,
-      name: dependency,
-      durationMs: performance.now() - started,
-      success,
-      ...(resultCode !== undefined ? { resultCode } : {}),
-    });
-  try {
-    const result = await work();
-    report(true);
-    return result;
-  } catch (error) {
-    const status = (error as { statusCode?: number }).statusCode;
-    // A row changed concurrently or a problem of ours is an answer, not a failed dependency.
-    report(error instanceof ProblemError || error instanceof TenantRowConflict, status);
-    if (error instanceof ProblemError || error instanceof TenantRowConflict) throw error;
-    const rest = error as { statusCode?: number; code?: string; name?: string; message?: string };
-    const answer =
-      rest.statusCode !== undefined
-        ? ` (HTTP ${rest.statusCode}${rest.code ? ` ${rest.code}` : ''})`
-        : rest.code
-          ? ` (${rest.code})`
-          : '';
-    log?.error(`${dependency} failed: ${rest.name ?? 'Error'}: ${rest.message ?? String(error)}`);
-    throw new ProblemError(
-      'ServiceUnavailable',
-      `${dependency} failed${answer}. Nothing is left half-done: retry the request and it resumes where it stopped.`,
-      { retryAfterSeconds: RETRY_AFTER_SECONDS },
-      { cause: error },
-    );
-  }
 }
 
 export class WritebackTenants {
