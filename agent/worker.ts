@@ -33,6 +33,7 @@ import {
   type ReplySigner,
   type RequestHeader,
   type RequestKeyVault,
+  traceparentOf,
 } from '../shared/wire/index.js';
 import type { DirectoryDriver } from './directory/index.js';
 import { describeError, type AgentLogger } from './log.js';
@@ -94,9 +95,6 @@ const sleep = (ms: number, signal: AbortSignal) =>
     }
     signal.addEventListener('abort', done, { once: true });
   });
-
-/** W3C trace context (version 00). */
-const TRACEPARENT = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
 
 export class RequestWorker {
   private readonly inFlight = new Map<string, Promise<void>>();
@@ -331,8 +329,8 @@ export class RequestWorker {
   ): Promise<void> {
     const { signer, replies, log, tenantId } = this.options;
     // The cloud's trace context goes back with the result, so telemetry joins request and reply.
-    const traceparent = request?.applicationProperties?.traceparent;
-    const trace = typeof traceparent === 'string' && TRACEPARENT.test(traceparent) ? { traceparent } : {};
+    const traceparent = traceparentOf(request?.applicationProperties?.traceparent);
+    const trace = traceparent ? { traceparent } : {};
     const result = {
       tenantId,
       operationId: header.operationId,

@@ -3,7 +3,7 @@
  * unlock of any user for an admin (`users/{upn}/`). Thin: parse and authorize here, run the
  * operation in shared/operations, map its outcome there.
  */
-import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
+import { app, type HttpResponseInit, type InvocationContext } from '@azure/functions';
 import {
   changeMyPasswordRoute,
   resetMyPasswordRoute,
@@ -19,13 +19,11 @@ import {
   type PasswordOperationRequest,
 } from '../shared/operations/index.js';
 
-const TRACEPARENT = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
-
 interface RouteInput {
   params: { tenantId: string; upn?: string };
   headers: { 'idempotency-key'?: string | undefined };
+  traceparent: string | undefined;
   caller: Caller;
-  request: HttpRequest;
   context: InvocationContext;
 }
 
@@ -35,11 +33,9 @@ async function run(
   route: PasswordOperationRequest['route'],
   operation: PasswordOperationRequest['operation'],
 ): Promise<HttpResponseInit> {
-  const { params, headers, caller, request, context } = input;
+  const { params, headers, traceparent, caller, context } = input;
   if (route === 'admin') requireRole(caller, ADMIN_ROLE);
   const key = headers['idempotency-key'];
-  // The caller's W3C trace context travels with the request message and back with the reply.
-  const traceparent = request.headers.get('traceparent');
   const submission = await writebackOperations().submit(
     {
       tenantId: params.tenantId,
@@ -48,7 +44,8 @@ async function run(
       user: route === 'admin' ? { kind: 'upn', value: params.upn ?? '' } : onPremisesUserOf(caller),
       operation,
       ...(key !== undefined ? { idempotencyKey: key } : {}),
-      ...(traceparent && TRACEPARENT.test(traceparent) ? { traceparent } : {}),
+      // The caller's W3C trace context travels with the request message and back with the reply.
+      ...(traceparent ? { traceparent } : {}),
     },
     context,
   );

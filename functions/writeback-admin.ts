@@ -1,14 +1,9 @@
 /** `PUT | GET | DELETE /api/tenants/{tenantId}/writeback` (role Writeback.Admin): thin bindings to shared/tenants. */
 import { app } from '@azure/functions';
 import { disableWritebackRoute, enableWritebackRoute, getWritebackRoute } from '../shared/api/routes.js';
-import { ADMIN_ROLE, requireRole, type Caller } from '../shared/auth/index.js';
+import { actorOf, ADMIN_ROLE, requireRole } from '../shared/auth/index.js';
 import { httpTrigger } from '../shared/http/endpoint.js';
-import { writebackTenants, type Actor } from '../shared/tenants/index.js';
-
-const actorOf = (caller: Caller): Actor => ({
-  objectId: caller.objectId,
-  ...(caller.upn ? { upn: caller.upn } : {}),
-});
+import { writebackTenants } from '../shared/tenants/index.js';
 
 // Configurations name keys and queues, and a 201 carries the agent's secrets: never cached.
 const NO_STORE = { 'cache-control': 'no-store' };

@@ -20,6 +20,11 @@ export interface Caller {
   appId?: string;
 }
 
+/** Who made a change, for records and the audit trail: the object id, and the upn when there is one. */
+export function actorOf(caller: Pick<Caller, 'objectId' | 'upn'>): { objectId: string; upn?: string } {
+  return { objectId: caller.objectId, ...(caller.upn ? { upn: caller.upn } : {}) };
+}
+
 /** Throws 403 unless the caller holds `role`. */
 export function requireRole(caller: Caller, role: string): void {
   if (!caller.roles.includes(role)) throw new ForbiddenError(`This operation requires the role ${role}.`);

@@ -1,5 +1,12 @@
 /** Authentication and authorisation of HTTP callers (DESIGN.md §4). */
-export { ADMIN_ROLE, onPremisesUserOf, requireRole, userIdentifierOf, type Caller } from './caller.js';
+export {
+  actorOf,
+  ADMIN_ROLE,
+  onPremisesUserOf,
+  requireRole,
+  userIdentifierOf,
+  type Caller,
+} from './caller.js';
 export {
   authenticate,
   createTokenValidator,

@@ -22,15 +22,21 @@ const RETRY_AFTER_SECONDS = 5;
 
 /**
  * Runs one call to a dependency. A fault becomes a 503 that names the dependency and its answer
- * (status and error code: no secret is in them) and says that a retry resumes the work.
+ * (status and error code: no secret is in them) and says that a retry resumes the work. `operation`
+ * names the call in telemetry (default: the dependency).
  */
-export async function call<T>(dependency: string, work: () => Promise<T>, log?: OperationLog): Promise<T> {
+export async function call<T>(
+  dependency: string,
+  work: () => Promise<T>,
+  log?: OperationLog,
+  operation = dependency,
+): Promise<T> {
   const started = performance.now();
   const report = (success: boolean, resultCode?: number | string) =>
     telemetryIfConfigured().trackDependency({
       type: DEPENDENCY_TYPE[dependency] ?? 'HTTP',
       target: dependency,
-      name: dependency,
+      name: operation,
       durationMs: performance.now() - started,
       success,
       ...(resultCode !== undefined ? { resultCode } : {}),

@@ -9,6 +9,7 @@ import type { RouteContract } from '../api/contract.js';
 import { defaultTokenValidator, type Caller } from '../auth/index.js';
 import { problemResponse } from './problem.js';
 import { telemetry } from '../telemetry/index.js';
+import { traceparentOf } from '../wire/trace.js';
 
 /** Request bodies of this API are a few hundred bytes; anything near this is not a real request. */
 export const MAX_BODY_BYTES = 16 * 1024;
@@ -24,6 +25,8 @@ export interface EndpointInput<P, Q, B, H = undefined> {
   query: Parsed<Q>;
   body: Parsed<B>;
   headers: Parsed<H>;
+  /** The caller's W3C trace context, when it sent a well-formed one. */
+  traceparent: string | undefined;
   /** Present on `bearer` routes: the validated caller. */
   caller: Caller;
   request: HttpRequest;
@@ -100,10 +103,10 @@ export function httpTrigger<
     authLevel: 'anonymous',
     handler: async (request, context) => {
       const started = performance.now();
-      const response = await respond(request, context);
+      const traceparent = traceparentOf(request.headers.get('traceparent'));
+      const response = await respond(request, context, traceparent);
       // Requests are reported by their route template: path values (UPNs) and queries never are.
       const body = response.jsonBody as { operationId?: unknown } | undefined;
-      const traceparent = request.headers.get('traceparent');
       telemetry().trackRequest({
         name: `${contract.method} /api/${contract.route}`,
         url: `/api/${contract.route}`,
@@ -117,7 +120,11 @@ export function httpTrigger<
     },
   };
 
-  async function respond(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
+  async function respond(
+    request: HttpRequest,
+    context: InvocationContext,
+    traceparent: string | undefined,
+  ): Promise<HttpResponseInit> {
     try {
       const params = (
         contract.params ? validate(contract.params, request.params, 'route') : undefined
@@ -142,7 +149,7 @@ export function httpTrigger<
       const body = (
         contract.body ? validate(contract.body, await readJsonBody(request), 'body') : undefined
       ) as Parsed<B>;
-      return await handler({ params, query, body, headers, caller, request, context });
+      return await handler({ params, query, body, headers, traceparent, caller, request, context });
     } catch (error) {
       return problemResponse(error, context.invocationId, context);
     }

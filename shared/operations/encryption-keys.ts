@@ -20,8 +20,6 @@ export class UnusableEncryptionKey extends Error {
 
 export class EncryptionKeys {
   private readonly cache = new Map<string, Promise<EncryptionKey>>();
-  /** Key Vault GETs made (for the benchmark's per-reset accounting and tests). */
-  fetches = 0;
 
   constructor(
     private readonly keys: KeyClient,
@@ -52,7 +50,6 @@ export class EncryptionKeys {
 
   private async fetch(keyId: string): Promise<EncryptionKey> {
     const { name, version } = parseKeyId(keyId);
-    this.fetches++;
     let bundle;
     try {
       bundle = await this.keys.getKey(name, { version });

@@ -1,7 +1,5 @@
 /** Password operations: the pipeline, its state in `operations`, and the outcome → response mapping. */
 export {
-  IDEMPOTENCY_WINDOW_MS,
-  MAX_WAIT_SECONDS,
   WritebackOperations,
   writebackOperations,
   type AttemptLimiter,
@@ -17,8 +15,5 @@ export {
   type OperationRecord,
   type OperationState,
 } from './store.js';
-export { operationPath, operationStatusResponse, problemOf, submissionResponse } from './responses.js';
-export { generateTemporaryPassword } from './temporary-password.js';
-export { OperationWaiter, POLL_SCHEDULE_MS } from './waiter.js';
-export { EncryptionKeys } from './encryption-keys.js';
+export { operationStatusResponse, submissionResponse } from './responses.js';
 export type * from './types.js';

@@ -34,8 +34,6 @@ export interface OperationWatch {
 
 export class OperationWaiter {
   private readonly listeners = new Map<string, Set<Listener>>();
-  /** Table reads made while waiting (for tests and the benchmark). */
-  reads = 0;
 
   constructor(
     private readonly store: Pick<OperationStore, 'get'>,
@@ -88,7 +86,6 @@ export class OperationWaiter {
           });
           wake = undefined;
           if (heard) return heard;
-          this.reads++;
           latest = (await this.store.get(tenantId, operationId)) ?? latest;
         }
       } finally {

@@ -15,7 +15,7 @@
 import { randomUUID } from 'node:crypto';
 import type { KeyClient } from '@azure/keyvault-keys';
 import { keyClientFromSettings, serviceBusClientFromSettings, type Settings } from '../azure/clients.js';
-import { ADMIN_ROLE, type Caller } from '../auth/index.js';
+import { actorOf, ADMIN_ROLE, type Caller } from '../auth/index.js';
 import { loadSettings, settings as loadedSettings, type WritebackSettings } from '../config/settings.js';
 import { ForbiddenError, InvalidRequestError, ProblemError } from '../errors/index.js';
 import { heartbeatMonitor, type HeartbeatMonitor } from '../heartbeats/monitor.js';
@@ -47,10 +47,6 @@ import { OperationWaiter } from './waiter.js';
 
 /** How long idempotency keys are remembered (issue: 24 h). */
 export const IDEMPOTENCY_WINDOW_MS = 24 * 60 * 60_000;
-/** Longest wait of `GET …/operations/{id}?waitSeconds=N` (DESIGN.md §4). */
-export const MAX_WAIT_SECONDS = 60;
-/** Idempotency keys are opaque to us; this bounds them (the IETF draft's keys are UUIDs). */
-const MAX_IDEMPOTENCY_KEY_LENGTH = 255;
 /**
  * After a request's expiry, how long a pending operation is given before it is ended as expired:
  * an agent that took the request just before its expiry still applies and answers it. The smaller
@@ -79,8 +75,6 @@ export interface Submission {
   record: OperationRecord;
   /** Only for an admin reset without newPassword, and only in the response of the request that made it. */
   temporaryPassword?: string;
-  /** True when an earlier request with the same Idempotency-Key is answered again. */
-  replayed: boolean;
 }
 
 /** Counts one attempt against the rate limits; throws 429 RateLimited when one is exhausted. */
@@ -89,7 +83,7 @@ export interface AttemptLimiter {
 }
 
 /** What the pipeline reports to telemetry (shared/telemetry implements it). */
-export type OperationTelemetry = Pick<Telemetry, 'trackEvent' | 'trackMetric' | 'trackDependency'>;
+export type OperationTelemetry = Pick<Telemetry, 'trackEvent' | 'trackMetric'>;
 
 export interface WritebackOperationsOptions {
   tenants: Pick<WritebackTenants, 'requireEnabled'>;
@@ -171,14 +165,6 @@ export class WritebackOperations {
     const { tenantId } = request;
     const started = Date.now();
     const idempotencyKey = request.idempotencyKey;
-    if (
-      idempotencyKey !== undefined &&
-      (idempotencyKey.length === 0 || idempotencyKey.length > MAX_IDEMPOTENCY_KEY_LENGTH)
-    ) {
-      throw new InvalidRequestError(
-        `The Idempotency-Key header must be 1-${MAX_IDEMPOTENCY_KEY_LENGTH} characters.`,
-      );
-    }
     const operationId = randomUUID();
     const createdAt = this.now();
     // The key first: a repeat of an accepted request gets its outcome even once writeback has been
@@ -204,21 +190,17 @@ export class WritebackOperations {
         .releaseIdempotencyKey(tenantId, request.caller.objectId, idempotencyKey)
         .catch((error: unknown) => log?.warn(`Idempotency key not released: ${String(error)}`));
     };
-    const tenant = await this.refusing(request, () =>
-      this.options.tenants.requireEnabled(tenantId, log),
-    ).catch(async (error: unknown) => {
-      await release();
-      throw error;
-    });
-
+    let tenant;
     let key;
     let minLength = 0;
     try {
+      tenant = await this.refusing(request, () => this.options.tenants.requireEnabled(tenantId, log));
+      const enabledAt = tenant.enabledAt;
       await this.refusing(request, async () => {
         await this.options.limiter?.consume(tenantId, request.user, request.operation.kind, log);
         const status = await this.options.heartbeats.requireOnline(
           tenantId,
-          tenant.enabledAt ? { enabledAt: tenant.enabledAt } : {},
+          enabledAt ? { enabledAt } : {},
           log,
         );
         minLength = status.policy?.minLength ?? 0;
@@ -288,34 +270,29 @@ export class WritebackOperations {
       throw error;
     }
 
-    const sendStarted = performance.now();
-    const reportSend = (success: boolean) =>
-      this.options.telemetry?.trackDependency({
-        type: 'Azure Service Bus',
-        target: 'Service Bus',
-        name: 'send request',
-        durationMs: performance.now() - sendStarted,
-        success,
-      });
+    const queue = tenant.requestQueue;
     try {
-      await this.options.senders.send(tenant.requestQueue, {
-        body: sealed.body,
-        messageId: sealed.messageId,
-        // Correlation with the reply and with telemetry; the agent copies it into its result.
-        correlationId: operationId,
-        applicationProperties: {
-          ...sealed.applicationProperties,
-          ...(request.traceparent ? { traceparent: request.traceparent } : {}),
-        },
-        timeToLive: this.options.messageTtlMs,
-      });
-      reportSend(true);
+      await call(
+        'Service Bus',
+        () =>
+          this.options.senders.send(queue, {
+            body: sealed.body,
+            messageId: sealed.messageId,
+            // Correlation with the reply and with telemetry; the agent copies it into its result.
+            correlationId: operationId,
+            applicationProperties: {
+              ...sealed.applicationProperties,
+              ...(request.traceparent ? { traceparent: request.traceparent } : {}),
+            },
+            timeToLive: this.options.messageTtlMs,
+          }),
+        log,
+        'send request',
+      );
     } catch (error) {
-      reportSend(false);
       watch.close();
-      const name = (error as { name?: string }).name ?? 'Error';
-      const code = (error as { code?: string }).code;
-      log?.error(`Service Bus send of operation ${operationId} failed: ${name}${code ? ` ${code}` : ''}`);
+      // call() logged the fault; the caller learns that nothing reached the agent.
+      const code = ((error as Error).cause as { code?: string } | undefined)?.code;
       await this.finish(
         tenantId,
         operationId,
@@ -335,7 +312,7 @@ export class WritebackOperations {
         'ServiceUnavailable',
         `Service Bus failed${code ? ` (${code})` : ''}: the request was not sent and nothing was changed. Retry.`,
         { operationId, retryAfterSeconds: 5 },
-        { cause: error },
+        { cause: (error as Error).cause ?? error },
       );
     }
 
@@ -346,11 +323,7 @@ export class WritebackOperations {
       operationKind: operation.kind,
       status: final.state,
     });
-    return {
-      record: final,
-      ...(temporaryPassword !== undefined ? { temporaryPassword } : {}),
-      replayed: false,
-    };
+    return { record: final, ...(temporaryPassword !== undefined ? { temporaryPassword } : {}) };
   }
 
   /** `GET …/operations/{id}`: the operation if the caller asked for it or is an admin, waiting up to `waitMs`. */
@@ -453,10 +426,7 @@ export class WritebackOperations {
       .record({
         tenantId,
         action: AUDIT_ACTION[record.kind],
-        actor: {
-          objectId: record.requester.objectId,
-          ...(record.requester.upn ? { upn: record.requester.upn } : {}),
-        },
+        actor: actorOf(record.requester),
         target: targetOf(record.user),
         outcome: record.state === 'pending' ? 'failed' : record.state,
         at: record.completedAt ?? this.now(),
@@ -518,15 +488,11 @@ export class WritebackOperations {
     }
     const watch = this.waiter.watch(request.tenantId, found.operationId, found);
     const record = await this.expireIfOverdue((await watch.result(this.options.syncWaitMs)) ?? found, log);
-    return { record, replayed: true };
+    return { record };
   }
 
   private requesterOf(request: PasswordOperationRequest): Requester {
-    return {
-      objectId: request.caller.objectId,
-      ...(request.caller.upn ? { upn: request.caller.upn } : {}),
-      route: request.route,
-    };
+    return { ...actorOf(request.caller), route: request.route };
   }
 
   /** Runs a check that may turn the request away; a refusal is audited (no operation exists yet). */
@@ -542,10 +508,7 @@ export class WritebackOperations {
           .record({
             tenantId: request.tenantId,
             action: AUDIT_ACTION[request.operation.kind],
-            actor: {
-              objectId: request.caller.objectId,
-              ...(request.caller.upn ? { upn: request.caller.upn } : {}),
-            },
+            actor: actorOf(request.caller),
             target: targetOf(request.user),
             outcome: 'refused',
             at: this.now(),

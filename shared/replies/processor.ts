@@ -18,7 +18,7 @@ import { keyClientFromSettings, type Settings } from '../azure/clients.js';
 import { heartbeatMonitor, type HeartbeatMonitor } from '../heartbeats/monitor.js';
 import { HeartbeatStore } from '../heartbeats/store.js';
 import { TenantRegistry } from '../tenants/records.js';
-import { ReplyError, verifyReply, type VerifiedReply } from '../wire/index.js';
+import { ReplyError, traceparentOf, verifyReply, type VerifiedReply } from '../wire/index.js';
 import { telemetry, type Telemetry } from '../telemetry/index.js';
 import { writebackOperations, type WritebackOperations } from '../operations/writeback-operations.js';
 import { isTransientKeyFailure, SignatureKeys } from './signature-keys.js';
@@ -93,6 +93,7 @@ export class ReplyProcessor {
   ): Promise<ReplyDisposition> {
     const started = performance.now();
     const properties = (metadata?.applicationProperties ?? {}) as Record<string, unknown>;
+    const traceparent = traceparentOf(properties.traceparent);
     const report = (resultCode: number, disposition?: ReplyDisposition) =>
       this.options.telemetry?.trackRequest({
         name: 'replies',
@@ -100,7 +101,7 @@ export class ReplyProcessor {
         durationMs: performance.now() - started,
         success: resultCode < 500,
         ...(disposition && 'operationId' in disposition ? { operationId: disposition.operationId } : {}),
-        ...(typeof properties.traceparent === 'string' ? { traceparent: properties.traceparent } : {}),
+        ...(traceparent ? { traceparent } : {}),
         properties: {
           replyType: typeof properties.replyType === 'string' ? properties.replyType : undefined,
           outcome: disposition?.outcome,

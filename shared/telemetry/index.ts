@@ -81,7 +81,9 @@ export function telemetryIfConfigured(): Telemetry {
   try {
     return telemetry();
   } catch (error) {
-    if (error instanceof ConfigurationError) return DISABLED;
-    throw error;
+    if (!(error instanceof ConfigurationError)) throw error;
+    // Remembered: settings that cannot be loaded are not loaded again for every dependency call.
+    processTelemetry = DISABLED;
+    return DISABLED;
   }
 }

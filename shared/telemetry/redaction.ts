@@ -68,7 +68,6 @@ export function isAllowedMetricName(name: string): boolean {
 const DEPENDENCY_NAME = /^[A-Za-z0-9][A-Za-z0-9 ._:/{}-]{0,127}$/;
 const TARGET = /^[A-Za-z0-9.-]{1,253}(?::\d{1,5})?(?:\/[A-Za-z0-9._/-]{0,260})?$/;
 const RESULT_CODE = TELEMETRY_PROPERTY_RULES.resultCode?.shape ?? /^$/;
-const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}$/;
 
 export interface SafeRequest {
   name: string;
@@ -128,10 +127,5 @@ export function safeResultCode(code: string | number): string {
   return RESULT_CODE.test(text) ? text : REDACTED;
 }
 
-/** The trace id of a version-00 W3C traceparent, or undefined when it is not one (or is all zeros). */
-export function traceIdOf(traceparent: string | undefined): string | undefined {
-  const match = traceparent ? TRACEPARENT.exec(traceparent) : null;
-  const traceId = match?.[1];
-  if (!traceId || /^0+$/.test(traceId) || /^0+$/.test(match?.[2] ?? '')) return undefined;
-  return traceId;
-}
+/** The trace id of a caller's traceparent (shared/wire's one parser), or undefined. */
+export { traceIdOf } from '../wire/trace.js';

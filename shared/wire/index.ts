@@ -3,3 +3,4 @@ export * from './names.js';
 export * from './errors.js';
 export * from './envelope.js';
 export * from './replies.js';
+export * from './trace.js';
