@@ -34,6 +34,12 @@ export interface WritebackSettings {
   heartbeatIntervalMs: number;
   /** Age after which the timer rolls a tenant's keys (KEY_ROLLOVER_AFTER). */
   keyRolloverAfterMs: number;
+  /**
+   * Six-field NCRONTAB schedule of the keyRollover timer (KEY_ROLLOVER_SCHEDULE). The Functions host
+   * itself resolves `%KEY_ROLLOVER_SCHEDULE%` in the binding, so the setting must be present there;
+   * it is checked here too so that a malformed one names itself at start-up.
+   */
+  keyRolloverSchedule: string;
   /** Key Vault holding the tenants' keys (KEYVAULT_URI). */
   keyVaultUri: string;
   /**
@@ -149,6 +155,19 @@ function checkServiceBus(env: Settings): void {
   );
 }
 
+/** Six NCRONTAB fields (second minute hour day month day-of-week); the host parses the rest. */
+function ncrontab(env: Settings, name: string, fallback: string): string {
+  const raw = env[name]?.trim() || fallback;
+  const fields = raw.split(/\s+/);
+  if (fields.length !== 6 || !fields.every((f) => /^[0-9A-Za-z*/,-]+$/.test(f))) {
+    throw new ConfigurationError(
+      name,
+      `expected a six-field NCRONTAB schedule (second minute hour day month day-of-week) such as ${fallback}`,
+    );
+  }
+  return raw;
+}
+
 function keyProtection(env: Settings): 'hsm' | 'software' {
   const raw = env.WRITEBACK_KEY_PROTECTION?.trim().toLowerCase() || 'hsm';
   if (raw !== 'hsm' && raw !== 'software') {
@@ -184,6 +203,7 @@ export function loadSettings(env: Settings = process.env): WritebackSettings {
     syncWaitMs: duration(env, 'WRITEBACK_SYNC_WAIT', 'PT25S', 0, 120_000),
     heartbeatIntervalMs: duration(env, 'HEARTBEAT_INTERVAL', 'PT5M', 1_000, DAY_MS),
     keyRolloverAfterMs: duration(env, 'KEY_ROLLOVER_AFTER', 'P180D', 60_000, 3 * 365 * DAY_MS),
+    keyRolloverSchedule: ncrontab(env, 'KEY_ROLLOVER_SCHEDULE', '0 0 3 * * *'),
     keyVaultUri: requiredHttpsUrl(env, 'KEYVAULT_URI', 'https://my-vault.vault.azure.net'),
     keyProtection: keyProtection(env),
     rateLimits: {

@@ -27,6 +27,7 @@ test('defaults are the documented ones', () => {
   assert.equal(s.syncWaitMs, 25_000);
   assert.equal(s.heartbeatIntervalMs, 5 * 60_000);
   assert.equal(s.keyRolloverAfterMs, 180 * 86_400_000);
+  assert.equal(s.keyRolloverSchedule, '0 0 3 * * *');
   assert.equal(s.auth.issuerTemplate, minimal.AUTH_ISSUER);
   assert.equal(s.auth.audience, 'api://writeback');
   assert.equal(s.keyVaultUri, 'https://127.0.0.1:8443');
@@ -58,6 +59,16 @@ test('a missing or malformed setting fails and names the setting', () => {
   assert.equal(failureOf({ ...minimal, WRITEBACK_SYNC_WAIT: 'PT10M' }).setting, 'WRITEBACK_SYNC_WAIT');
   assert.equal(failureOf({ ...minimal, HEARTBEAT_INTERVAL: 'PT0S' }).setting, 'HEARTBEAT_INTERVAL');
   assert.equal(failureOf({ ...minimal, KEYVAULT_URI: 'vault' }).setting, 'KEYVAULT_URI');
+  // Key rollover: one minute at least (a demo watches it happen), six NCRONTAB fields.
+  assert.equal(loadSettings({ ...minimal, KEY_ROLLOVER_AFTER: 'PT1M' }).keyRolloverAfterMs, 60_000);
+  assert.equal(failureOf({ ...minimal, KEY_ROLLOVER_AFTER: 'PT59S' }).setting, 'KEY_ROLLOVER_AFTER');
+  assert.equal(
+    loadSettings({ ...minimal, KEY_ROLLOVER_SCHEDULE: '*/15 * * * * *' }).keyRolloverSchedule,
+    '*/15 * * * * *',
+  );
+  const cron = failureOf({ ...minimal, KEY_ROLLOVER_SCHEDULE: '0 3 * * *' });
+  assert.equal(cron.setting, 'KEY_ROLLOVER_SCHEDULE');
+  assert.match(cron.message, /six-field NCRONTAB/);
 });
 
 test('every connection setting is required and checked for its shape, and named when wrong', () => {
