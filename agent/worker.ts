@@ -29,6 +29,7 @@ import {
   readRequestHeader,
   signResult,
   type KeyEncryptionAlgorithm,
+  type CredentialsRequest,
   type OpenedWritebackRequest,
   type ReplySigner,
   type RequestHeader,
@@ -48,6 +49,11 @@ export interface WorkerOptions {
   replies: ServiceBusSender;
   log: AgentLogger;
   now?: () => Date;
+  /**
+   * Takes new SAS keys from a key rollover's control message: stores them, reconnects and
+   * acknowledges. A throw leaves the message to the broker (redelivered after a backoff).
+   */
+  onCredentials?: (credentials: CredentialsRequest, header: RequestHeader) => Promise<void>;
   /** Backoff before abandoning after a transient fault: first delay and cap. Defaults 1 s and 30 s. */
   retryBackoffMs?: number;
   maxRetryBackoffMs?: number;
@@ -178,7 +184,7 @@ export class RequestWorker {
     const operationId = header.operationId;
     try {
       const tracking = new TrackingKeyVault(this.options.keyVault);
-      let payload: OpenedWritebackRequest;
+      let payload: OpenedWritebackRequest | CredentialsRequest;
       try {
         payload = (await openRequest(message, tracking, this.now())).payload;
       } catch (error) {
@@ -220,6 +226,9 @@ export class RequestWorker {
         return;
       }
 
+      if (payload.operation === 'credentials')
+        return await this.rollCredentials(message, receiver, header, payload);
+
       const recorded = this.options.record.get(operationId);
       if (recorded?.state === 'done') return await this.resend(message, receiver, header, recorded.outcome);
       if (recorded?.state === 'applying') return await this.outcomeUnknown(message, receiver, header);
@@ -255,6 +264,37 @@ export class RequestWorker {
     } catch (error) {
       await this.retryLater(message, receiver, operationId, error);
     }
+  }
+
+  /** A control message: handed to onCredentials, then completed. Applying the same keys twice is harmless. */
+  private async rollCredentials(
+    message: ServiceBusReceivedMessage,
+    receiver: ServiceBusReceiver,
+    header: RequestHeader,
+    credentials: CredentialsRequest,
+  ): Promise<void> {
+    const { log, onCredentials } = this.options;
+    if (!onCredentials) {
+      log.warn('request refused', {
+        event: 'refused',
+        operationId: header.operationId,
+        refusal: 'UnreadableRequest',
+        detail: 'this agent does not take new credentials',
+      });
+      await this.deadLetter(
+        message,
+        receiver,
+        'UnreadableRequest',
+        'the agent does not take new credentials',
+      );
+      return;
+    }
+    try {
+      await onCredentials(credentials, header);
+    } catch (error) {
+      throw new TransientFault('taking the new credentials', { cause: error });
+    }
+    await receiver.completeMessage(message);
   }
 
   /** Records an outcome (unless `alreadyApplied` failed to record it), replies and completes. */

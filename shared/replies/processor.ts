@@ -148,6 +148,9 @@ export class ReplyProcessor {
       return drop(error.reason, `${detail}${why}`);
     }
 
+    if (reply.kind === 'credentialsAck') {
+      return drop('unexpected', 'credentials acknowledgements are not taken yet');
+    }
     const tenantId = reply.kind === 'result' ? reply.result.tenantId : reply.heartbeat.tenantId;
     const stored = await this.options.registry.get(tenantId);
     const state = stored?.record.state;

@@ -46,10 +46,10 @@ export class ByteReader {
     return this.take(6, field).readUIntBE(0, 6);
   }
 
-  /** A field of 1..max bytes with a one-byte (u8) or two-byte (u16) length prefix. */
-  prefixed(prefix: 'u8' | 'u16', max: number, field: string): Buffer {
+  /** A field of min..max bytes (min 1 unless said) with a one-byte (u8) or two-byte (u16) length prefix. */
+  prefixed(prefix: 'u8' | 'u16', max: number, field: string, min = 1): Buffer {
     const length = prefix === 'u8' ? this.u8(`${field} length`) : this.u16(`${field} length`);
-    if (length === 0 || length > max) throw new EnvelopeError('malformed', `${field} has a bad length`);
+    if (length < min || length > max) throw new EnvelopeError('malformed', `${field} has a bad length`);
     return this.take(length, field);
   }
 

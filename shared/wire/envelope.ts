@@ -17,16 +17,20 @@
  *   16          GCM tag
  *
  *   payload (plaintext of the GCM layer)
- *     u8        operation: 1 reset, 2 change, 3 unlock
+ *     u8        operation: 1 reset, 2 change, 3 unlock, 4 credentials (a control message)
  *     u8        flags: bit 0 forceChangeAtNextLogon, bit 1 unlock (reset only; others 0)
- *     u8        user identifier kind: 1 sid, 2 upn
- *     u16 + U   user identifier, UTF-8, 1..1024 bytes
+ *     u8        user identifier kind: 1 sid, 2 upn; 0 (none) for credentials, and only for it
+ *     u16 + U   user identifier, UTF-8, 1..1024 bytes (0 bytes for credentials)
  *     n × M     the password block: RSA-OAEP-256 under the same key version, in chunks of at most
  *               M − 66 bytes each (RFC 8017 §7.1.1 with SHA-256); n = 0 for unlock
  *
  *   password block (plaintext of the RSA layer)
  *     reset:    u16 + newPassword (UTF-8)
  *     change:   u16 + currentPassword, u16 + newPassword (UTF-8)
+ *     credentials: u16 + listenKey, u16 + sendKey (ASCII): the agent's new SAS keys during a key
+ *               rollover, for its Listen rule on `writeback-{t}` and its Send rule on the replies
+ *               queue. A control message is sealed exactly like a password: only the agent,
+ *               through Key Vault, can read the keys.
  *
  * The message: body as above; messageId = the operation id; application properties
  * envelopeVersion, tenantId, keyVersion, expiresAt (the header again, without personal data).
@@ -82,10 +86,13 @@ const MAX_EXPIRY_MS = 2 ** 48 - 1;
 const KEY_VERSION = /^[0-9a-f]{32}$/;
 const KEY_VERSION_BYTES = 16;
 
-const OPERATION_CODE = { reset: 1, change: 2, unlock: 3 } as const;
+const OPERATION_CODE = { reset: 1, change: 2, unlock: 3, credentials: 4 } as const;
 const FLAG_FORCE_CHANGE = 0b01;
 const FLAG_UNLOCK = 0b10;
 const USER_KIND_CODE = { sid: 1, upn: 2 } as const;
+const NO_USER = 0;
+/** A SAS key as Service Bus generates them: 32 random bytes in base64 (44 characters); up to 256. */
+const SAS_KEY = /^[A-Za-z0-9+/=]{1,256}$/;
 
 /** Names of the application properties that mirror the header. */
 
@@ -130,14 +137,25 @@ export type OpenedWritebackRequest =
   | { operation: 'change'; user: UserIdentifier; currentPassword: string; newPassword: string }
   | { operation: 'unlock'; user: UserIdentifier };
 
+/**
+ * A control message of a key rollover: the SAS keys the agent is to use from now on, for its two
+ * rules (names unchanged). Its operation id is the rollover's id; the agent answers it with a
+ * signed credentials acknowledgement once it works on the new keys.
+ */
+export interface CredentialsRequest {
+  operation: 'credentials';
+  listenKey: string;
+  sendKey: string;
+}
+
 export interface RequestToSeal {
   header: { tenantId: string; operationId: string; expiresAt: Date };
-  payload: WritebackRequest;
+  payload: WritebackRequest | CredentialsRequest;
 }
 
 export interface OpenedRequest {
   header: RequestHeader;
-  payload: OpenedWritebackRequest;
+  payload: OpenedWritebackRequest | CredentialsRequest;
 }
 
 /**
@@ -220,6 +238,11 @@ const Payload = z.discriminatedUnion('operation', [
   }),
   z.object({ operation: z.literal('change'), user: User, currentPassword: Password, newPassword: Password }),
   z.object({ operation: z.literal('unlock'), user: User }),
+  z.object({
+    operation: z.literal('credentials'),
+    listenKey: z.string().regex(SAS_KEY, 'is not a SAS key'),
+    sendKey: z.string().regex(SAS_KEY, 'is not a SAS key'),
+  }),
 ]);
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -302,6 +325,8 @@ function passwordsOf(payload: z.infer<typeof Payload>): string[] {
       return [payload.currentPassword, payload.newPassword];
     case 'unlock':
       return [];
+    case 'credentials':
+      return [payload.listenKey, payload.sendKey];
   }
 }
 
@@ -356,11 +381,12 @@ export function sealRequest(request: RequestToSeal, key: EncryptionKey): SealedR
   const secrets = new ByteWriter();
   for (const password of passwordsOf(payload.data)) secrets.prefixed('u16', Buffer.from(password, 'utf8'));
   const secretBytes = secrets.toBuffer();
+  const user = 'user' in payload.data ? payload.data.user : undefined;
   const plain = new ByteWriter()
     .u8(OPERATION_CODE[payload.data.operation])
     .u8(flagsOf(payload.data))
-    .u8(USER_KIND_CODE[payload.data.user.kind])
-    .prefixed('u16', Buffer.from(payload.data.user.value, 'utf8'));
+    .u8(user ? USER_KIND_CODE[user.kind] : NO_USER)
+    .prefixed('u16', Buffer.from(user?.value ?? '', 'utf8'));
   for (const block of rsaEncryptBlocks(secretBytes, key)) plain.bytes(block);
   secretBytes.fill(0);
   secrets.wipe();
@@ -496,13 +522,20 @@ function parsePayload(plaintext: Buffer, modulusBytes: number) {
   }
   const kindCode = reader.u8('the user kind');
   const kind = kindCode === USER_KIND_CODE.sid ? 'sid' : kindCode === USER_KIND_CODE.upn ? 'upn' : undefined;
-  if (!kind) throw new EnvelopeError('malformed', 'unknown user kind');
   const value = decodeUtf8(
-    reader.prefixed('u16', MAX_USER_BYTES, 'the user identifier'),
+    reader.prefixed('u16', MAX_USER_BYTES, 'the user identifier', operation === 'credentials' ? 0 : 1),
     'the user identifier',
   );
-  const user = User.safeParse({ kind, value });
-  if (!user.success) throw new EnvelopeError('malformed', 'the user identifier is invalid');
+  let user: UserIdentifier | undefined;
+  if (operation === 'credentials') {
+    // A control message names no user, and says so in both fields.
+    if (kindCode !== NO_USER || value !== '') throw new EnvelopeError('malformed', 'unknown user kind');
+  } else {
+    if (!kind) throw new EnvelopeError('malformed', 'unknown user kind');
+    const parsed = User.safeParse({ kind, value });
+    if (!parsed.success) throw new EnvelopeError('malformed', 'the user identifier is invalid');
+    user = parsed.data;
+  }
   const blockBytes = reader.rest();
   const blockCount = blockBytes.length / modulusBytes;
   if (!Number.isInteger(blockCount) || (operation === 'unlock') !== (blockCount === 0)) {
@@ -511,7 +544,7 @@ function parsePayload(plaintext: Buffer, modulusBytes: number) {
   const blocks = Array.from({ length: blockCount }, (_, i) =>
     blockBytes.subarray(i * modulusBytes, (i + 1) * modulusBytes),
   );
-  return { operation, flags, user: user.data, blocks };
+  return { operation, flags, user, blocks };
 }
 
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
@@ -582,7 +615,7 @@ export async function openRequest(
       throw new RequestExpiredError(header.tenantId, header.operationId, header.expiresAt);
     }
     const { operation, flags, user, blocks } = parsePayload(plaintext, parsed.ek.length);
-    if (operation === 'unlock') return { header, payload: { operation, user } };
+    if (operation === 'unlock') return { header, payload: { operation, user: user! } };
 
     let chunks: Buffer[];
     try {
@@ -597,16 +630,23 @@ export async function openRequest(
     const secrets = Buffer.concat(chunks);
     for (const chunk of chunks) chunk.fill(0);
     try {
+      if (operation === 'credentials') {
+        const [listenKey, sendKey] = parsePasswords(secrets, 2) as [string, string];
+        if (!SAS_KEY.test(listenKey) || !SAS_KEY.test(sendKey)) {
+          throw new EnvelopeError('malformed', 'the credentials are not SAS keys');
+        }
+        return { header, payload: { operation, listenKey, sendKey } };
+      }
       if (operation === 'reset') {
         const [newPassword] = parsePasswords(secrets, 1) as [string];
         const resetFlags = {
           forceChangeAtNextLogon: (flags & FLAG_FORCE_CHANGE) !== 0,
           unlock: (flags & FLAG_UNLOCK) !== 0,
         };
-        return { header, payload: { operation, user, newPassword, flags: resetFlags } };
+        return { header, payload: { operation, user: user!, newPassword, flags: resetFlags } };
       }
       const [currentPassword, newPassword] = parsePasswords(secrets, 2) as [string, string];
-      return { header, payload: { operation, user, currentPassword, newPassword } };
+      return { header, payload: { operation, user: user!, currentPassword, newPassword } };
     } finally {
       secrets.fill(0);
     }

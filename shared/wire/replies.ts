@@ -30,6 +30,7 @@ export type ReplyAlgorithm = typeof REPLY_ALGORITHM;
 
 export const RESULT_TYPE = 'writeback-result+jwt';
 export const HEARTBEAT_TYPE = 'writeback-heartbeat+jwt';
+export const CREDENTIALS_ACK_TYPE = 'writeback-credentials-ack+jwt';
 
 export const RESULT_LIFETIME_SECONDS = 24 * 60 * 60;
 export const DEFAULT_HEARTBEAT_LIFETIME_SECONDS = 11 * 60;
@@ -61,8 +62,22 @@ export interface HeartbeatReply {
   state: AgentState;
 }
 
+/**
+ * The agent's answer to a key rollover's control message: it now receives and sends with the new
+ * SAS keys (this reply itself went out on the new Send key), so the cloud may retire the old ones.
+ */
+export interface CredentialsAck {
+  tenantId: string;
+  /** The control message's operation id. */
+  rolloverId: string;
+  agentId: string;
+  acknowledgedAt: Date;
+}
+
 export type VerifiedReply = (
-  { kind: 'result'; result: ResultReply } | { kind: 'heartbeat'; heartbeat: HeartbeatReply }
+  | { kind: 'result'; result: ResultReply }
+  | { kind: 'heartbeat'; heartbeat: HeartbeatReply }
+  | { kind: 'credentialsAck'; credentialsAck: CredentialsAck }
 ) & {
   /** The versioned key id that signed it. */
   keyId: string;
@@ -131,6 +146,15 @@ const ResultClaims = z
   .refine((claims) => (claims.outcome === 'PasswordPolicy') === (claims.reason !== undefined), {
     message: 'reason goes with PasswordPolicy, and only with it',
   });
+
+const CredentialsAckClaims = z.object({
+  tenantId: Tenant,
+  rolloverId: z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/),
+  agentId: z.string().regex(/^[A-Za-z0-9._:-]{1,128}$/),
+  acknowledgedAt: Instant,
+  iat: Seconds,
+  exp: Seconds,
+});
 
 const Count = z.number().int().nonnegative().max(1_000_000);
 
@@ -209,6 +233,22 @@ export async function signResult(
   const checked = ResultClaims.safeParse(claims);
   if (!checked.success) throw schemaError(checked.error);
   return signClaims(RESULT_TYPE, claims, signer);
+}
+
+/** Signs a credentials acknowledgement, issued at `ack.acknowledgedAt`, valid like a result. */
+export async function signCredentialsAck(ack: CredentialsAck, signer: ReplySigner): Promise<string> {
+  const iat = seconds(ack.acknowledgedAt);
+  const claims = {
+    tenantId: ack.tenantId,
+    rolloverId: ack.rolloverId,
+    agentId: ack.agentId,
+    acknowledgedAt: ack.acknowledgedAt.toISOString(),
+    iat,
+    exp: iat + RESULT_LIFETIME_SECONDS,
+  };
+  const checked = CredentialsAckClaims.safeParse(claims);
+  if (!checked.success) throw schemaError(checked.error);
+  return signClaims(CREDENTIALS_ACK_TYPE, claims, signer);
 }
 
 /** Signs a heartbeat, issued at `heartbeat.now`. */
@@ -312,7 +352,13 @@ export async function verifyReply(
     throw new ReplyError('wrongKey', 'kid is not a versioned writeback-{tenant}-sig key id');
   }
   const kind =
-    header.typ === RESULT_TYPE ? 'result' : header.typ === HEARTBEAT_TYPE ? 'heartbeat' : undefined;
+    header.typ === RESULT_TYPE
+      ? 'result'
+      : header.typ === HEARTBEAT_TYPE
+        ? 'heartbeat'
+        : header.typ === CREDENTIALS_ACK_TYPE
+          ? 'credentialsAck'
+          : undefined;
   if (!kind) throw new ReplyError('malformed', 'unknown typ');
 
   let key: KeyObject | CryptoKey | JWK;
@@ -358,6 +404,24 @@ export async function verifyReply(
         ...(detail !== undefined ? { detail } : {}),
         finishedAt: new Date(finishedAt),
       },
+    };
+  }
+  if (kind === 'credentialsAck') {
+    const claims = CredentialsAckClaims.safeParse(payload);
+    if (!claims.success) throw schemaError(claims.error);
+    if (claims.data.tenantId !== keyTenant) {
+      throw new ReplyError(
+        'wrongTenant',
+        `a reply of tenant ${claims.data.tenantId} signed with ${keyTenant}'s key`,
+      );
+    }
+    const { iat, exp, acknowledgedAt, ...rest } = claims.data;
+    return {
+      ...envelope,
+      issuedAt: new Date(iat * 1000),
+      expiresAt: new Date(exp * 1000),
+      kind,
+      credentialsAck: { ...rest, acknowledgedAt: new Date(acknowledgedAt) },
     };
   }
   const claims = HeartbeatClaims.safeParse(payload);
