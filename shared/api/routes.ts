@@ -17,6 +17,8 @@ import {
   OperationSucceeded,
   ResetMyPasswordBody,
   ResetUserPasswordBody,
+  RolloverRequest,
+  RolloverStarted,
   TenantParams,
   UserParams,
   WritebackConfiguration,
@@ -111,6 +113,27 @@ export const writebackStatusRoute = defineRoute({
   auth: 'bearer',
   params: TenantParams,
   responses: { 200: { description: 'The status.', schema: WritebackStatus } },
+});
+
+export const rolloverKeysRoute = defineRoute({
+  name: 'rolloverKeys',
+  method: 'POST',
+  route: 'tenants/{tenantId}/writeback/keys/rollover',
+  summary:
+    'Rolls every key of the tenant now (role Writeback.Admin), e.g. after a suspected compromise: new versions of ' +
+    'writeback-{tenantId}-enc and -sig, and new SAS keys sent to the agent in a sealed control message. The ' +
+    'replaced versions keep working through their grace; the old SAS keys until the agent acknowledges.',
+  tags: ['tenants'],
+  auth: 'bearer',
+  params: TenantParams,
+  body: RolloverRequest,
+  responses: {
+    200: {
+      description: 'Rolled; the SAS part completes when the agent acknowledges.',
+      schema: RolloverStarted,
+    },
+  },
+  problems: ['WritebackDisabled'],
 });
 
 /** Problems every password route can answer with, besides the common ones. */
@@ -231,6 +254,7 @@ export const apiRoutes: readonly RouteContract[] = [
   getWritebackRoute,
   disableWritebackRoute,
   writebackStatusRoute,
+  rolloverKeysRoute,
   resetMyPasswordRoute,
   changeMyPasswordRoute,
   unlockMeRoute,

@@ -81,6 +81,67 @@ export const Actor = z
   .object({ objectId: z.string(), upn: z.string().optional() })
   .meta({ id: 'Actor', description: 'Who made a change: the token oid, and upn when the token has one.' });
 
+const RolloverState = z.enum(['current', 'rolling', 'overdue']);
+
+export const KeyVersionView = z
+  .object({
+    keyId: z.string().meta({ description: 'The current versioned key id.' }),
+    createdAt: Timestamp.optional(),
+    expiresAt: Timestamp.optional().meta({
+      description:
+        "Key Vault's expiry of this version (from the rotation policy: a little over two periods).",
+    }),
+    replaced: z
+      .array(
+        z.object({
+          keyId: z.string(),
+          replacedAt: Timestamp,
+          disableAfter: Timestamp.meta({
+            description:
+              'When its grace ends and the timer disables it; until then it still opens and verifies.',
+          }),
+        }),
+      )
+      .meta({ description: 'Versions replaced by a rollover and still enabled (in grace), oldest first.' }),
+  })
+  .meta({ id: 'KeyVersionView' });
+
+export const KeyRolloverView = z
+  .object({
+    encryption: KeyVersionView,
+    signature: KeyVersionView,
+    nextRolloverAt: Timestamp.nullable().meta({
+      description:
+        'When the keyRollover timer rolls the keys next: the older current version reaches KEY_ROLLOVER_AFTER, ' +
+        'less a fixed per-tenant offset that spreads tenants over up to a week.',
+    }),
+    lastRolledAt: Timestamp.optional(),
+    state: RolloverState.meta({
+      description: 'rolling: a rollover is under way; overdue: more than a day past nextRolloverAt.',
+    }),
+  })
+  .meta({ id: 'KeyRolloverView' });
+
+export const AgentCredentialsView = z
+  .object({
+    keySlot: z
+      .enum(['primary', 'secondary'])
+      .meta({ description: "The SAS key slot of the agent's rules it uses." }),
+    rolledAt: Timestamp.optional().meta({ description: 'When the agent last acknowledged new SAS keys.' }),
+    pending: z
+      .object({ rolloverId: z.string(), since: Timestamp, sentAt: Timestamp.optional() })
+      .optional()
+      .meta({
+        description: 'New SAS keys sent to the agent and not yet acknowledged; the old ones still work.',
+      }),
+    state: RolloverState.meta({
+      description:
+        'rolling: waiting for the agent to acknowledge; overdue: it has not for longer than ' +
+        'KEY_ROLLOVER_AFTER or a day, whichever is shorter (the agent keeps working on its old keys).',
+    }),
+  })
+  .meta({ id: 'AgentCredentialsView' });
+
 export const WritebackConfiguration = z
   .object({
     tenantId: z.string(),
@@ -102,6 +163,8 @@ export const WritebackConfiguration = z
     enabledBy: Actor.optional(),
     disabledAt: Timestamp.optional(),
     disabledBy: Actor.optional(),
+    keys: KeyRolloverView.optional().meta({ description: 'Key rollover, while writeback is enabled.' }),
+    agentCredentials: AgentCredentialsView.optional(),
     updatedAt: Timestamp,
   })
   .meta({ id: 'WritebackConfiguration', description: "A tenant's writeback configuration; no secret." });
@@ -160,8 +223,32 @@ export const WritebackStatus = z
     policy: DirectoryPolicy.optional().meta({
       description: 'The policy reported by the freshest online agent.',
     }),
+    keys: RolloverState.optional().meta({
+      description: 'While enabled: current, rolling, or overdue (more than a day past the next rollover).',
+    }),
+    agentCredentials: RolloverState.optional().meta({
+      description: 'While enabled: overdue when the agent has not acknowledged new SAS keys in time.',
+    }),
   })
   .meta({ id: 'WritebackStatus' });
+
+export const RolloverRequest = z
+  .strictObject({
+    reason: z.string().min(1).max(200).optional().meta({ description: 'Why (kept in the audit row).' }),
+  })
+  .optional()
+  .meta({ id: 'RolloverRequest', description: 'The body may be omitted.' });
+
+export const RolloverStarted = z
+  .object({
+    rolloverId: z.string(),
+    encryptionKeyId: z.string().meta({ description: 'The new versioned id of writeback-{tenantId}-enc.' }),
+    signatureKeyId: z.string().meta({ description: 'The new versioned id of writeback-{tenantId}-sig.' }),
+    agentCredentials: z.literal('pending').meta({
+      description: "The agent's new SAS keys are sent; the old ones are retired when it acknowledges.",
+    }),
+  })
+  .meta({ id: 'RolloverStarted' });
 
 // ---- password operations ----------------------------------------------------------------------
 

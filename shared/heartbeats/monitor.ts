@@ -14,6 +14,8 @@ import type { DirectoryPolicy } from '../operations/types.js';
 import { call, type OperationLog } from '../azure/dependency.js';
 import { TenantRegistry } from '../tenants/records.js';
 import { HeartbeatStore, type HeartbeatRecord } from './store.js';
+import { rolloverPolicy, type RolloverPolicy } from '../rollover/rollover-policy.js';
+import { credentialsState, keysState, type RolloverState } from '../rollover/rollover-view.js';
 
 /** How long heartbeat rows are reused in one instance. */
 export const HEARTBEAT_CACHE_MS = 5_000;
@@ -48,6 +50,8 @@ export interface WritebackStatus {
   lastHeartbeatAt: string | null;
   agents: AgentStatus[];
   policy?: DirectoryPolicy;
+  keys?: RolloverState;
+  agentCredentials?: RolloverState;
 }
 
 export interface HeartbeatQuery {
@@ -63,6 +67,8 @@ export interface HeartbeatMonitorOptions {
   store: HeartbeatStore;
   registry: TenantRegistry;
   heartbeatIntervalMs: number;
+  /** For the status's `keys` and `agentCredentials`; without it they are left out. */
+  rollover?: RolloverPolicy;
   cacheMs?: number;
   now?: () => Date;
 }
@@ -124,6 +130,7 @@ export class HeartbeatMonitor {
       store: HeartbeatStore.fromSettings(env),
       registry: TenantRegistry.fromSettings(env),
       heartbeatIntervalMs: appSettings.heartbeatIntervalMs,
+      rollover: rolloverPolicy(appSettings),
     });
   }
 
@@ -168,7 +175,18 @@ export class HeartbeatMonitor {
     if (stored?.record.state !== 'enabled') return { state: 'disabled', lastHeartbeatAt: null, agents: [] };
     const query = stored.record.enabledAt ? { enabledAt: stored.record.enabledAt } : {};
     const { online, ...rest } = await this.heartbeatStatus(tenantId, query, log);
-    return { state: online ? 'online' : 'offline', ...rest };
+    const { rollover } = this.options;
+    const now = this.now();
+    return {
+      state: online ? 'online' : 'offline',
+      ...rest,
+      ...(rollover
+        ? {
+            keys: keysState(stored.record, rollover, now),
+            agentCredentials: credentialsState(stored.record, rollover, now),
+          }
+        : {}),
+    };
   }
 
   /** Drops the cached rows of a tenant (the replies function of this instance just recorded one). */

@@ -17,11 +17,20 @@ import { loadSettings, settings as loadedSettings } from '../config/settings.js'
 import { keyClientFromSettings, type Settings } from '../azure/clients.js';
 import { heartbeatMonitor, type HeartbeatMonitor } from '../heartbeats/monitor.js';
 import { HeartbeatStore } from '../heartbeats/store.js';
-import { TenantRegistry } from '../tenants/records.js';
-import { ReplyError, traceparentOf, verifyReply, type VerifiedReply } from '../wire/index.js';
+import { TenantRegistry, type StoredTenant } from '../tenants/records.js';
+import {
+  parseKeyId,
+  ReplyError,
+  tenantOfKeyName,
+  traceparentOf,
+  verifyReply,
+  type VerifiedReply,
+} from '../wire/index.js';
+import { KeyRollover, keyRollover } from '../rollover/key-rollover.js';
+import { acceptsSigningKey, rolloverPolicy } from '../rollover/rollover-policy.js';
 import { telemetry, type Telemetry } from '../telemetry/index.js';
 import { writebackOperations, type WritebackOperations } from '../operations/writeback-operations.js';
-import { isTransientKeyFailure, SignatureKeys } from './signature-keys.js';
+import { isTransientKeyFailure, SignatureKeys, UnusableSignatureKey } from './signature-keys.js';
 
 export interface ReplyLog {
   log(...args: unknown[]): void;
@@ -37,6 +46,8 @@ export type ReplyDisposition =
   | { outcome: 'recorded'; kind: 'result'; tenantId: string; operationId: string }
   /** A duplicate or late result: the operation had already ended. */
   | { outcome: 'ignored'; kind: 'result'; tenantId: string; operationId: string }
+  /** A key rollover's acknowledgement: the old SAS keys are retired, or it was stale. */
+  | { outcome: 'acknowledged' | 'stale'; kind: 'credentialsAck'; tenantId: string; rolloverId: string }
   | { outcome: 'dropped'; reason: string };
 
 export interface ReplyProcessorOptions {
@@ -45,6 +56,10 @@ export interface ReplyProcessorOptions {
   heartbeats: HeartbeatStore;
   /** Records results on their operations. */
   operations: Pick<WritebackOperations, 'recordResult'>;
+  /** Takes the agent's acknowledgements of new SAS keys. */
+  rollover: Pick<KeyRollover, 'acknowledge'>;
+  /** How long a replaced `-sig` version still verifies (the rollover's grace). */
+  graceMs: number;
   telemetry?: Pick<Telemetry, 'trackRequest'>;
   /** Told when a heartbeat is recorded, so this instance's cached rows are not stale. */
   monitor?: Pick<HeartbeatMonitor, 'forget'>;
@@ -73,9 +88,14 @@ export class ReplyProcessor {
     env: Settings = process.env,
     monitor?: Pick<HeartbeatMonitor, 'forget'>,
     operations: Pick<WritebackOperations, 'recordResult'> = writebackOperations(),
+    rollover: Pick<KeyRollover, 'acknowledge'> = env === process.env
+      ? keyRollover()
+      : KeyRollover.fromSettings(env),
   ): ReplyProcessor {
     const appSettings = env === process.env ? loadedSettings() : loadSettings(env);
     return new ReplyProcessor({
+      rollover,
+      graceMs: rolloverPolicy(appSettings).graceMs,
       keys: new SignatureKeys(keyClientFromSettings(env), appSettings.keyVaultUri),
       registry: TenantRegistry.fromSettings(env),
       heartbeats: HeartbeatStore.fromSettings(env),
@@ -127,11 +147,32 @@ export class ReplyProcessor {
       return { outcome: 'dropped', reason };
     };
 
+    // The tenant's row is read first (from the kid), so that only its current signing version, or
+    // a replaced one in grace, is ever looked up in Key Vault.
+    let stored: StoredTenant | undefined;
+    let tableFault: unknown;
+    const resolve = async (kid: string) => {
+      const keyTenant = tenantOfKeyName(parseKeyId(kid).name, 'sig');
+      try {
+        stored = keyTenant ? await this.options.registry.get(keyTenant) : undefined;
+      } catch (error) {
+        tableFault = error;
+        throw error;
+      }
+      if (!stored)
+        throw new UnusableSignatureKey(`tenant ${keyTenant ?? '?'} has no writeback configuration`);
+      if (!acceptsSigningKey(stored.record, kid, this.options.graceMs, this.now())) {
+        throw new UnusableSignatureKey('the key version is not current nor in its rollover grace');
+      }
+      return this.options.keys.resolve(kid);
+    };
     let reply: VerifiedReply;
     try {
-      reply = await verifyReply(body, this.options.keys.resolve, { now: this.now() });
+      reply = await verifyReply(body, resolve, { now: this.now() });
     } catch (error) {
       if (!(error instanceof ReplyError)) throw error;
+      // Table storage could not say which versions count: a fault that passes (redelivered).
+      if (tableFault !== undefined) throw tableFault;
       if (error.reason === 'unknownKey' && isTransientKeyFailure(error.cause)) {
         const cause = error.cause as { name?: string; statusCode?: number; code?: string };
         throw new Error(
@@ -148,11 +189,12 @@ export class ReplyProcessor {
       return drop(error.reason, `${detail}${why}`);
     }
 
-    if (reply.kind === 'credentialsAck') {
-      return drop('unexpected', 'credentials acknowledgements are not taken yet');
-    }
-    const tenantId = reply.kind === 'result' ? reply.result.tenantId : reply.heartbeat.tenantId;
-    const stored = await this.options.registry.get(tenantId);
+    const tenantId =
+      reply.kind === 'result'
+        ? reply.result.tenantId
+        : reply.kind === 'heartbeat'
+          ? reply.heartbeat.tenantId
+          : reply.credentialsAck.tenantId;
     const state = stored?.record.state;
     // An operation accepted before a disable may still finish; nothing else of a tenant that is not
     // enabled counts (its agent's credentials are revoked or being revoked).
@@ -161,6 +203,15 @@ export class ReplyProcessor {
       return drop('tenantNotEnabled', `tenant ${tenantId} is ${state ?? 'not enabled'} (key ${reply.keyId})`);
     }
 
+    if (reply.kind === 'credentialsAck') {
+      const { rolloverId, agentId } = reply.credentialsAck;
+      const outcome = await this.options.rollover.acknowledge(tenantId, rolloverId, log);
+      log.log(
+        `Credentials acknowledgement ${outcome === 'acknowledged' ? 'taken: the old SAS keys are retired' : 'ignored (stale)'}: ` +
+          `tenant ${tenantId}, agent ${agentId}, rollover ${rolloverId}`,
+      );
+      return { outcome, kind: 'credentialsAck', tenantId, rolloverId };
+    }
     if (reply.kind === 'heartbeat') {
       const { heartbeat } = reply;
       const written = await this.options.heartbeats.record(heartbeat, reply.keyId, this.now());

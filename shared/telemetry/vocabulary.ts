@@ -60,6 +60,8 @@ export const TELEMETRY_PROPERTY_RULES: Readonly<Record<string, PropertyRule>> = 
   retryAfterSeconds: { shape: INTEGER, dimension: false },
   idempotentReplay: { shape: BOOLEAN, dimension: true },
   generatedPassword: { shape: BOOLEAN, dimension: true },
+  /** Which key a rollover rolled. */
+  key: { shape: /^(encryption|signature|agentCredentials)$/, dimension: true },
 });
 
 /** The allow-list of measurement names of events (numbers only). */

@@ -13,7 +13,13 @@ import type { Actor } from './records.js';
 export const AUDIT_TABLE = 'audit';
 
 export type AuditAction =
-  'WritebackEnabled' | 'WritebackDisabled' | 'PasswordReset' | 'PasswordChange' | 'AccountUnlock';
+  | 'WritebackEnabled'
+  | 'WritebackDisabled'
+  | 'PasswordReset'
+  | 'PasswordChange'
+  | 'AccountUnlock'
+  /** A key rollover: one row per key (encryption, signature, the agent's SAS credentials). */
+  | 'KeyRolledOver';
 
 export interface AuditEvent {
   tenantId: string;
@@ -34,6 +40,11 @@ export interface AuditEvent {
   route?: 'self' | 'admin';
   /** Reset flags and whether the password was generated, e.g. `forceChangeAtNextLogon,unlock`. */
   flags?: string;
+  /** A rollover: the replaced and the new key version (or SAS key slot); never key material. */
+  previousVersion?: string;
+  newVersion?: string;
+  /** Free text an admin gave (the reason of a manual rollover). */
+  note?: string;
 }
 
 export class AuditLog {
@@ -65,6 +76,9 @@ export class AuditLog {
       ...(event.requestedAt ? { requestedAt: event.requestedAt.toISOString() } : {}),
       ...(event.route ? { route: event.route } : {}),
       ...(event.flags ? { flags: event.flags } : {}),
+      ...(event.previousVersion ? { previousVersion: event.previousVersion } : {}),
+      ...(event.newVersion ? { newVersion: event.newVersion } : {}),
+      ...(event.note ? { note: event.note } : {}),
     });
   }
 }

@@ -6,6 +6,7 @@
  * its old agent held.
  */
 import type { KeyClient, KeyVaultKey } from '@azure/keyvault-keys';
+import { isoDurationToMs } from '../config/durations.js';
 import { encryptionKeyName, signatureKeyName } from '../wire/index.js';
 
 export type KeyProtection = 'hsm' | 'software';
@@ -14,6 +15,23 @@ export interface TenantKeyIds {
   /** Versioned key ids. */
   encryptionKeyId: string;
   signatureKeyId: string;
+  encryptionKeyCreatedAt?: string;
+  encryptionKeyExpiresAt?: string;
+  signatureKeyCreatedAt?: string;
+  signatureKeyExpiresAt?: string;
+}
+
+/** Key Vault's rotation policy for the tenant's keys (see shared/rollover): expiry and Notify only. */
+export interface KeyExpiryPolicy {
+  /** ISO-8601 duration, e.g. P396D. */
+  expiresIn: string;
+  notifyBefore: string;
+}
+
+export interface EnsuredKeys {
+  ids: TenantKeyIds;
+  /** Whether a new version was made (a first enable, or a re-enable after a disable). */
+  created: boolean;
 }
 
 function httpStatusOf(error: unknown): number | undefined {
@@ -35,33 +53,61 @@ function versionedId(key: KeyVaultKey): string {
   return key.id;
 }
 
-async function ensureKey(keys: KeyClient, name: string, create: () => Promise<KeyVaultKey>): Promise<string> {
+async function ensureKey(
+  keys: KeyClient,
+  name: string,
+  policy: KeyExpiryPolicy,
+  create: (expiresOn: Date) => Promise<KeyVaultKey>,
+): Promise<{ key: KeyVaultKey; created: boolean }> {
   const latest = await latestVersion(keys, name);
-  if (latest && latest.properties.enabled !== false) return versionedId(latest);
-  return versionedId(await create());
+  if (latest && latest.properties.enabled !== false) return { key: latest, created: false };
+  const key = await create(new Date(Date.now() + isoDurationToMs(policy.expiresIn)));
+  // The rotation policy gives every later version (made by the rollover's rotateKey) its expiry.
+  await keys.updateKeyRotationPolicy(name, {
+    expiresIn: policy.expiresIn,
+    lifetimeActions: [{ action: 'Notify', timeBeforeExpiry: policy.notifyBefore }],
+  });
+  return { key, created: true };
+}
+
+function iso(date: Date | undefined): string | undefined {
+  return date?.toISOString();
 }
 
 export async function ensureTenantKeys(
   keys: KeyClient,
   tenantId: string,
   protection: KeyProtection,
-): Promise<TenantKeyIds> {
+  policy: KeyExpiryPolicy,
+): Promise<EnsuredKeys> {
   const hsm = protection === 'hsm';
   const tags = { tenant: tenantId, purpose: 'writeback' };
   const encName = encryptionKeyName(tenantId);
   const sigName = signatureKeyName(tenantId);
-  const encryptionKeyId = await ensureKey(keys, encName, () =>
+  const enc = await ensureKey(keys, encName, policy, (expiresOn) =>
     keys.createRsaKey(encName, {
       keySize: 2048,
       hsm,
       keyOps: ['encrypt', 'decrypt', 'wrapKey', 'unwrapKey'],
       tags,
+      expiresOn,
     }),
   );
-  const signatureKeyId = await ensureKey(keys, sigName, () =>
-    keys.createEcKey(sigName, { curve: 'P-256', hsm, keyOps: ['sign', 'verify'], tags }),
+  const sig = await ensureKey(keys, sigName, policy, (expiresOn) =>
+    keys.createEcKey(sigName, { curve: 'P-256', hsm, keyOps: ['sign', 'verify'], tags, expiresOn }),
   );
-  return { encryptionKeyId, signatureKeyId };
+  const optional = (name: keyof TenantKeyIds, value: string | undefined) => (value ? { [name]: value } : {});
+  return {
+    ids: {
+      encryptionKeyId: versionedId(enc.key),
+      signatureKeyId: versionedId(sig.key),
+      ...optional('encryptionKeyCreatedAt', iso(enc.key.properties.createdOn)),
+      ...optional('encryptionKeyExpiresAt', iso(enc.key.properties.expiresOn)),
+      ...optional('signatureKeyCreatedAt', iso(sig.key.properties.createdOn)),
+      ...optional('signatureKeyExpiresAt', iso(sig.key.properties.expiresOn)),
+    },
+    created: enc.created || sig.created,
+  };
 }
 
 /**

@@ -24,6 +24,27 @@ export type WritebackState = 'provisioning' | 'enabled' | 'disabling' | 'disable
 
 export type Actor = z.infer<typeof ActorSchema>;
 
+/** Which of a SAS rule's two keys: the agent uses one, a rollover regenerates the other. */
+export type SasKeySlot = 'primary' | 'secondary';
+
+/** A key version a rollover replaced: it stays enabled until its grace has passed, then is disabled. */
+export interface ReplacedKey {
+  /** Versioned key id. */
+  keyId: string;
+  replacedAt: string;
+}
+
+/** A SAS rollover waiting for the agent's acknowledgement. */
+export interface PendingCredentials {
+  /** The control message's operation id. */
+  rolloverId: string;
+  /** The slot regenerated for the agent; the other one is retired once the agent acknowledges. */
+  slot: SasKeySlot;
+  since: string;
+  /** When the control message was last sent (absent: the keys may not be regenerated yet). */
+  sentAt?: string;
+}
+
 /** One tenant's writeback configuration, as stored. */
 export interface TenantRecord {
   tenantId: string;
@@ -36,6 +57,21 @@ export interface TenantRecord {
   /** Versioned key ids of `writeback-{t}-enc` and `writeback-{t}-sig`, once provisioned. */
   encryptionKeyId?: string;
   signatureKeyId?: string;
+  /** Creation and expiry of the current versions (Key Vault's attributes, as ISO strings). */
+  encryptionKeyCreatedAt?: string;
+  encryptionKeyExpiresAt?: string;
+  signatureKeyCreatedAt?: string;
+  signatureKeyExpiresAt?: string;
+  /** Versions of either key replaced by a rollover and still enabled (in grace). */
+  replacedKeys?: ReplacedKey[];
+  /** A rollover under way: claimed by one instance so that two timers roll a tenant once. */
+  rolling?: { rolloverId: string; since: string };
+  /** The last completed rollover of the keys. */
+  keysRolledAt?: string;
+  /** The SAS key slot the agent's connection strings use (primary until the first SAS roll). */
+  agentKeySlot?: SasKeySlot;
+  credentialsRolledAt?: string;
+  pendingCredentials?: PendingCredentials;
   /** When and by whom the current enablement completed (for `provisioning`: was asked for). */
   enabledAt?: string;
   enabledBy?: Actor;
@@ -55,6 +91,21 @@ interface TenantEntity {
   sendRule: string;
   encryptionKeyId?: string;
   signatureKeyId?: string;
+  encryptionKeyCreatedAt?: string;
+  encryptionKeyExpiresAt?: string;
+  signatureKeyCreatedAt?: string;
+  signatureKeyExpiresAt?: string;
+  /** JSON of ReplacedKey[] (a handful of entries at most). */
+  replacedKeys?: string;
+  rollingId?: string;
+  rollingSince?: string;
+  keysRolledAt?: string;
+  agentKeySlot?: SasKeySlot;
+  credentialsRolledAt?: string;
+  pendingRolloverId?: string;
+  pendingSlot?: SasKeySlot;
+  pendingSince?: string;
+  pendingSentAt?: string;
   enabledAt?: string;
   enabledByObjectId?: string;
   enabledByUpn?: string;
@@ -79,6 +130,23 @@ function toEntity(record: TenantRecord): TenantEntity {
     sendRule: record.sendRule,
     ...optional('encryptionKeyId', record.encryptionKeyId),
     ...optional('signatureKeyId', record.signatureKeyId),
+    ...optional('encryptionKeyCreatedAt', record.encryptionKeyCreatedAt),
+    ...optional('encryptionKeyExpiresAt', record.encryptionKeyExpiresAt),
+    ...optional('signatureKeyCreatedAt', record.signatureKeyCreatedAt),
+    ...optional('signatureKeyExpiresAt', record.signatureKeyExpiresAt),
+    ...optional(
+      'replacedKeys',
+      record.replacedKeys?.length ? JSON.stringify(record.replacedKeys) : undefined,
+    ),
+    ...optional('rollingId', record.rolling?.rolloverId),
+    ...optional('rollingSince', record.rolling?.since),
+    ...optional('keysRolledAt', record.keysRolledAt),
+    ...optional('agentKeySlot', record.agentKeySlot),
+    ...optional('credentialsRolledAt', record.credentialsRolledAt),
+    ...optional('pendingRolloverId', record.pendingCredentials?.rolloverId),
+    ...optional('pendingSlot', record.pendingCredentials?.slot),
+    ...optional('pendingSince', record.pendingCredentials?.since),
+    ...optional('pendingSentAt', record.pendingCredentials?.sentAt),
     ...optional('enabledAt', record.enabledAt),
     ...optional('enabledByObjectId', record.enabledBy?.objectId),
     ...optional('enabledByUpn', record.enabledBy?.upn),
@@ -91,6 +159,16 @@ function toEntity(record: TenantRecord): TenantEntity {
 
 function actorOf(objectId: string | undefined, upn: string | undefined): Actor | undefined {
   return objectId === undefined ? undefined : { objectId, ...(upn ? { upn } : {}) };
+}
+
+function parseReplacedKeys(json: string): ReplacedKey[] {
+  const parsed = JSON.parse(json) as unknown;
+  if (!Array.isArray(parsed)) throw new Error('tenants row has malformed replacedKeys');
+  return parsed.filter(
+    (item): item is ReplacedKey =>
+      typeof (item as ReplacedKey)?.keyId === 'string' &&
+      typeof (item as ReplacedKey)?.replacedAt === 'string',
+  );
 }
 
 function fromEntity(entity: TenantEntity): TenantRecord {
@@ -106,6 +184,31 @@ function fromEntity(entity: TenantEntity): TenantRecord {
   };
   if (entity.encryptionKeyId) record.encryptionKeyId = entity.encryptionKeyId;
   if (entity.signatureKeyId) record.signatureKeyId = entity.signatureKeyId;
+  if (entity.encryptionKeyCreatedAt) record.encryptionKeyCreatedAt = entity.encryptionKeyCreatedAt;
+  if (entity.encryptionKeyExpiresAt) record.encryptionKeyExpiresAt = entity.encryptionKeyExpiresAt;
+  if (entity.signatureKeyCreatedAt) record.signatureKeyCreatedAt = entity.signatureKeyCreatedAt;
+  if (entity.signatureKeyExpiresAt) record.signatureKeyExpiresAt = entity.signatureKeyExpiresAt;
+  if (entity.replacedKeys) record.replacedKeys = parseReplacedKeys(entity.replacedKeys);
+  if (entity.rollingId && entity.rollingSince) {
+    record.rolling = { rolloverId: entity.rollingId, since: entity.rollingSince };
+  }
+  if (entity.keysRolledAt) record.keysRolledAt = entity.keysRolledAt;
+  if (entity.agentKeySlot === 'primary' || entity.agentKeySlot === 'secondary') {
+    record.agentKeySlot = entity.agentKeySlot;
+  }
+  if (entity.credentialsRolledAt) record.credentialsRolledAt = entity.credentialsRolledAt;
+  if (
+    entity.pendingRolloverId &&
+    entity.pendingSince &&
+    (entity.pendingSlot === 'primary' || entity.pendingSlot === 'secondary')
+  ) {
+    record.pendingCredentials = {
+      rolloverId: entity.pendingRolloverId,
+      slot: entity.pendingSlot,
+      since: entity.pendingSince,
+      ...(entity.pendingSentAt ? { sentAt: entity.pendingSentAt } : {}),
+    };
+  }
   if (entity.enabledAt) record.enabledAt = entity.enabledAt;
   if (entity.disabledAt) record.disabledAt = entity.disabledAt;
   const enabledBy = actorOf(entity.enabledByObjectId, entity.enabledByUpn);
@@ -164,6 +267,15 @@ export class TenantRegistry {
     });
     for await (const row of rows) ids.push(row.partitionKey);
     return ids;
+  }
+
+  /** Every tenant's row (for the rollover timer), read in pages of the table's own size. */
+  async *listAll(): AsyncIterable<StoredTenant> {
+    await this.ensureTable();
+    const rows = this.table.listEntities<TenantEntity>({
+      queryOptions: { filter: odata`RowKey eq ${WRITEBACK_ROW_KEY}` },
+    });
+    for await (const entity of rows) yield { record: fromEntity(entity), etag: entity.etag };
   }
 
   /** Inserts the first row of a tenant; TenantRowConflict if one appeared meanwhile. */

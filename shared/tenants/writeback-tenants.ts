@@ -26,6 +26,8 @@ import { call, type OperationLog } from '../azure/dependency.js';
 export { call, type OperationLog } from '../azure/dependency.js';
 import { repliesQueueName, requestQueueName, SHARED_REPLIES_QUEUE } from '../wire/index.js';
 import { AuditLog } from './audit.js';
+import { rolloverPolicy, type RolloverPolicy } from '../rollover/rollover-policy.js';
+import { rolloverView } from '../rollover/rollover-view.js';
 import { disableTenantKeys, ensureTenantKeys, type KeyProtection } from './keys.js';
 import {
   AGENT_LISTEN_RULE,
@@ -72,6 +74,8 @@ export interface WritebackTenantsOptions {
   keys: KeyClient;
   messageTtlMs: number;
   keyProtection: KeyProtection;
+  /** Key rollover: the keys' expiry policy, the period and the grace (shown by GET). */
+  rollover: RolloverPolicy;
   now?: () => Date;
 }
 
@@ -113,6 +117,7 @@ export class WritebackTenants {
       keys: keyClientFromSettings(env),
       messageTtlMs: appSettings.messageTtlMs,
       keyProtection: appSettings.keyProtection,
+      rollover: rolloverPolicy(appSettings),
     });
   }
 
@@ -203,9 +208,10 @@ export class WritebackTenants {
         }),
       log,
     );
-    const keyIds = await call(
+    const { rollover } = this.options;
+    const ensured = await call(
       'Key Vault',
-      () => ensureTenantKeys(keys, tenantId, this.options.keyProtection),
+      () => ensureTenantKeys(keys, tenantId, this.options.keyProtection, rollover),
       log,
     );
 
@@ -217,7 +223,10 @@ export class WritebackTenants {
       repliesQueue,
       listenRule: AGENT_LISTEN_RULE,
       sendRule: AGENT_SEND_RULE,
-      ...keyIds,
+      // A new enablement starts the rollover state afresh: new queues (so new SAS keys, the agent on
+      // the primary slot) and, after a disable, new key versions; nothing replaced is in grace.
+      ...ensured.ids,
+      agentKeySlot: 'primary',
       enabledAt,
       enabledBy: actor,
       updatedAt: enabledAt,
@@ -232,6 +241,10 @@ export class WritebackTenants {
       throw error;
     }
     await this.audit(tenantId, 'WritebackEnabled', actor, enabledAt, log);
+    if (ensured.created && stored) {
+      // A re-enable: the keys rolled (new versions; the old ones stay disabled).
+      await this.audit(tenantId, 'KeyRolledOver', actor, enabledAt, log, 're-enable');
+    }
     return {
       created: true,
       configuration: this.view(enabled),
@@ -302,19 +315,22 @@ export class WritebackTenants {
   /** Audit is best effort here: the change is made, and failing the request would lose its answer. */
   private async audit(
     tenantId: string,
-    action: 'WritebackEnabled' | 'WritebackDisabled',
+    action: 'WritebackEnabled' | 'WritebackDisabled' | 'KeyRolledOver',
     actor: Actor,
     at: string,
     log?: OperationLog,
+    reason?: string,
   ): Promise<void> {
     try {
       await this.options.audit.record({
         tenantId,
         action,
         actor,
-        target: `tenants/${tenantId}/writeback`,
+        target:
+          action === 'KeyRolledOver' ? `tenants/${tenantId}/writeback/keys` : `tenants/${tenantId}/writeback`,
         outcome: 'succeeded',
         at: new Date(at),
+        ...(reason ? { reason } : {}),
       });
     } catch (error) {
       log?.warn(`Audit of ${action} for tenant ${tenantId} was not written: ${String(error)}`);
@@ -348,6 +364,7 @@ export class WritebackTenants {
       ...(record.enabledBy ? { enabledBy: record.enabledBy } : {}),
       ...(record.disabledAt ? { disabledAt: record.disabledAt } : {}),
       ...(record.disabledBy ? { disabledBy: record.disabledBy } : {}),
+      ...(record.state === 'enabled' ? rolloverView(record, this.options.rollover, this.now()) : {}),
       updatedAt: record.updatedAt,
     };
   }

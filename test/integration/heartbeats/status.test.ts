@@ -475,6 +475,9 @@ describe('writeback status from the agent heartbeats', () => {
       recordResult: () => Promise.reject(new Error('this test sends heartbeats only')),
     };
     const quiet = { log: () => undefined, warn: () => undefined, error: () => undefined };
+    const noAcknowledgements = {
+      acknowledge: () => Promise.reject(new Error('this test sends heartbeats only')),
+    };
     // Signed 2 minutes ago: valid, but stale, so this agent never makes contoso online.
     const signedAt = new Date(Date.now() - 2 * 60_000);
     const genuine = await signHeartbeat(
@@ -494,8 +497,13 @@ describe('writeback status from the agent heartbeats', () => {
       registry: new TenantRegistry(cloud.table('tenants')),
       heartbeats: new HeartbeatStore(cloud.table('heartbeats')),
       operations: heartbeatsOnly,
+      rollover: noAcknowledgements,
+      graceMs: 60_000,
     });
-    const kid = `${deadVault}/keys/writeback-contoso-sig/0123456789abcdef0123456789abcdef`;
+    // The tenant's current signing version (only it, or one in grace, is ever looked up), in a dead vault.
+    const current = (await new TenantRegistry(cloud.table('tenants')).get('contoso'))?.record.signatureKeyId;
+    assert.ok(current);
+    const kid = `${deadVault}/keys/writeback-contoso-sig/${current.split('/').pop()!}`;
     const forKid = await new SignJWT(heartbeatClaims('contoso', 'dc3-writeback'))
       .setProtectedHeader({ alg: 'ES256', kid, typ: HEARTBEAT_TYPE })
       .sign(generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey);
@@ -522,6 +530,8 @@ describe('writeback status from the agent heartbeats', () => {
       registry: new TenantRegistry(table('tenants')),
       heartbeats: new HeartbeatStore(table('heartbeats')),
       operations: heartbeatsOnly,
+      rollover: noAcknowledgements,
+      graceMs: 60_000,
     });
     await assert.rejects(withoutTables.handle(genuine, {}, quiet));
     // With both up, the same reply is recorded.
@@ -530,6 +540,8 @@ describe('writeback status from the agent heartbeats', () => {
       registry: new TenantRegistry(cloud.table('tenants')),
       heartbeats: new HeartbeatStore(cloud.table('heartbeats')),
       operations: heartbeatsOnly,
+      rollover: noAcknowledgements,
+      graceMs: 60_000,
     });
     assert.deepEqual(await working.handle(genuine, {}, quiet), {
       outcome: 'recorded',
