@@ -289,11 +289,13 @@ export class KeyRollover {
       const { rolling: _claim, ...rest } = current;
       return {
         ...rest,
+        // Ages count from the roll on this clock (Key Vault's createdOn is the same instant, give or
+        // take the call), so that every instance, and a test's clock, agrees on when the next is due.
         encryptionKeyId: versionedId(enc),
-        encryptionKeyCreatedAt: iso(enc.properties.createdOn) ?? at,
+        encryptionKeyCreatedAt: at,
         ...(enc.properties.expiresOn ? { encryptionKeyExpiresAt: iso(enc.properties.expiresOn) } : {}),
         signatureKeyId: versionedId(sig),
-        signatureKeyCreatedAt: iso(sig.properties.createdOn) ?? at,
+        signatureKeyCreatedAt: at,
         ...(sig.properties.expiresOn ? { signatureKeyExpiresAt: iso(sig.properties.expiresOn) } : {}),
         replacedKeys: [...(current.replacedKeys ?? []), ...replaced],
         keysRolledAt: at,

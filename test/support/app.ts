@@ -35,6 +35,8 @@ export function appSettings(
     KEYVAULT_URI: 'https://127.0.0.1:1',
     AUTH_ISSUER: identity.issuerTemplate,
     AUTH_AUDIENCE: TEST_AUDIENCE,
+    // The host resolves %KEY_ROLLOVER_SCHEDULE% in the keyRollover binding, as Azure's does.
+    KEY_ROLLOVER_SCHEDULE: '0 0 3 * * *',
     ...overrides,
   };
 }

@@ -40,6 +40,8 @@ export interface CloudUnderTest {
   serviceBusAdmin: ServiceBusAdministrationClient;
   /** A Key Vault client signed in as the developer identity (Crypto Officer and User on the vault). */
   keyClient(): KeyClient;
+  /** The developer identity's credential, for other Key Vault clients (e.g. the agent's crypto). */
+  developerCredential: TokenCredential;
   /** A client of one table of the app's storage. */
   table(name: string): TableClient;
   stop(): Promise<void>;
@@ -137,6 +139,7 @@ export async function startCloud(options: CloudOptions = {}): Promise<CloudUnder
       ca,
       env,
       serviceBusAdmin,
+      developerCredential,
       keyClient: () =>
         new KeyClient(keyVault.vaultUri, developerCredential, {
           tlsOptions: { ca: ca.caPem },
