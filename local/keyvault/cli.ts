@@ -1,7 +1,9 @@
 /**
  * `node dist/local/keyvault/cli.js [--port N] [--host H] [--data-dir D] [--in-memory] [--config F]
- *  [--certs-dir C] [--issuer URL] [--throttle]`: runs the Key Vault emulator until SIGINT/SIGTERM or
- * until its parent goes away. Prints a banner ending with one ready line
+ *  [--certs-dir C] [--issuer URL] [--throttle] [--throttle-retry-after] [--page-size N]`: runs the Key
+ * Vault emulator until SIGINT/SIGTERM or until its parent goes away. Throttling and the page size can
+ * also come from the environment (KEYVAULT_EMULATOR_THROTTLE, KEYVAULT_EMULATOR_THROTTLE_RETRY_AFTER,
+ * KEYVAULT_EMULATOR_PAGE_SIZE), so that `KEYVAULT_EMULATOR_THROTTLE=1 npm start` turns it on. Prints a banner ending with one ready line
  * (`Key Vault emulator ready on https://…`) and, with an IPC channel, sends `{ type: 'ready', vaultUri }`.
  */
 import path from 'node:path';
@@ -12,6 +14,7 @@ import {
   DEFAULT_KEYVAULT_HOST,
   DEFAULT_KEYVAULT_ISSUER,
   DEFAULT_KEYVAULT_PORT,
+  MAX_PAGE_SIZE,
   readKeyVaultConfig,
   startKeyVaultEmulator,
   type KeyVaultConfig,
@@ -28,9 +31,24 @@ Options:
   --config <file>     JSON config: issuer, administrators, roleAssignments, throttle, softDeleteRetentionDays
   --certs-dir <dir>   the local CA's folder (default ${DEFAULT_CERTS_DIR}); callers set NODE_EXTRA_CA_CERTS=<dir>/ca.pem
   --issuer <url>      the token issuer the vault trusts (default ${DEFAULT_KEYVAULT_ISSUER})
-  --throttle          apply Key Vault's service limits (also on when the config file has "throttle")
+  --throttle          apply Key Vault's service limits (also on when the config file has "throttle",
+                      or with KEYVAULT_EMULATOR_THROTTLE=1 in the environment)
+  --throttle-retry-after
+                      add Retry-After to 429 answers, which Key Vault does not send
+                      (or KEYVAULT_EMULATOR_THROTTLE_RETRY_AFTER=1); implies --throttle
+  --page-size <n>     items per page of the list operations when the caller gives no maxresults,
+                      1 to ${MAX_PAGE_SIZE} (default and Key Vault's ${MAX_PAGE_SIZE}; or KEYVAULT_EMULATOR_PAGE_SIZE)
   -h, --help          show this help
 `;
+
+/** An on/off environment variable: 1/true/on/yes or 0/false/off/no (anything else is refused). */
+function envFlag(name: string): boolean | undefined {
+  const raw = process.env[name]?.trim().toLowerCase();
+  if (!raw) return undefined;
+  if (['1', 'true', 'on', 'yes'].includes(raw)) return true;
+  if (['0', 'false', 'off', 'no'].includes(raw)) return false;
+  throw new Error(`${name} must be 1 or 0 (true/false, on/off), got "${process.env[name]}"`);
+}
 
 async function main(): Promise<void> {
   const { values, port: portFlag } = parseServiceArgs('keyvault', USAGE, {
@@ -42,13 +60,26 @@ async function main(): Promise<void> {
     'certs-dir': { type: 'string' },
     issuer: { type: 'string' },
     throttle: { type: 'boolean', default: false },
+    'throttle-retry-after': { type: 'boolean', default: false },
+    'page-size': { type: 'string' },
   });
   const port = portFlag(values.port, DEFAULT_KEYVAULT_PORT);
 
   const config: KeyVaultConfig = values.config ? await readKeyVaultConfig(values.config) : {};
   const dataDir = path.resolve(values['data-dir'] ?? DEFAULT_KEYVAULT_DATA_DIR);
   const certsDir = path.resolve(values['certs-dir'] ?? DEFAULT_CERTS_DIR);
-  const throttle = config.throttle ?? (values.throttle ? {} : undefined);
+  const retryAfter =
+    values['throttle-retry-after'] || (envFlag('KEYVAULT_EMULATOR_THROTTLE_RETRY_AFTER') ?? false);
+  const throttleOn =
+    values.throttle || retryAfter || (envFlag('KEYVAULT_EMULATOR_THROTTLE') ?? config.throttle !== undefined);
+  const throttle = throttleOn
+    ? { ...config.throttle, ...(retryAfter ? { retryAfter: true } : {}) }
+    : undefined;
+  const rawPageSize = values['page-size'] ?? process.env.KEYVAULT_EMULATOR_PAGE_SIZE?.trim();
+  const pageSize = rawPageSize ? Number(rawPageSize) : config.pageSize;
+  if (pageSize !== undefined && !(Number.isInteger(pageSize) && pageSize >= 1 && pageSize <= MAX_PAGE_SIZE)) {
+    throw new Error(`the page size must be an integer from 1 to ${MAX_PAGE_SIZE}, got "${rawPageSize}"`);
+  }
   const emulator = await startKeyVaultEmulator({
     port,
     host: values.host ?? DEFAULT_KEYVAULT_HOST,
@@ -58,6 +89,7 @@ async function main(): Promise<void> {
     roleAssignments: config.roleAssignments ?? [],
     administrators: config.administrators ?? [],
     ...(throttle ? { throttle } : {}),
+    ...(pageSize !== undefined ? { pageSize } : {}),
     ...(config.softDeleteRetentionDays ? { softDeleteRetentionDays: config.softDeleteRetentionDays } : {}),
   });
 
@@ -71,7 +103,10 @@ async function main(): Promise<void> {
     `  tokens          issuer ${emulator.issuer}, audience https://vault.azure.net`,
     `  persistence     ${emulator.dataDir ? `keys in ${path.resolve(emulator.dataDir, 'keys')} (files mode 0600)` : 'in memory only (nothing written)'}`,
     `  RBAC            ${assignments.length} role assignment(s)${values.config ? ` from ${values.config}` : ''}; admin endpoint /.emulator/role-assignments for ${config.administrators?.length ?? 0} administrator(s)`,
-    `  throttling      ${throttle ? 'on (429 with Retry-After over the service limits)' : 'off'}`,
+    `  throttling      ${throttle ? `on (429 over Key Vault's limits; rotate counts as a create; ${throttle.retryAfter ? 'with' : 'no'} Retry-After)` : 'off'}`,
+    ...(pageSize !== undefined && pageSize !== MAX_PAGE_SIZE
+      ? [`  paging          ${pageSize} items per page unless the caller asks`]
+      : []),
     `Key Vault emulator ready on ${emulator.vaultUri}`,
   ];
   // With a callback, a parent that is already gone is not an 'error' event (EPIPE) of this process.

@@ -7,7 +7,8 @@
  *     "roleAssignments": [
  *       { "principalId": "<oid>", "role": "Key Vault Crypto User", "scope": "/keys/writeback-contoso-enc" }
  *     ],
- *     "throttle": { "windowMs": 10000, "limits": { "operations": 4000 } },
+ *     "throttle": { "windowMs": 10000, "limits": { "operations": 4000 }, "retryAfter": false },
+ *     "pageSize": 25,
  *     "softDeleteRetentionDays": 90
  *   }
  *
@@ -42,8 +43,13 @@ export const KeyVaultConfig = z.strictObject({
     )
     .optional(),
   throttle: z
-    .strictObject({ windowMs: z.number().int().positive().optional(), limits: Limits.optional() })
+    .strictObject({
+      windowMs: z.number().int().positive().optional(),
+      limits: Limits.optional(),
+      retryAfter: z.boolean().optional(),
+    })
     .optional(),
+  pageSize: z.number().int().min(1).max(25).optional(),
   softDeleteRetentionDays: z.number().int().min(7).max(90).optional(),
 });
 export type KeyVaultConfig = z.infer<typeof KeyVaultConfig>;

@@ -8,6 +8,7 @@
  */
 import { ensureLocalCa, issueServerCertificate } from '../certs/index.js';
 import { createAuthenticator } from './http/auth.js';
+import { MAX_PAGE_SIZE } from './http/keys-api.js';
 import { startServer } from './http/server.js';
 import { createTrustedFetch } from './http/trusted-fetch.js';
 import { FileKeyStore } from './keys/file-store.js';
@@ -21,6 +22,7 @@ export { ROLES, DataAction, type RoleDefinition } from './rbac/roles.js';
 export type { RoleAssignment, RoleAssignmentInput } from './rbac/assignments.js';
 export { DEFAULT_THROTTLE_LIMITS, type ThrottleCategory, type ThrottleOptions } from './throttle/limiter.js';
 export { KEY_VAULT_RESOURCE, KEY_VAULT_AUDIENCES } from './http/auth.js';
+export { MAX_PAGE_SIZE } from './http/keys-api.js';
 export { readKeyVaultConfig, type KeyVaultConfig } from './config.js';
 
 export const DEFAULT_KEYVAULT_PORT = 8443;
@@ -51,8 +53,18 @@ export interface KeyVaultEmulatorOptions {
   roleAssignments?: readonly RoleAssignmentInput[];
   /** Object ids allowed to use the admin endpoint (`/.emulator/role-assignments`). */
   administrators?: readonly string[];
-  /** Key Vault's service limits: off unless given (`true` for Key Vault's own limits). */
+  /**
+   * Key Vault's service limits: off unless given (`true` for Key Vault's own limits). Creating,
+   * importing and rotating keys count as creations; a 429 carries no Retry-After, as Key Vault's,
+   * unless `retryAfter: true`.
+   */
   throttle?: boolean | ThrottleOptions;
+  /**
+   * Items per page of the list operations when the caller gives no `maxresults` (1 to 25; Key
+   * Vault's, and the default, is 25). Small values let tests exercise paging through code that
+   * iterates without asking for a page size.
+   */
+  pageSize?: number;
   /** Soft-delete retention, 7 to 90 days. Default 90. */
   softDeleteRetentionDays?: number;
   /** Timeout of each request to the issuer. Default 5 s. */
@@ -87,6 +99,10 @@ export async function startKeyVaultEmulator(
   if (!Number.isInteger(retentionDays) || retentionDays < 7 || retentionDays > 90) {
     throw new RangeError('softDeleteRetentionDays must be an integer from 7 to 90');
   }
+  const pageSize = options.pageSize ?? MAX_PAGE_SIZE;
+  if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > MAX_PAGE_SIZE) {
+    throw new RangeError(`pageSize must be an integer from 1 to ${MAX_PAGE_SIZE}`);
+  }
   const ca = await ensureLocalCa(options.certsDir ?? DEFAULT_CERTS_DIR);
   const hosts = [...new Set([host, '127.0.0.1', 'localhost'])].filter((h) => h !== '0.0.0.0' && h !== '::');
   const { certPem, keyPem } = issueServerCertificate(ca, { hosts });
@@ -114,6 +130,7 @@ export async function startKeyVaultEmulator(
       roleAssignments,
       administrators: new Set((options.administrators ?? []).map((oid) => oid.toLowerCase())),
       ...(throttle ? { throttle } : {}),
+      pageSize,
       logError: options.logError ?? ((message) => console.error(message)),
     });
   } catch (error) {

@@ -116,13 +116,17 @@ export function unauthorized(message: string, challenge: string): KeyVaultError 
   return new KeyVaultError(401, 'Unauthorized', message, undefined, { 'WWW-Authenticate': challenge });
 }
 
-export function throttled(retryAfterSeconds: number): KeyVaultError {
+/**
+ * Key Vault's 429, with the message it answers (`VaultRequestTypeLimitReached`). Key Vault sends no
+ * Retry-After; `retryAfterSeconds` adds one only when the emulator is asked to.
+ */
+export function throttled(retryAfterSeconds?: number): KeyVaultError {
   return new KeyVaultError(
     429,
     'Throttled',
-    'Request was not processed because too many requests were received. Reason: A) Too many requests for key operations per vault within the throttling window.',
+    'Request was not processed because too many requests were received. Reason: VaultRequestTypeLimitReached',
     undefined,
-    { 'Retry-After': String(retryAfterSeconds) },
+    retryAfterSeconds === undefined ? {} : { 'Retry-After': String(retryAfterSeconds) },
   );
 }
 

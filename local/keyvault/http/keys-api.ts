@@ -9,7 +9,7 @@ import {
   rotationPolicyBody,
   type Retention,
 } from '../keys/bundle.js';
-import { latestVersion } from '../keys/model.js';
+import { latestVersion, type StoredKey } from '../keys/model.js';
 import {
   CreateKeyRequest,
   ImportKeyRequest,
@@ -28,6 +28,8 @@ export interface KeysRequest {
   vaultUrl: string;
   query: URLSearchParams;
   apiVersion: string;
+  /** Items per page when the caller gives no maxresults. Default (and Key Vault's): 25. */
+  pageSize?: number;
 }
 
 export interface KeysResponse {
@@ -36,7 +38,7 @@ export interface KeysResponse {
 }
 
 /** Key Vault's page size: 25 at most, and by default. */
-const MAX_PAGE_SIZE = 25;
+export const MAX_PAGE_SIZE = 25;
 
 export async function handleKeysRequest(vault: KeyVault, request: KeysRequest): Promise<KeysResponse> {
   const { route, vaultUrl } = request;
@@ -47,15 +49,19 @@ export async function handleKeysRequest(vault: KeyVault, request: KeysRequest): 
   switch (route.kind) {
     case 'listKeys':
       return ok(
-        page(request, 'keys', vault.listKeys(), (key) =>
+        page(request, 'keys', vault.listKeys(), byName, (key) =>
           keyItem(vaultUrl, key, latestVersion(key), retention, false),
         ),
       );
     case 'listVersions': {
       const key = vault.find(name).key;
       return ok(
-        page(request, `keys/${key.name}/versions`, vault.listVersions(name), (version) =>
-          keyItem(vaultUrl, key, version, retention, true),
+        page(
+          request,
+          `keys/${key.name}/versions`,
+          vault.listVersions(name),
+          (version) => version.version.toUpperCase(),
+          (version) => keyItem(vaultUrl, key, version, retention, true),
         ),
       );
     }
@@ -97,7 +103,7 @@ export async function handleKeysRequest(vault: KeyVault, request: KeysRequest): 
     }
     case 'listDeletedKeys':
       return ok(
-        page(request, 'deletedkeys', vault.listDeletedKeys(), (key) =>
+        page(request, 'deletedkeys', vault.listDeletedKeys(), byName, (key) =>
           deletedKeyItem(vaultUrl, key, latestVersion(key), retention),
         ),
       );
@@ -127,41 +133,68 @@ export async function handleKeysRequest(vault: KeyVault, request: KeysRequest): 
   }
 }
 
+/**
+ * Paging with a cursor, as Key Vault's opaque `$skiptoken` (a marker in a stable order, not a position):
+ * items are listed in the order of their sort key (names case-insensitively, versions by id), and the
+ * token names the collection and the last key returned. A page after it starts at the first key greater
+ * than that, so an item that exists throughout the listing is returned exactly once however many keys or
+ * versions are created, disabled or deleted between pages; one created or deleted meanwhile may or may
+ * not appear.
+ */
 interface PageToken {
-  offset: number;
+  /** The collection path, lower case. */
+  c: string;
+  /** The sort key of the last item returned. */
+  after: string;
+}
+
+function byName(key: StoredKey): string {
+  return key.name.toUpperCase();
 }
 
 function page<T>(
   request: KeysRequest,
   collectionPath: string,
   items: readonly T[],
+  sortKey: (item: T) => string,
   toItem: (item: T) => Record<string, unknown>,
 ): { value: Record<string, unknown>[]; nextLink: string | null } {
   const rawSize = request.query.get('maxresults');
-  const size = rawSize === null || rawSize === '' ? MAX_PAGE_SIZE : Number(rawSize);
+  const size = rawSize === null || rawSize === '' ? (request.pageSize ?? MAX_PAGE_SIZE) : Number(rawSize);
   if (!Number.isInteger(size) || size < 1 || size > MAX_PAGE_SIZE) {
     throw badParameter(
       `Property maxresults has invalid value: it must be an integer from 1 to ${MAX_PAGE_SIZE}.`,
     );
   }
-  const offset = skipTokenOffset(request.query.get('$skiptoken'));
-  const value = items.slice(offset, offset + size).map(toItem);
-  const next = offset + size;
-  if (next >= items.length) return { value, nextLink: null };
-  const token = Buffer.from(JSON.stringify({ offset: next } satisfies PageToken)).toString('base64url');
+  const collection = collectionPath.toLowerCase();
+  const after = skipTokenCursor(request.query.get('$skiptoken'), collection);
+  const sorted = items
+    .map((item) => ({ key: sortKey(item), item }))
+    .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  const start = after === undefined ? 0 : sorted.findIndex((entry) => entry.key > after);
+  const chunk = start < 0 ? [] : sorted.slice(start, start + size);
+  const last = chunk[chunk.length - 1];
+  if (!last || start + size >= sorted.length)
+    return { value: chunk.map((e) => toItem(e.item)), nextLink: null };
+  const token = Buffer.from(JSON.stringify({ c: collection, after: last.key } satisfies PageToken)).toString(
+    'base64url',
+  );
   const query = new URLSearchParams({
     'api-version': request.apiVersion,
     $skiptoken: token,
     maxresults: String(size),
   });
-  return { value, nextLink: `${request.vaultUrl}/${collectionPath}?${query.toString()}` };
+  return {
+    value: chunk.map((e) => toItem(e.item)),
+    nextLink: `${request.vaultUrl}/${collectionPath}?${query.toString()}`,
+  };
 }
 
-function skipTokenOffset(token: string | null): number {
-  if (!token) return 0;
+function skipTokenCursor(token: string | null, collection: string): string | undefined {
+  if (!token) return undefined;
   try {
     const parsed = JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as Partial<PageToken>;
-    if (Number.isInteger(parsed.offset) && parsed.offset! >= 0) return parsed.offset!;
+    if (parsed.c === collection && typeof parsed.after === 'string') return parsed.after;
   } catch {
     // fall through
   }

@@ -28,6 +28,8 @@ export interface KeyVaultServerOptions {
   roleAssignments: RoleAssignments;
   administrators: ReadonlySet<string>;
   throttle?: ThrottleLimiter;
+  /** Items per page of the list operations when the caller gives no maxresults (Key Vault: 25). */
+  pageSize?: number;
   logError: (message: string) => void;
 }
 
@@ -90,8 +92,9 @@ async function handle(
   const body = route.hasBody ? await readJsonBody(request) : (request.resume(), undefined);
 
   if (options.throttle) {
-    const retryAfter = options.throttle.admit(throttleCategory(options.vault, route, body));
-    if (retryAfter !== undefined) throw throttled(retryAfter);
+    const { category, weight } = throttleCost(options.vault, route, body);
+    const retryAfter = options.throttle.admit(category, Date.now(), weight);
+    if (retryAfter !== undefined) throw throttled(options.throttle.sendsRetryAfter ? retryAfter : undefined);
   }
   if (!options.roleAssignments.isAllowed(caller.oid, route.action, route.name)) {
     throw forbiddenByRbac({
@@ -108,16 +111,30 @@ async function handle(
     vaultUrl: `https://${host}`,
     query: url.searchParams,
     apiVersion,
+    ...(options.pageSize !== undefined ? { pageSize: options.pageSize } : {}),
   });
   sendJson(response, result.status, result.body);
 }
 
-function throttleCategory(vault: KeyVault, route: Route, body: unknown): ThrottleCategory {
+/**
+ * What a request costs against Key Vault's limits: creating, importing and rotating a key are creations
+ * (HSM or software by the key's type); everything else is an operation, weighted by the key's type and
+ * RSA size (3072-bit 4 times, 4096-bit 8 times a 2048-bit or EC key).
+ */
+function throttleCost(
+  vault: KeyVault,
+  route: Route,
+  body: unknown,
+): { category: ThrottleCategory; weight: number } {
   if (route.kind === 'createKey' || route.kind === 'importKey') {
     const b = (body ?? {}) as { kty?: unknown; Hsm?: unknown; key?: { kty?: unknown } };
     const kty = String(b.kty ?? b.key?.kty ?? '');
-    return b.Hsm === true || kty.endsWith('-HSM') ? 'hsmCreates' : 'creates';
+    return { category: b.Hsm === true || kty.endsWith('-HSM') ? 'hsmCreates' : 'creates', weight: 1 };
   }
-  const kty = route.name ? vault.peekKeyType(route.name) : undefined;
-  return kty && isHsm(kty) ? 'hsmOperations' : 'operations';
+  const key = route.name ? vault.peekKey(route.name) : undefined;
+  const hsm = key !== undefined && isHsm(key.kty);
+  if (route.kind === 'rotateKey') return { category: hsm ? 'hsmCreates' : 'creates', weight: 1 };
+  const bits = key?.rsaBits ?? 2048;
+  const weight = bits > 3072 ? 8 : bits > 2048 ? 4 : 1;
+  return { category: hsm ? 'hsmOperations' : 'operations', weight };
 }

@@ -1,6 +1,7 @@
 /** The keys API's wire format: KeyBundle, KeyItem, DeletedKeyBundle, KeyRotationPolicy. */
 import { publicJwkMembers } from '../crypto/material.js';
 import type { RotationPolicy, StoredKey, StoredKeyVersion } from './model.js';
+import { DEFAULT_NOTIFY_ACTION } from './requests.js';
 
 export interface Retention {
   days: number;
@@ -87,25 +88,34 @@ export function deletedKeyItem(
   return { ...keyItem(vaultUrl, key, version, retention, false), ...deletion(vaultUrl, key) };
 }
 
-/** What Key Vault answers for a key without a policy of its own. */
-const DEFAULT_LIFETIME_ACTIONS = [{ trigger: { timeBeforeExpiry: 'P30D' }, action: { type: 'Notify' } }];
-
+/**
+ * A key's rotation policy as Key Vault answers it. A key without a policy of its own gets Key Vault's
+ * default: Notify 30 days before expiry, with no id, no expiryTime and no timestamps (which is also what
+ * the SDK reports: `id`, `createdOn` and `updatedOn` undefined until a policy is set).
+ */
 export function rotationPolicyBody(
   vaultUrl: string,
   name: string,
   policy?: RotationPolicy,
 ): Record<string, unknown> {
+  if (!policy) {
+    return {
+      lifetimeActions: [
+        { trigger: { ...DEFAULT_NOTIFY_ACTION.trigger }, action: { ...DEFAULT_NOTIFY_ACTION.action } },
+      ],
+      attributes: {},
+    };
+  }
   return {
     id: `${vaultUrl}/keys/${name}/rotationpolicy`,
-    lifetimeActions: policy
-      ? policy.lifetimeActions.map((a) => ({ trigger: { ...a.trigger }, action: { ...a.action } }))
-      : DEFAULT_LIFETIME_ACTIONS,
-    attributes: policy
-      ? {
-          ...(policy.expiryTime ? { expiryTime: policy.expiryTime } : {}),
-          created: policy.created,
-          updated: policy.updated,
-        }
-      : {},
+    lifetimeActions: policy.lifetimeActions.map((a) => ({
+      trigger: { ...a.trigger },
+      action: { ...a.action },
+    })),
+    attributes: {
+      ...(policy.expiryTime ? { expiryTime: policy.expiryTime } : {}),
+      created: policy.created,
+      updated: policy.updated,
+    },
   };
 }

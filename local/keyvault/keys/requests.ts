@@ -57,16 +57,20 @@ const Duration = z.string().refine((value) => {
   }
 }, 'must be an ISO-8601 duration');
 
+/** A trigger may name the other kind as null (Key Vault's own JSON examples do). */
+const OptionalDuration = Duration.nullable().optional();
+
 const RotationPolicyRequestSchema = z.object({
   lifetimeActions: z
     .array(
       z.object({
-        trigger: z.object({ timeAfterCreate: Duration.optional(), timeBeforeExpiry: Duration.optional() }),
+        trigger: z.object({ timeAfterCreate: OptionalDuration, timeBeforeExpiry: OptionalDuration }),
         action: z.object({ type: z.string() }),
       }),
     )
+    .nullable()
     .optional(),
-  attributes: z.object({ expiryTime: Duration.optional() }).optional(),
+  attributes: z.object({ expiryTime: OptionalDuration }).nullable().optional(),
 });
 
 /** Parses `body` with `schema`, or throws Key Vault's BadParameter naming the first bad property. */
@@ -106,21 +110,37 @@ export function durationSeconds(value: string): number {
   return Math.round(days * 86_400 + (d.hours ?? 0) * 3600 + (d.minutes ?? 0) * 60 + (d.seconds ?? 0));
 }
 
-const MIN_EXPIRY_SECONDS = 28 * 86_400;
-const MIN_TIME_AFTER_CREATE_SECONDS = 7 * 86_400;
+const DAY_SECONDS = 86_400;
+/** Key Vault: "ExpiresIn … should be at least 28 days". */
+const MIN_EXPIRY_SECONDS = 28 * DAY_SECONDS;
+/** Key Vault: rotation time is at least 7 days from creation and 7 days from expiration. */
+const MIN_ROTATION_MARGIN_SECONDS = 7 * DAY_SECONDS;
+
+/** What Key Vault adds to a policy without a Notify action, and answers for a key without a policy. */
+export const DEFAULT_NOTIFY_ACTION: Readonly<LifetimeAction> = {
+  trigger: { timeBeforeExpiry: 'P30D' },
+  action: { type: 'Notify' },
+};
 
 export interface RotationPolicyInput {
   lifetimeActions: LifetimeAction[];
   expiryTime?: string;
 }
 
-/** A rotation policy, with Key Vault's rules: one trigger per action, expiry at least 28 days, rotation at least 7 days after creation. */
+/**
+ * A rotation policy, with Key Vault's rules: one trigger per action; `expiryTime` at least 28 days; a
+ * Rotate action at least 7 days after creation and at least 7 days before expiry (a `timeBeforeExpiry`
+ * Rotate needs `expiryTime`). A Notify `timeBeforeExpiry` needs no `expiryTime`: that is the policy Key
+ * Vault answers for a key without one, and writing it back is accepted. Without a Notify action Key
+ * Vault adds its default (Notify 30 days before expiry), so an empty list restores the default.
+ */
 export function parseRotationPolicy(body: unknown): RotationPolicyInput {
   const request = parseRequest(RotationPolicyRequestSchema, body);
-  const expiryTime = request.attributes?.expiryTime;
-  if (expiryTime !== undefined && durationSeconds(expiryTime) < MIN_EXPIRY_SECONDS) {
+  const expiryTime = request.attributes?.expiryTime ?? undefined;
+  const expirySeconds = expiryTime === undefined ? undefined : durationSeconds(expiryTime);
+  if (expirySeconds !== undefined && expirySeconds < MIN_EXPIRY_SECONDS) {
     throw badParameter(
-      'Property attributes.expiryTime has invalid value: it must be at least 28 days (P28D).',
+      `Property attributes.expiryTime has invalid value: ${expiryTime} is shorter than the minimum of 28 days (P28D).`,
     );
   }
   const lifetimeActions = (request.lifetimeActions ?? []).map((entry, index): LifetimeAction => {
@@ -130,26 +150,46 @@ export function parseRotationPolicy(body: unknown): RotationPolicyInput {
         `Property lifetimeActions[${index}].action.type has invalid value: use Rotate or Notify.`,
       );
     }
-    const { timeAfterCreate, timeBeforeExpiry } = entry.trigger;
+    const timeAfterCreate = entry.trigger.timeAfterCreate ?? undefined;
+    const timeBeforeExpiry = entry.trigger.timeBeforeExpiry ?? undefined;
     if ((timeAfterCreate === undefined) === (timeBeforeExpiry === undefined)) {
       throw badParameter(
         `Property lifetimeActions[${index}].trigger has invalid value: set exactly one of timeAfterCreate and timeBeforeExpiry.`,
       );
     }
-    if (timeAfterCreate !== undefined && durationSeconds(timeAfterCreate) < MIN_TIME_AFTER_CREATE_SECONDS) {
-      throw badParameter(
-        `Property lifetimeActions[${index}].trigger.timeAfterCreate must be at least 7 days (P7D).`,
-      );
-    }
-    if (timeBeforeExpiry !== undefined && expiryTime === undefined) {
-      throw badParameter(
-        `Property lifetimeActions[${index}].trigger.timeBeforeExpiry needs attributes.expiryTime.`,
-      );
-    }
+    if (type === 'rotate') checkRotationTime(index, timeAfterCreate, timeBeforeExpiry, expirySeconds);
     return {
       trigger: timeAfterCreate !== undefined ? { timeAfterCreate } : { timeBeforeExpiry: timeBeforeExpiry! },
       action: { type: type === 'rotate' ? 'Rotate' : 'Notify' },
     };
   });
+  if (!lifetimeActions.some((a) => a.action.type === 'Notify')) {
+    lifetimeActions.push({
+      trigger: { ...DEFAULT_NOTIFY_ACTION.trigger },
+      action: { ...DEFAULT_NOTIFY_ACTION.action },
+    });
+  }
   return { lifetimeActions, ...(expiryTime !== undefined ? { expiryTime } : {}) };
+}
+
+function checkRotationTime(
+  index: number,
+  timeAfterCreate: string | undefined,
+  timeBeforeExpiry: string | undefined,
+  expirySeconds: number | undefined,
+): void {
+  const where = `Property lifetimeActions[${index}].trigger`;
+  if (timeBeforeExpiry !== undefined && expirySeconds === undefined) {
+    throw badParameter(`${where}.timeBeforeExpiry of a Rotate action needs attributes.expiryTime.`);
+  }
+  const name = timeAfterCreate !== undefined ? 'timeAfterCreate' : 'timeBeforeExpiry';
+  const seconds = durationSeconds((timeAfterCreate ?? timeBeforeExpiry)!);
+  if (seconds < MIN_ROTATION_MARGIN_SECONDS) {
+    throw badParameter(`${where}.${name} must be at least 7 days (P7D).`);
+  }
+  if (expirySeconds !== undefined && seconds > expirySeconds - MIN_ROTATION_MARGIN_SECONDS) {
+    throw badParameter(
+      `${where}.${name} must leave at least 7 days between the rotation and the creation or expiry of the version.`,
+    );
+  }
 }

@@ -52,10 +52,17 @@ export class KeyVault {
     return { key, version: found };
   }
 
-  /** The key type of the active key `name`, if there is one (for throttling, before any check). */
-  peekKeyType(name: string): KeyType | undefined {
+  /**
+   * The type and RSA size of the active key `name`'s current version, if there is one (for throttling,
+   * before any other check).
+   */
+  peekKey(name: string): { kty: KeyType; rsaBits?: number } | undefined {
     const key = this.store.get(name);
-    return key && !key.deleted ? latestVersion(key).kty : undefined;
+    if (!key || key.deleted) return undefined;
+    const current = latestVersion(key);
+    const n = current.privateJwk.n;
+    // base64url without padding: 4 characters carry 3 bytes.
+    return n ? { kty: current.kty, rsaBits: Math.floor((n.length * 6) / 8) * 8 } : { kty: current.kty };
   }
 
   listKeys(): StoredKey[] {

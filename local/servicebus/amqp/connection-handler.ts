@@ -21,6 +21,7 @@ import { QueueConsumer } from './queue-consumer.js';
 
 const SESSION_FILTER = 'com.microsoft:session-filter';
 const DEFAULT_ACCEPT_SESSION_TIMEOUT_MS = 60_000;
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** Fields of rhea links and contexts that its typings leave out. */
 interface LinkInternals {
@@ -41,8 +42,22 @@ function settle(delivery: Delivery | undefined, error?: unknown): void {
   delivery.update(true, state);
 }
 
+/** What a queue link needs for as long as it is attached. */
+interface LinkClaim {
+  path: string;
+  right: AccessRight;
+}
+
 export class ConnectionHandler {
   private grants: Grant[] = [];
+  /**
+   * The queue links of this connection and the claim each needs. Service Bus checks a token when a link
+   * attaches and lets the link live while a token for it is valid: a key changed meanwhile does not
+   * close it, but once its token expires without a renewal (a put-token the broker accepted) the link is
+   * force-detached, as Service Bus does (`amqp:link:detach-forced`, "Code: RenewToken").
+   */
+  private readonly claims = new Map<Sender | Receiver, LinkClaim>();
+  private expiryTimer: NodeJS.Timeout | undefined;
   /** Broker senders by link name: where `$cbs` and `$management` replies go (the request's reply_to). */
   private readonly replyLinks = new Map<string, Sender>();
   /** Queue receivers of this connection by link name (for `associated-link-name`). */
@@ -85,6 +100,45 @@ export class ConnectionHandler {
 
   private addGrant(grant: Grant): void {
     this.grants = [...this.grants.filter((g) => g.scope !== grant.scope && g.expiresAt > Date.now()), grant];
+    this.scheduleExpiryCheck();
+  }
+
+  private claim(link: Sender | Receiver, address: EntityAddress, right: AccessRight): void {
+    this.claims.set(link, { path: address.path, right });
+    this.scheduleExpiryCheck();
+  }
+
+  /** Wake up when the next token runs out, if a link may depend on it. */
+  private scheduleExpiryCheck(): void {
+    if (this.expiryTimer) clearTimeout(this.expiryTimer);
+    this.expiryTimer = undefined;
+    if (this.claims.size === 0) return;
+    const now = Date.now();
+    const next = Math.min(...this.grants.map((g) => g.expiresAt).filter((at) => at > now));
+    if (!Number.isFinite(next)) return;
+    // setTimeout takes at most 2^31 - 1 ms (24.8 days); a later expiry is checked again then.
+    const wait = Math.min(next - now + 1, MAX_TIMER_MS);
+    this.expiryTimer = setTimeout(() => guarded(() => this.detachUnauthorized()), wait);
+    this.expiryTimer.unref();
+  }
+
+  /** Force-detach the links no valid token covers any more. */
+  private detachUnauthorized(): void {
+    this.expiryTimer = undefined;
+    for (const [link, { path, right }] of [...this.claims]) {
+      if (this.allows(path, right)) continue;
+      this.claims.delete(link);
+      this.queueLinks.delete(link);
+      const error = {
+        condition: Condition.detachForced,
+        description: `The link '${link.name}' is force detached. Code: RenewToken. Details: Unauthorized access. '${right}' claim(s) are required to perform this operation. Resource: '${path}'.`,
+      };
+      const consumer = this.consumers.get(link.name);
+      if (consumer?.link === link) consumer.close(error);
+      else if (link.is_open()) link.close(error);
+    }
+    this.grants = this.grants.filter((g) => g.expiresAt > Date.now());
+    this.scheduleExpiryCheck();
   }
 
   // ---- attach -------------------------------------------------------------------------------
@@ -131,6 +185,7 @@ export class ConnectionHandler {
       entity.assertCanSend();
       internals(link).local.attach.max_message_size = MAX_MESSAGE_SIZE_BYTES;
       this.queueLinks.set(link, entity);
+      this.claim(link, entityAddress, 'Send');
       link.on('message', (context) =>
         guarded(() => this.incomingMessage(context as TransferContext, entityAddress)),
       );
@@ -174,6 +229,7 @@ export class ConnectionHandler {
       }
       const consumer = new QueueConsumer(link, queue, mode);
       this.queueLinks.set(link, entity);
+      this.claim(link, entityAddress, 'Listen');
       if (!sessionRequested) {
         this.consumers.set(link.name, consumer);
         queue.addConsumer(consumer);
@@ -234,6 +290,7 @@ export class ConnectionHandler {
 
   private linkClosed(link: Sender | Receiver): void {
     this.queueLinks.delete(link);
+    this.claims.delete(link);
     if (this.replyLinks.get(link.name) === link) this.replyLinks.delete(link.name);
     const consumer = this.consumers.get(link.name);
     if (consumer && consumer.link === link) {
@@ -246,6 +303,7 @@ export class ConnectionHandler {
     for (const [link, entity] of [...this.queueLinks]) {
       if (entity !== queue) continue;
       this.queueLinks.delete(link);
+      this.claims.delete(link);
       const gone = { condition: Condition.notFound, description: entityNotFound(queue.name).message };
       const consumer = this.consumers.get(link.name);
       if (consumer?.link === link) consumer.close(gone);
@@ -254,6 +312,9 @@ export class ConnectionHandler {
   }
 
   private dispose(): void {
+    if (this.expiryTimer) clearTimeout(this.expiryTimer);
+    this.expiryTimer = undefined;
+    this.claims.clear();
     this.namespace.events.off('queueDeleted', this.onQueueDeleted);
     for (const consumer of this.consumers.values()) consumer.detached();
     this.consumers.clear();

@@ -5,6 +5,7 @@
 export const Condition = {
   notFound: 'amqp:not-found',
   unauthorized: 'amqp:unauthorized-access',
+  detachForced: 'amqp:link:detach-forced',
   messageSizeExceeded: 'amqp:link:message-size-exceeded',
   resourceLimitExceeded: 'amqp:resource-limit-exceeded',
   entityDisabled: 'com.microsoft:entity-disabled',
@@ -26,6 +27,7 @@ export type ConditionName = (typeof Condition)[keyof typeof Condition];
 export const STATUS_OF_CONDITION: Record<ConditionName, number> = {
   'amqp:not-found': 404,
   'amqp:unauthorized-access': 401,
+  'amqp:link:detach-forced': 410,
   'amqp:link:message-size-exceeded': 413,
   'amqp:resource-limit-exceeded': 403,
   'com.microsoft:entity-disabled': 400,

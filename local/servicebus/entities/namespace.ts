@@ -13,8 +13,11 @@ export const MAX_QUEUES = 10_000;
 
 export class Namespace implements QueueDirectory, RuleSource {
   private readonly queues = new Map<string, QueueEntity>();
-  /** Emits 'queueDeleted' (QueueEntity) so that open links can be detached. */
-  readonly events = new EventEmitter();
+  /**
+   * Emits 'queueDeleted' (QueueEntity) so that open links can be detached. Every connection listens, and
+   * a namespace takes thousands of them, so there is no listener limit to warn about.
+   */
+  readonly events = new EventEmitter().setMaxListeners(0);
   readonly createdAt = new Date();
 
   constructor(

@@ -2,7 +2,6 @@
  * `QueueDescription` of the management API (api-version 2021-05) to and from the emulator's queue
  * properties, including shared access rules and the runtime counts that GET returns with it.
  */
-import { randomBytes } from 'node:crypto';
 import type { AccessRight, AuthorizationRule } from '../auth/sas.js';
 import type { QueueEntity } from '../entities/queue.js';
 import {
@@ -62,8 +61,33 @@ export function entityNameOf(target: string | undefined): string | undefined {
   return withoutHost.replace(/^\/+|\/+$/g, '') || undefined;
 }
 
-function newKey(): string {
-  return randomBytes(32).toString('base64');
+/** Service Bus takes SAS keys of exactly 44 ASCII characters of base64 (a 32-byte key is 44). */
+const SAS_KEY = /^(?=.{44}$)[A-Za-z0-9+/]+={0,2}$/;
+const MAX_KEY_NAME_LENGTH = 256;
+
+/**
+ * A rule's key as the request gives it. Service Bus stores the keys it is sent and never makes one up:
+ * the PrimaryKey is required (the official SDKs generate keys on the client when a rule is built
+ * without them), a SecondaryKey is optional and a rule sent without one has none afterwards. So an
+ * update that echoes the keys getQueue returned keeps them, and one that leaves a key out does not
+ * quietly get a new one.
+ */
+function ruleKey(item: Raw, field: 'PrimaryKey' | 'SecondaryKey', keyName: string): string | undefined {
+  const value = text(item, field);
+  if (value === undefined || value.trim() === '') {
+    if (field === 'PrimaryKey') {
+      throw new InvalidQueuePropertyError(
+        `SharedAccessAuthorizationRule '${keyName}' requires a PrimaryKey: Service Bus does not generate keys.`,
+      );
+    }
+    return undefined;
+  }
+  if (!SAS_KEY.test(value)) {
+    throw new InvalidQueuePropertyError(
+      `SharedAccessAuthorizationRule '${keyName}': ${field} must be 44 characters of base64, as a 32-byte key is.`,
+    );
+  }
+  return value;
 }
 
 function parseRules(raw: unknown): AuthorizationRule[] | undefined {
@@ -74,6 +98,11 @@ function parseRules(raw: unknown): AuthorizationRule[] | undefined {
   return items.map((item) => {
     const keyName = text(item, 'KeyName');
     if (!keyName) throw new InvalidQueuePropertyError('AuthorizationRule.KeyName is required');
+    if (keyName.length > MAX_KEY_NAME_LENGTH || !/^[A-Za-z0-9._*()!-]+$/.test(keyName)) {
+      throw new InvalidQueuePropertyError(
+        `AuthorizationRule.KeyName '${keyName}' must be at most 256 letters, digits and . _ - * ( ) !`,
+      );
+    }
     const rightsRaw = ((item.Rights ?? {}) as Raw).AccessRights;
     const rights = (Array.isArray(rightsRaw) ? rightsRaw : rightsRaw === undefined ? [] : [rightsRaw]).map(
       String,
@@ -88,10 +117,12 @@ function parseRules(raw: unknown): AuthorizationRule[] | undefined {
     if (rights.includes('Manage') && !(rights.includes('Send') && rights.includes('Listen'))) {
       throw new InvalidQueuePropertyError('A rule with Manage rights must also have Send and Listen');
     }
+    const primaryKey = ruleKey(item, 'PrimaryKey', keyName)!;
+    const secondaryKey = ruleKey(item, 'SecondaryKey', keyName);
     return {
       keyName,
-      primaryKey: text(item, 'PrimaryKey') || newKey(),
-      secondaryKey: text(item, 'SecondaryKey') || newKey(),
+      primaryKey,
+      ...(secondaryKey !== undefined ? { secondaryKey } : {}),
       rights: rights as AccessRight[],
     };
   });

@@ -32,12 +32,13 @@ describe('Key Vault emulator: command', () => {
   });
   after(async () => stack?.close());
 
-  function start(): Promise<ServiceProcess> {
+  function start(env?: NodeJS.ProcessEnv): Promise<ServiceProcess> {
     return startService({
       name: 'keyvault',
       script: CLI,
       args: ['--port', '0', '--in-memory', '--certs-dir', stack.certsDir, '--config', configFile],
       ready: READY,
+      ...(env ? { env } : {}),
     });
   }
 
@@ -62,6 +63,34 @@ describe('Key Vault emulator: command', () => {
       await service.stop('SIGTERM');
     }
     assert.equal(service.child.exitCode, 0);
+  });
+
+  it('turns on Key Vault’s limits and a page size from the environment (as `npm start` passes it on)', async () => {
+    const service = await start({
+      ...process.env,
+      KEYVAULT_EMULATOR_THROTTLE: '1',
+      KEYVAULT_EMULATOR_PAGE_SIZE: '2',
+    });
+    try {
+      const output = service.output();
+      assert.match(
+        output,
+        /throttling\s+on \(429 over Key Vault's limits; rotate counts as a create; no Retry-After\)/,
+      );
+      assert.match(output, /2 items per page/);
+      const keys = new KeyClient(READY.exec(output)![1]!, stack.credential(OFFICER), clientOptions(stack.ca));
+      await keys.createEcKey('limited', { hsm: true });
+      for (let i = 0; i < 9; i++) await keys.rotateKey('limited');
+      await assert.rejects(keys.rotateKey('limited'), (error: Error & { statusCode?: number }) => {
+        assert.equal(error.statusCode, 429);
+        return true;
+      });
+      const sizes: number[] = [];
+      for await (const page of keys.listPropertiesOfKeyVersions('limited').byPage()) sizes.push(page.length);
+      assert.deepEqual(sizes, [2, 2, 2, 2, 2]);
+    } finally {
+      await service.stop('SIGTERM');
+    }
   });
 
   it('exits by itself when its parent goes away', async () => {

@@ -197,7 +197,9 @@ describe('Key Vault emulator: keys through KeyClient', () => {
       expiresIn: 'P180D',
     });
     assert.equal(policy.expiresIn, 'P180D');
-    assert.equal(policy.lifetimeActions?.length, 1);
+    // Key Vault adds its Notify action (30 days before expiry) to a policy that has none.
+    assert.equal(policy.lifetimeActions?.length, 2);
+    assert.equal(policy.lifetimeActions?.[1]?.action, 'Notify');
     assert.equal(policy.lifetimeActions?.[0]?.action, 'Rotate');
     assert.equal(policy.lifetimeActions?.[0]?.timeAfterCreate, 'P90D');
     assert.equal(policy.lifetimeActions?.[0]?.timeBeforeExpiry, undefined);

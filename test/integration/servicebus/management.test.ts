@@ -133,16 +133,23 @@ describe('Service Bus emulator: management API', () => {
   });
 
   it('keeps shared access rules on queues; the pipeline provisions Listen-only and Send-only rules', async () => {
+    const listenKey = randomBytes(32).toString('base64');
     const name = await fixture.queue({
       authorizationRules: [
-        { claimType: 'SharedAccessKey', keyName: 'agent-listen', accessRights: ['Listen'] },
+        {
+          claimType: 'SharedAccessKey',
+          keyName: 'agent-listen',
+          accessRights: ['Listen'],
+          primaryKey: listenKey,
+        },
       ],
     });
     const queue = await fixture.admin.getQueue(name);
     const [rule] = queue.authorizationRules ?? [];
     assert.equal(rule?.keyName, 'agent-listen');
     assert.deepEqual(rule?.accessRights, ['Listen']);
-    assert.ok(rule?.primaryKey && rule.primaryKey.length >= 40, 'the emulator generates keys left out');
+    assert.equal(rule?.primaryKey, listenKey, 'the key it was given');
+    assert.equal(rule?.secondaryKey, undefined, 'none was given, none is made up');
     const sendKey = randomBytes(32).toString('base64');
     const updated = await fixture.admin.updateQueue({
       ...queue,
