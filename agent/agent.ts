@@ -3,6 +3,11 @@
  * queues and Key Vault, receives requests with bounded concurrency, sends heartbeats, serves a
  * local health endpoint, and `stop()` shuts down gracefully. The CLI (cli.ts) adds signals and
  * exit codes.
+ *
+ * A key rollover's control message (README, "Key rollover") is taken without a restart: the new SAS
+ * keys are verified, stored where the configuration got them, and a new connection replaces the
+ * current one (BusConnection) while the old one settles what it delivered; the acknowledgement goes
+ * out on the new sender, signed with the signature key's latest version.
  */
 import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
