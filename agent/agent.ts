@@ -3,27 +3,39 @@
  * queues and Key Vault, receives requests with bounded concurrency, sends heartbeats, serves a
  * local health endpoint, and `stop()` shuts down gracefully. The CLI (cli.ts) adds signals and
  * exit codes.
+ *
+ * A key rollover's control message (README, "Key rollover") is taken without a restart: the new SAS
+ * keys are verified, stored where the configuration got them, and a new connection replaces the
+ * current one (BusConnection) while the old one settles what it delivered; the acknowledgement goes
+ * out on the new sender, signed with the signature key's latest version.
  */
 import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { once } from 'node:events';
+import { randomUUID } from 'node:crypto';
 import { ClientSecretCredential, type TokenCredential } from '@azure/identity';
-import {
-  ServiceBusClient,
-  type ServiceBusClientOptions,
-  type ServiceBusReceiver,
-  type ServiceBusSender,
-} from '@azure/service-bus';
+import type { ServiceBusClientOptions } from '@azure/service-bus';
 import {
   KeyVaultReplySigner,
   KeyVaultRequestCrypto,
   type VaultClientOptions,
 } from '../shared/azure/key-vault-crypto.js';
 import type { DirectoryPolicy } from '../shared/operations/types.js';
-import { DEFAULT_HEARTBEAT_LIFETIME_SECONDS, signHeartbeat, type AgentState } from '../shared/wire/index.js';
-import type { AgentConfig } from './config.js';
+import {
+  DEFAULT_HEARTBEAT_LIFETIME_SECONDS,
+  readRequestHeader,
+  signCredentialsAck,
+  signHeartbeat,
+  type AgentState,
+  type CredentialsRequest,
+  type RequestHeader,
+} from '../shared/wire/index.js';
+import { BusConnection, withSharedAccessKey, type ReceiveHandlers } from './bus-connection.js';
+import type { AgentConfig, ConnectionStringField } from './config.js';
+import { CredentialsStore, type Persisted } from './credentials-store.js';
 import { InMemoryDirectory, LdapDirectory, type DirectoryDriver } from './directory/index.js';
 import { describeError, jsonLogger, type AgentLogger } from './log.js';
+import { KeyVersionWatch } from './key-version-watch.js';
 import { OperationRecord } from './operation-record.js';
 import { RequestWorker, signReply } from './worker.js';
 
@@ -52,6 +64,8 @@ export interface AgentDependencies {
   maxRetryBackoffMs?: number;
   /** How often the signature key's latest version is looked up. Default 1 hour. */
   signerRefreshIntervalMs?: number;
+  /** How long a key rollover waits for the new receive link to attach (see BusConnection). Default 10 s. */
+  linkAttachTimeoutMs?: number;
   now?: () => Date;
 }
 
@@ -65,6 +79,8 @@ export interface HealthReport {
   directoryReachable: boolean;
   inFlight: number;
   handled: number;
+  /** When this process last took new SAS keys from a key rollover (null: not since it started). */
+  credentialsRolledAt: string | null;
 }
 
 export interface RunningAgent {
@@ -105,6 +121,40 @@ function directoryOf(config: AgentConfig, log: AgentLogger): DirectoryDriver {
     ...(d.poolSize ? { poolSize: d.poolSize } : {}),
     logger: log,
   });
+}
+
+const FIELD_OF = { requests: 'requestsConnectionString', replies: 'repliesConnectionString' } as const;
+
+/** What a log line may say about where a new connection string went (paths, never values). */
+function describePersisted(p: Persisted): Record<string, unknown> {
+  return p.to === 'stateDirectory'
+    ? {
+        field: `serviceBus.${p.field}`,
+        to: p.to,
+        path: p.path,
+        reason: p.reason,
+        ...(p.env ? { env: p.env } : {}),
+        ...(p.configuredPath ? { configuredPath: p.configuredPath } : {}),
+        ...(p.code ? { code: p.code } : {}),
+      }
+    : { field: `serviceBus.${p.field}`, to: p.to, path: p.path };
+}
+
+/** The operator's instruction when a new connection string could not go where the configuration reads it. */
+function notPersistedMessage(p: Persisted & { to: 'stateDirectory' }): string {
+  const field = `serviceBus.${p.field}`;
+  const where =
+    p.reason === 'environment'
+      ? `it comes from environment variable ${p.env}, which the agent cannot rewrite`
+      : p.reason === 'notInAFile'
+        ? 'the configuration was not read from a file'
+        : `${p.configuredPath} could not be written`;
+  return (
+    `key rollover: the new ${field} could not be stored where the configuration reads it (${where}); ` +
+    `it is in ${p.path}. Before the next restart, ` +
+    (p.env ? `set ${p.env} to the content of that file, or ` : '') +
+    `point ${field} at { "file": "${p.path}" }; the old key stops working once the cloud retires it`
+  );
 }
 
 /** Starts the agent. Throws (after releasing what it opened) when it cannot start. */
@@ -153,15 +203,38 @@ export async function startAgent(config: AgentConfig, deps: AgentDependencies = 
       },
     );
     closers.push(() => signer.close());
+    const keyWatch = new KeyVersionWatch({
+      refresh: () => signer.refresh(),
+      onError: (error) =>
+        log.warn('signing key lookup failed', { event: 'signingKeyError', error: describeError(error) }),
+    });
 
     step = 'connecting to Service Bus';
     const busOptions = deps.serviceBusClientOptions ?? {};
-    const requestsBus = new ServiceBusClient(config.requestsConnectionString, busOptions);
-    closers.push(() => requestsBus.close());
-    const repliesBus = new ServiceBusClient(config.repliesConnectionString, busOptions);
-    closers.push(() => repliesBus.close());
-    const replies: ServiceBusSender = repliesBus.createSender(config.repliesQueue);
-    closers.push(() => replies.close());
+    const queues = { requestQueue: config.requestQueue, repliesQueue: config.repliesQueue };
+    /** Every connection not yet closed: the current one, and a previous one still settling its messages. */
+    const connections = new Set<BusConnection>();
+    closers.push(async () => {
+      const open = [...connections];
+      connections.clear();
+      const results = await Promise.allSettled(open.map((c) => c.close()));
+      const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failed) throw failed.reason;
+    });
+    let current = BusConnection.create(
+      { requests: config.requestsConnectionString, replies: config.repliesConnectionString },
+      queues,
+      busOptions,
+    );
+    connections.add(current);
+    const inFlightCount = () => [...connections].reduce((n, c) => n + c.inFlight.size, 0);
+    const store = new CredentialsStore(config.connectionStringSources, config.stateDirectory);
+
+    let stopRequested = false;
+    let credentialsRolledAt: Date | undefined;
+    // A control message is handed over while the worker is built; the closure reaches the worker later.
+    let onCredentials: (credentials: CredentialsRequest, header: RequestHeader) => Promise<void> = () =>
+      Promise.reject(new Error('not started'));
 
     const worker = new RequestWorker({
       tenantId: config.tenantId,
@@ -169,9 +242,11 @@ export async function startAgent(config: AgentConfig, deps: AgentDependencies = 
       signer,
       directory,
       record,
-      replies,
+      replies: current.sender,
       log,
       now,
+      onCredentials: (credentials, header) => onCredentials(credentials, header),
+      signerReady: () => keyWatch.settled(),
       ...(deps.retryBackoffMs !== undefined ? { retryBackoffMs: deps.retryBackoffMs } : {}),
       ...(deps.maxRetryBackoffMs !== undefined ? { maxRetryBackoffMs: deps.maxRetryBackoffMs } : {}),
     });
@@ -180,6 +255,7 @@ export async function startAgent(config: AgentConfig, deps: AgentDependencies = 
     let lastHeartbeatAt: Date | undefined;
     let lastPolicy: DirectoryPolicy | undefined;
     let directoryReachable = false;
+    let heartbeatSending: Promise<void> | undefined;
     const sendHeartbeat = async (state: AgentState): Promise<void> => {
       let policy: DirectoryPolicy;
       try {
@@ -202,6 +278,7 @@ export async function startAgent(config: AgentConfig, deps: AgentDependencies = 
         Math.ceil((2 * config.heartbeatIntervalMs) / 1000) + 60,
       );
       const at = now();
+      await keyWatch.settled();
       const jws = await signReply(signer, () =>
         signHeartbeat(
           {
@@ -217,7 +294,8 @@ export async function startAgent(config: AgentConfig, deps: AgentDependencies = 
           lifetimeSeconds,
         ),
       );
-      await replies.sendMessages({
+      // Whichever sender is current when it goes out (a key rollover may have swapped it meanwhile).
+      await current.sender.sendMessages({
         body: jws,
         contentType: 'application/jose',
         timeToLive: lifetimeSeconds * 1000,
@@ -226,43 +304,183 @@ export async function startAgent(config: AgentConfig, deps: AgentDependencies = 
       lastHeartbeatAt = at;
       log.info('heartbeat sent', { event: 'heartbeat', state, kid: signer.kid });
     };
-    const heartbeatSafely = (state: AgentState) =>
-      sendHeartbeat(state).catch((error: unknown) =>
+    const heartbeatSafely = (state: AgentState): Promise<void> => {
+      const sending = sendHeartbeat(state).catch((error: unknown) =>
         log.warn('heartbeat failed', { event: 'heartbeatError', state, error: describeError(error) }),
       );
+      heartbeatSending = sending;
+      void sending.finally(() => {
+        if (heartbeatSending === sending) heartbeatSending = undefined;
+      });
+      return sending;
+    };
 
     // ---- receiving ----
-    const receiver: ServiceBusReceiver = requestsBus.createReceiver(config.requestQueue, {
-      receiveMode: 'peekLock',
-      maxAutoLockRenewalDurationInMs: 5 * 60_000,
-      // The header's expiresAt is an AMQP timestamp; by default the SDK turns Dates in application
-      // properties into numbers, and the envelope's check (which wants the Date back) would refuse it.
-      skipConvertingDate: true,
-    });
-    closers.push(() => receiver.close());
-    const inFlight = new Set<Promise<void>>();
-    const subscription = receiver.subscribe(
-      {
-        processMessage: async (message) => {
-          const work = worker.handle(message, receiver);
-          inFlight.add(work);
-          try {
-            await work;
-          } finally {
-            inFlight.delete(work);
-          }
-        },
-        processError: async (args) => {
-          log.warn('receiver error', {
-            event: 'receiverError',
-            errorSource: args.errorSource,
-            error: describeError(args.error),
-          });
-        },
+    const receiveHandlers: ReceiveHandlers = {
+      processMessage: (message, receiver) => {
+        // A request sealed under an -enc version not seen yet: a key rollover happened, and it rolled
+        // -sig too. Look the signing key up while this request is opened and applied.
+        try {
+          const header = readRequestHeader(message);
+          if (header.tenantId === config.tenantId) keyWatch.saw(header.keyVersion);
+        } catch {
+          // The worker refuses it, and says why.
+        }
+        return worker.handle(message, receiver);
       },
-      { autoCompleteMessages: false, maxConcurrentCalls: config.concurrency },
-    );
-    closers.push(() => subscription.close());
+      processError: async (args) => {
+        log.warn('receiver error', {
+          event: 'receiverError',
+          errorSource: args.errorSource,
+          error: describeError(args.error),
+        });
+      },
+    };
+    const attachTimeoutMs = deps.linkAttachTimeoutMs ?? 10_000;
+    // At start the link attaches in the background; the SDK retries (and reports) until it does.
+    void current.start(receiveHandlers, config.concurrency, attachTimeoutMs).catch(() => undefined);
+
+    // ---- key rollover: new SAS keys in a control message ----
+    const sendAck = async (header: RequestHeader): Promise<void> => {
+      const jws = await signReply(signer, () =>
+        signCredentialsAck(
+          {
+            tenantId: config.tenantId,
+            rolloverId: header.operationId,
+            agentId: config.agentId,
+            acknowledgedAt: now(),
+          },
+          signer,
+        ),
+      );
+      await current.sender.sendMessages({
+        body: jws,
+        messageId: randomUUID(),
+        correlationId: header.operationId,
+        contentType: 'application/jose',
+        applicationProperties: { replyType: 'credentialsAck', tenantId: config.tenantId },
+      });
+      log.info('credentials acknowledged', {
+        event: 'credentialsAcknowledged',
+        rolloverId: header.operationId,
+        kid: signer.kid,
+      });
+    };
+
+    /** Closes a previous connection once the messages it delivered, and the sends begun on it, have settled. */
+    const retire = async (previous: BusConnection, pending: Promise<unknown>[]): Promise<void> => {
+      await Promise.allSettled(pending);
+      await previous.drained();
+      try {
+        await previous.close();
+      } catch (error) {
+        log.warn('error while closing the previous connection', {
+          event: 'closeError',
+          error: describeError(error),
+        });
+      }
+      connections.delete(previous);
+      log.info('previous Service Bus connection closed', { event: 'credentialsRetired' });
+    };
+
+    const rollCredentials = async (credentials: CredentialsRequest, header: RequestHeader): Promise<void> => {
+      const rolloverId = header.operationId;
+      let strings: { requests: string; replies: string };
+      try {
+        strings = {
+          requests: withSharedAccessKey(current.strings.requests, credentials.listenKey),
+          replies: withSharedAccessKey(current.strings.replies, credentials.sendKey),
+        };
+      } catch (error) {
+        log.warn('new credentials not taken: the agent keeps its connection', {
+          event: 'credentialsRefused',
+          rolloverId,
+          step: 'building the new connection strings',
+          error: describeError(error),
+        });
+        throw error;
+      }
+      const changed = (['requests', 'replies'] as const).filter((k) => strings[k] !== current.strings[k]);
+      if (changed.length === 0) {
+        // A redelivered or re-sent control message: this connection already uses these keys.
+        log.info('credentials already in use', { event: 'credentialsUnchanged', rolloverId });
+        await sendAck(header);
+        return;
+      }
+      if (stopRequested) throw new Error('the agent is stopping');
+
+      let next: BusConnection | undefined;
+      let persisted: Persisted[];
+      let link: string;
+      let rollStep = 'verifying the new keys';
+      try {
+        await BusConnection.verify(strings, queues, busOptions);
+        rollStep = 'storing the new connection strings';
+        const values: Partial<Record<ConnectionStringField, string>> = {};
+        for (const k of changed) values[FIELD_OF[k]] = strings[k];
+        persisted = await store.save(values);
+        if (stopRequested) throw new Error('the agent is stopping');
+        rollStep = 'attaching the new receive link';
+        next = BusConnection.create(strings, queues, busOptions);
+        connections.add(next);
+        link = await next.start(receiveHandlers, config.concurrency, attachTimeoutMs);
+        if (stopRequested) throw new Error('the agent is stopping');
+      } catch (error) {
+        log.warn('new credentials not taken: the agent keeps its connection', {
+          event: 'credentialsRefused',
+          rolloverId,
+          step: rollStep,
+          error: describeError(error),
+        });
+        if (next) {
+          await next.stopReceiving().catch(() => undefined);
+          await next.drained();
+          await next.close().catch(() => undefined);
+          connections.delete(next);
+        }
+        throw error;
+      }
+
+      // Switch: replies and heartbeats go out on the new sender, the old receiver takes no more.
+      const previous = current;
+      current = next;
+      worker.replies = next.sender;
+      credentialsRolledAt = now();
+      await previous.stopReceiving().catch(() => undefined);
+      // What may still use the previous connection: the messages it delivered (this control message
+      // among them: the worker completes it on that receiver after this returns), and replies or a
+      // heartbeat that started sending on the previous sender before the switch.
+      const pending: Promise<unknown>[] = [...connections].flatMap((c) => [...c.inFlight]);
+      if (heartbeatSending) pending.push(heartbeatSending);
+      void retire(previous, pending);
+
+      for (const p of persisted) {
+        if (p.to === 'stateDirectory') {
+          log.warn(notPersistedMessage(p), {
+            event: 'credentialsNotPersisted',
+            rolloverId,
+            ...describePersisted(p),
+          });
+        }
+      }
+      log.info('credentials rolled', {
+        event: 'credentialsRolled',
+        rolloverId,
+        changed: changed.map((k) => `serviceBus.${FIELD_OF[k]}`),
+        persisted: persisted.map(describePersisted),
+        receiveLink: link,
+      });
+      // A rollover rotates -sig as well: sign the acknowledgement with the new version.
+      await keyWatch.refresh();
+      await sendAck(header);
+    };
+    // One rollover at a time: a second control message waits and then compares with what the first set up.
+    let rolling: Promise<unknown> = Promise.resolve();
+    onCredentials = (credentials, header) => {
+      const run = rolling.then(() => rollCredentials(credentials, header));
+      rolling = run.catch(() => undefined);
+      return run;
+    };
 
     // ---- health ----
     const health = (): HealthReport => {
@@ -277,8 +495,9 @@ export async function startAgent(config: AgentConfig, deps: AgentDependencies = 
         startedAt: startedAt.toISOString(),
         lastHeartbeatAt: lastHeartbeatAt?.toISOString() ?? null,
         directoryReachable,
-        inFlight: inFlight.size,
+        inFlight: inFlightCount(),
         handled: worker.handledCount,
+        credentialsRolledAt: credentialsRolledAt?.toISOString() ?? null,
       };
     };
     const server: Server = createServer((req, res) => {
@@ -306,6 +525,19 @@ export async function startAgent(config: AgentConfig, deps: AgentDependencies = 
     const address = server.address();
     const healthUrl = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}/health`;
 
+    // A rollover that could not rewrite an environment variable: say so again at every start until
+    // the operator has applied the new value.
+    for (const p of await store.pending({
+      requestsConnectionString: config.requestsConnectionString,
+      repliesConnectionString: config.repliesConnectionString,
+    })) {
+      log.warn(
+        `serviceBus.${p.field} comes from environment variable ${p.env}, but a key rollover left a newer ` +
+          `value in ${p.path}: set ${p.env} to the content of that file, or point the configuration at it`,
+        { event: 'credentialsPending', ...describePersisted(p) },
+      );
+    }
+
     await heartbeatSafely('online');
     const timer = setInterval(() => void heartbeatSafely('online'), config.heartbeatIntervalMs);
 
@@ -314,11 +546,12 @@ export async function startAgent(config: AgentConfig, deps: AgentDependencies = 
     let stopping: Promise<void> | undefined;
     const stop = (): Promise<void> =>
       (stopping ??= (async () => {
-        log.info('agent stopping', { event: 'stopping', inFlight: inFlight.size });
+        stopRequested = true;
+        log.info('agent stopping', { event: 'stopping', inFlight: inFlightCount() });
         clearInterval(timer);
-        await subscription.close().catch(() => undefined);
+        await Promise.allSettled([...connections].map((c) => c.stopReceiving()));
         worker.stop();
-        const drained = Promise.allSettled([...inFlight]).then(() => true);
+        const drained = Promise.allSettled([...connections].map((c) => c.drained())).then(() => true);
         let timeout: NodeJS.Timeout | undefined;
         const finished = await Promise.race([
           drained,
@@ -330,7 +563,7 @@ export async function startAgent(config: AgentConfig, deps: AgentDependencies = 
         if (!finished) {
           log.warn('operations still in flight at shutdown; the broker will redeliver them', {
             event: 'shutdownTimeout',
-            inFlight: inFlight.size,
+            inFlight: inFlightCount(),
           });
         }
         await heartbeatSafely('going-offline');

@@ -6,7 +6,8 @@
  * A secret is written as a string (kept in the file), `{ "env": "NAME" }` (read from the
  * environment) or `{ "file": "path" }` (read from a file, trailing newline dropped). Relative paths
  * are relative to the configuration file. `HEARTBEAT_INTERVAL` in the environment overrides the
- * file's `heartbeatInterval`.
+ * file's `heartbeatInterval`. Where the two connection strings came from is kept
+ * (`connectionStringSources`), so that a key rollover can write their new values back.
  */
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
@@ -27,7 +28,7 @@ import { vaultOrigin } from '../shared/azure/key-vault-crypto.js';
 import type { DirectoryPolicy } from '../shared/operations/types.js';
 
 /** A secret as the file gives it; resolved by {@link loadAgentConfig}. */
-const SecretSource = z.union([
+const SecretInput = z.union([
   z.string().min(1, 'must not be empty'),
   z.strictObject({ env: z.string().min(1) }),
   z.strictObject({ file: z.string().min(1) }),
@@ -59,7 +60,7 @@ const PolicyInput = z.strictObject({
 
 const MemoryUser = z.strictObject({
   userPrincipalName: z.string().min(3).includes('@', { message: 'must be a UPN (name@domain)' }),
-  password: SecretSource,
+  password: SecretInput,
   sid: z.string().optional(),
   displayName: z.string().optional(),
   adminCount: z.number().int().min(0).max(1).optional(),
@@ -76,7 +77,7 @@ const Directory = z.discriminatedUnion('kind', [
     tlsServerName: z.string().min(1).optional(),
     baseDn: z.string().min(3),
     bindDn: z.string().min(1),
-    bindPassword: SecretSource,
+    bindPassword: SecretInput,
     poolSize: z.number().int().min(1).max(64).optional(),
   }),
   z.strictObject({
@@ -94,9 +95,9 @@ const FileSchema = z.strictObject({
     .optional(),
   serviceBus: z.strictObject({
     /** The Listen-only connection string of `writeback-{t}` (from enablement). */
-    requestsConnectionString: SecretSource,
+    requestsConnectionString: SecretInput,
     /** The Send-only connection string of `writeback-{t}-replies` (from enablement). */
-    repliesConnectionString: SecretSource,
+    repliesConnectionString: SecretInput,
   }),
   keyVault: z.strictObject({
     url: z.string(),
@@ -106,7 +107,7 @@ const FileSchema = z.strictObject({
     credential: z.strictObject({
       tenantId: z.string().min(1),
       clientId: z.string().min(1),
-      clientSecret: SecretSource,
+      clientSecret: SecretInput,
       /** Another authority than Entra ID's public cloud, e.g. the local identity provider. */
       authorityHost: z.url({ protocol: /^https$/ }).optional(),
     }),
@@ -151,6 +152,16 @@ export type MemoryDirectoryConfig = {
   policy: Partial<DirectoryPolicy>;
 };
 
+/**
+ * Where a secret came from: a string in the configuration file (`configFile` when it was read from
+ * a file), an environment variable, or a file (absolute path).
+ */
+export type SecretSource =
+  { kind: 'inline'; configFile?: string } | { kind: 'env'; name: string } | { kind: 'file'; path: string };
+
+/** The secrets a key rollover replaces, by their field under `serviceBus`. */
+export type ConnectionStringField = 'requestsConnectionString' | 'repliesConnectionString';
+
 /** The validated configuration, secrets resolved. Never log it as a whole. */
 export interface AgentConfig {
   tenantId: string;
@@ -159,6 +170,8 @@ export interface AgentConfig {
   repliesQueue: string;
   requestsConnectionString: string;
   repliesConnectionString: string;
+  /** Where the two connection strings came from (no values). */
+  connectionStringSources: Record<ConnectionStringField, SecretSource>;
   keyVault: {
     url: string;
     credential: { tenantId: string; clientId: string; clientSecret: string; authorityHost?: string };
@@ -178,8 +191,16 @@ function issuePath(path: readonly PropertyKey[]): string {
   return path.map(String).join('.') || '(the file)';
 }
 
-/** Parses and checks a configuration object; `baseDir` resolves relative paths. */
-export function parseAgentConfig(input: unknown, baseDir: string, env: Env = process.env): AgentConfig {
+/**
+ * Parses and checks a configuration object; `baseDir` resolves relative paths. `configFile` is the
+ * file it was read from, if any (a key rollover rewrites inline connection strings there).
+ */
+export function parseAgentConfig(
+  input: unknown,
+  baseDir: string,
+  env: Env = process.env,
+  configFile?: string,
+): AgentConfig {
   const withEnv =
     env['HEARTBEAT_INTERVAL'] && typeof input === 'object' && input !== null
       ? { ...input, heartbeatInterval: env['HEARTBEAT_INTERVAL'] }
@@ -194,10 +215,10 @@ export function parseAgentConfig(input: unknown, baseDir: string, env: Env = pro
       `${issue.message}${more}`,
     );
   }
-  return resolveConfig(parsed.data, baseDir, env);
+  return resolveConfig(parsed.data, baseDir, env, configFile);
 }
 
-function readSecret(source: z.infer<typeof SecretSource>, field: string, baseDir: string, env: Env): string {
+function readSecret(source: z.infer<typeof SecretInput>, field: string, baseDir: string, env: Env): string {
   if (typeof source === 'string') return source;
   if ('env' in source) {
     const value = env[source.env];
@@ -205,6 +226,16 @@ function readSecret(source: z.infer<typeof SecretSource>, field: string, baseDir
     return value;
   }
   return readText(source.file, field, baseDir).replace(/\r?\n$/, '');
+}
+
+function sourceOf(
+  source: z.infer<typeof SecretInput>,
+  baseDir: string,
+  configFile: string | undefined,
+): SecretSource {
+  if (typeof source === 'string') return configFile ? { kind: 'inline', configFile } : { kind: 'inline' };
+  if ('env' in source) return { kind: 'env', name: source.env };
+  return { kind: 'file', path: resolve(baseDir, source.file) };
 }
 
 function readText(file: string, field: string, baseDir: string): string {
@@ -243,7 +274,12 @@ function checkKeyId(keyId: string | undefined, field: string, vaultUrl: string, 
   if (parsed.name !== name) throw new ConfigurationError(field, `must name key ${name}`);
 }
 
-function resolveConfig(file: FileConfig, baseDir: string, env: Env): AgentConfig {
+function resolveConfig(
+  file: FileConfig,
+  baseDir: string,
+  env: Env,
+  configFile: string | undefined,
+): AgentConfig {
   const tenantId = file.tenantId;
   let vaultUrl: string;
   try {
@@ -311,6 +347,10 @@ function resolveConfig(file: FileConfig, baseDir: string, env: Env): AgentConfig
       'serviceBus.repliesConnectionString',
       repliesQueue,
     ),
+    connectionStringSources: {
+      requestsConnectionString: sourceOf(file.serviceBus.requestsConnectionString, baseDir, configFile),
+      repliesConnectionString: sourceOf(file.serviceBus.repliesConnectionString, baseDir, configFile),
+    },
     keyVault: {
       url: vaultUrl,
       credential: {
@@ -353,5 +393,5 @@ export function loadAgentConfig(path: string, env: Env = process.env): AgentConf
   } catch {
     throw new ConfigurationError('--config', `file ${path} is not valid JSON`);
   }
-  return parseAgentConfig(input, dirname(resolve(path)), env);
+  return parseAgentConfig(input, dirname(resolve(path)), env, resolve(path));
 }

@@ -54,6 +54,11 @@ export interface WorkerOptions {
    * acknowledges. A throw leaves the message to the broker (redelivered after a backoff).
    */
   onCredentials?: (credentials: CredentialsRequest, header: RequestHeader) => Promise<void>;
+  /**
+   * Awaited just before a reply is signed: a lookup of the signing key under way (a key rollover
+   * was noticed) finishes first, so the reply names the current version. Must not reject.
+   */
+  signerReady?: () => Promise<void>;
   /** Backoff before abandoning after a transient fault: first delay and cap. Defaults 1 s and 30 s. */
   retryBackoffMs?: number;
   maxRetryBackoffMs?: number;
@@ -107,9 +112,23 @@ export class RequestWorker {
   private readonly now: () => Date;
   private readonly stopping = new AbortController();
   private handled = 0;
+  private sender: ServiceBusSender;
 
   constructor(private readonly options: WorkerOptions) {
     this.now = options.now ?? (() => new Date());
+    this.sender = options.replies;
+  }
+
+  /**
+   * The sender replies go out on. A key rollover swaps it; a reply already being sent finishes on
+   * the previous one, any later one (whichever receiver its request came from) uses the new one.
+   */
+  get replies(): ServiceBusSender {
+    return this.sender;
+  }
+
+  set replies(sender: ServiceBusSender) {
+    this.sender = sender;
   }
 
   /** Messages handled (settled one way or another) since start. */
@@ -367,7 +386,7 @@ export class RequestWorker {
     outcome: RecordedOutcome,
     request?: ServiceBusReceivedMessage,
   ): Promise<void> {
-    const { signer, replies, log, tenantId } = this.options;
+    const { signer, log, tenantId } = this.options;
     // The cloud's trace context goes back with the result, so telemetry joins request and reply.
     const traceparent = traceparentOf(request?.applicationProperties?.traceparent);
     const trace = traceparent ? { traceparent } : {};
@@ -381,12 +400,13 @@ export class RequestWorker {
     };
     let jws: string;
     try {
+      await this.options.signerReady?.();
       jws = await signReply(signer, () => signResult(result, signer, this.now()));
     } catch (error) {
       throw new TransientFault('signing the reply', { cause: error });
     }
     try {
-      await replies.sendMessages({
+      await this.sender.sendMessages({
         body: jws,
         messageId: randomUUID(),
         correlationId: header.operationId,

@@ -32,11 +32,13 @@ import {
   sealRequest,
   signatureKeyName,
   verifyReply,
+  type CredentialsRequest,
   type SealedRequest,
   type VerifiedReply,
   type WritebackRequest,
 } from '../../../shared/wire/index.js';
 import type { SeedUser } from '../../../agent/directory/index.js';
+import { AGENT_LISTEN_RULE, AGENT_SEND_RULE } from '../../../shared/tenants/queues.js';
 
 /** The tenant of the service's own directory, whose tokens the vault accepts. */
 export const SERVICE_TENANT = 'writeback';
@@ -69,17 +71,25 @@ export interface AgentStack {
   close(): Promise<void>;
 }
 
+/** The agent's two SAS keys, as a key rollover hands them over. */
+export interface AgentKeys {
+  listenKey: string;
+  sendKey: string;
+}
+
 export interface TenantFixture {
   tenantId: string;
+  requestQueue: string;
+  repliesQueue: string;
   listenConnectionString: string;
   sendConnectionString: string;
   agentClientId: string;
   agentClientSecret: string;
   /** The configuration file's content for an agent of this tenant (in-memory directory). */
   configFile(stateDirectory: string, extra?: Record<string, unknown>): Record<string, unknown>;
-  /** Seals a request with the current (or given) version of the tenant's encryption key. */
+  /** Seals a request (or a key rollover's control message) with the current (or given) version of the tenant's encryption key. */
   seal(
-    payload: WritebackRequest,
+    payload: WritebackRequest | CredentialsRequest,
     options?: { operationId?: string; expiresAt?: Date; keyVersion?: string; tenantId?: string },
   ): Promise<SealedRequest>;
   send(sealed: SealedRequest, timeToLiveMs?: number): Promise<void>;
@@ -96,6 +106,11 @@ export interface TenantFixture {
   pendingRequests(): Promise<number>;
   rotateEncryptionKey(): Promise<string>;
   rotateSignatureKey(): Promise<string>;
+  /**
+   * Regenerates one key of each of the agent's two SAS rules, as the cloud's rollover does, through
+   * the administration client (getQueue, then updateQueue with the other key echoed unchanged).
+   */
+  regenerateAgentKeys(which: 'primaryKey' | 'secondaryKey'): Promise<AgentKeys>;
 }
 
 const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -154,7 +169,12 @@ export async function startAgentStack(): Promise<AgentStack> {
     const replies = repliesQueueName(tenantId);
     await admin.createQueue(replies, {
       authorizationRules: [
-        { claimType: 'SharedAccessKey', keyName: 'agent-send', accessRights: ['Send'], primaryKey: sendKey },
+        {
+          claimType: 'SharedAccessKey',
+          keyName: AGENT_SEND_RULE,
+          accessRights: ['Send'],
+          primaryKey: sendKey,
+        },
       ],
     });
     await admin.createQueue(requests, {
@@ -163,15 +183,15 @@ export async function startAgentStack(): Promise<AgentStack> {
       authorizationRules: [
         {
           claimType: 'SharedAccessKey',
-          keyName: 'agent-listen',
+          keyName: AGENT_LISTEN_RULE,
           accessRights: ['Listen'],
           primaryKey: listenKey,
         },
       ],
     });
     const endpoint = `sb://${bus.host}:${bus.amqpPort}`;
-    const listenConnectionString = `Endpoint=${endpoint};SharedAccessKeyName=agent-listen;SharedAccessKey=${listenKey};UseDevelopmentEmulator=true;EntityPath=${requests}`;
-    const sendConnectionString = `Endpoint=${endpoint};SharedAccessKeyName=agent-send;SharedAccessKey=${sendKey};UseDevelopmentEmulator=true;EntityPath=${replies}`;
+    const listenConnectionString = `Endpoint=${endpoint};SharedAccessKeyName=${AGENT_LISTEN_RULE};SharedAccessKey=${listenKey};UseDevelopmentEmulator=true;EntityPath=${requests}`;
+    const sendConnectionString = `Endpoint=${endpoint};SharedAccessKeyName=${AGENT_SEND_RULE};SharedAccessKey=${sendKey};UseDevelopmentEmulator=true;EntityPath=${replies}`;
     await officerKeys.createRsaKey(encryptionKeyName(tenantId), { keySize: 2048 });
     await officerKeys.createEcKey(signatureKeyName(tenantId), { curve: 'P-256' });
 
@@ -235,8 +255,20 @@ export async function startAgentStack(): Promise<AgentStack> {
       }
     };
 
+    const regenerate = async (queue: string, rule: string, which: 'primaryKey' | 'secondaryKey') => {
+      const properties = await admin.getQueue(queue);
+      const found = properties.authorizationRules?.find((r) => r.keyName === rule);
+      if (!found) throw new Error(`queue ${queue} has no rule ${rule}`);
+      const key = randomBytes(32).toString('base64');
+      found[which] = key;
+      await admin.updateQueue(properties);
+      return key;
+    };
+
     return {
       tenantId,
+      requestQueue: requests,
+      repliesQueue: replies,
       listenConnectionString,
       sendConnectionString,
       agentClientId,
@@ -324,6 +356,12 @@ export async function startAgentStack(): Promise<AgentStack> {
       async rotateSignatureKey() {
         const key = await officerKeys.rotateKey(signatureKeyName(tenantId));
         return key.properties.version!;
+      },
+      async regenerateAgentKeys(which) {
+        return {
+          listenKey: await regenerate(requests, AGENT_LISTEN_RULE, which),
+          sendKey: await regenerate(replies, AGENT_SEND_RULE, which),
+        };
       },
     };
   };

@@ -3,7 +3,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { parseAgentConfig } from '../../../agent/config.js';
+import { loadAgentConfig, parseAgentConfig } from '../../../agent/config.js';
 import { ConfigurationError } from '../../../shared/errors/index.js';
 
 const LISTEN =
@@ -207,5 +207,32 @@ describe('agent configuration', () => {
       {},
     );
     assert.equal(config.keyVault.url, 'https://v.vault.azure.net');
+  });
+
+  it('keeps where each connection string came from, for a key rollover to write it back', async () => {
+    await writeFile(join(dir, 'listen.secret'), `${LISTEN}\n`);
+    const fromObject = parseAgentConfig(
+      base({
+        serviceBus: {
+          requestsConnectionString: { file: 'listen.secret' },
+          repliesConnectionString: { env: 'REPLIES' },
+        },
+      }),
+      dir,
+      { REPLIES: SEND },
+    );
+    assert.deepEqual(fromObject.connectionStringSources, {
+      requestsConnectionString: { kind: 'file', path: join(dir, 'listen.secret') },
+      repliesConnectionString: { kind: 'env', name: 'REPLIES' },
+    });
+    assert.deepEqual(parseAgentConfig(base(), dir, {}).connectionStringSources.requestsConnectionString, {
+      kind: 'inline',
+    });
+    const path = join(dir, 'agent.json');
+    await writeFile(path, JSON.stringify(base()));
+    assert.deepEqual(loadAgentConfig(path, {}).connectionStringSources, {
+      requestsConnectionString: { kind: 'inline', configFile: path },
+      repliesConnectionString: { kind: 'inline', configFile: path },
+    });
   });
 });
