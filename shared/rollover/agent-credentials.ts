@@ -4,14 +4,9 @@
  * ServiceBusAdministrationClient. The rule is read and written back whole, so the other slot's key
  * (the one the agent uses) is echoed unchanged.
  */
-import { randomBytes } from 'node:crypto';
 import type { ServiceBusAdministrationClient } from '@azure/service-bus';
+import { newSasKey } from '../tenants/queues.js';
 import type { SasKeySlot, TenantRecord } from '../tenants/records.js';
-
-/** Service Bus SAS keys: 32 random bytes, base64 (what the service generates itself). */
-export function newSasKey(): string {
-  return randomBytes(32).toString('base64');
-}
 
 export function otherSlot(slot: SasKeySlot): SasKeySlot {
   return slot === 'primary' ? 'secondary' : 'primary';

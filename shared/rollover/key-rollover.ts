@@ -330,15 +330,31 @@ export class KeyRollover {
     };
   }
 
-  /** Writes the rotation policy, then rotates (one creation, paced). */
+  /**
+   * Writes the rotation policy, then rotates (one creation, paced). Key Vault answers a throttled
+   * creation 429, usually without Retry-After, and the SDK then does not retry it: the pacer holds
+   * every creation back for 1, 2, 4, 8, 16 s (Key Vault's advice) and the rotation is tried again.
+   */
   private async rotate(name: string): Promise<KeyVaultKey> {
     const { keys, policy, pacer } = this.options;
     await keys.updateKeyRotationPolicy(name, {
       expiresIn: policy.expiresIn,
       lifetimeActions: [{ action: 'Notify', timeBeforeExpiry: policy.notifyBefore }],
     });
-    await pacer.take();
-    return keys.rotateKey(name);
+    for (let attempt = 0; ; attempt++) {
+      await pacer.take();
+      try {
+        return await keys.rotateKey(name);
+      } catch (error) {
+        const rest = error as {
+          statusCode?: number;
+          response?: { headers?: { get(name: string): string | undefined } };
+        };
+        if (rest.statusCode !== 429 || attempt >= 5) throw error;
+        const header = rest.response?.headers?.get('retry-after');
+        pacer.throttled(header ? retryAfterMs(header) : 1_000 * 2 ** attempt);
+      }
+    }
   }
 
   /**

@@ -10,8 +10,14 @@ import type {
   QueueProperties,
   ServiceBusAdministrationClient,
 } from '@azure/service-bus';
+import { randomBytes } from 'node:crypto';
 import { SHARED_REPLIES_QUEUE } from '../wire/index.js';
 import { msToIsoDuration } from '../config/settings.js';
+
+/** Service Bus SAS keys: 32 random bytes, base64 (44 characters), as the service makes them. */
+export function newSasKey(): string {
+  return randomBytes(32).toString('base64');
+}
 
 /** The agent's SAS rules: exactly one right each. */
 export const AGENT_LISTEN_RULE = 'writeback-agent-listen';
@@ -101,7 +107,17 @@ function wantedRules(
 ): AuthorizationRule[] {
   if (!ruleName) return [];
   const kept = existing?.find((r) => r.keyName === ruleName && sameRights(r, rights));
-  return [kept ?? { claimType: 'SharedAccessKey', keyName: ruleName, accessRights: rights }];
+  // A new rule gets both keys from us: Service Bus requires PrimaryKey in a rule it is sent (the
+  // .NET SDKs generate keys on the client too); the agent starts on the primary key.
+  return [
+    kept ?? {
+      claimType: 'SharedAccessKey',
+      keyName: ruleName,
+      accessRights: rights,
+      primaryKey: newSasKey(),
+      secondaryKey: newSasKey(),
+    },
+  ];
 }
 
 function differs(queue: QueueProperties, settings: QueueSettings, rules: AuthorizationRule[]): boolean {
@@ -113,7 +129,12 @@ function differs(queue: QueueProperties, settings: QueueSettings, rules: Authori
     queue.deadLetteringOnMessageExpiration !== settings.deadLetteringOnMessageExpiration ||
     entityName(queue.forwardTo) !== entityName(settings.forwardTo) ||
     (queue.authorizationRules ?? []).length !== rules.length ||
-    rules.some((rule) => !rule.primaryKey)
+    rules.some(
+      (rule) =>
+        !(queue.authorizationRules ?? []).some(
+          (r) => r.keyName === rule.keyName && r.primaryKey === rule.primaryKey,
+        ),
+    )
   );
 }
 
