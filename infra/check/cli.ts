@@ -12,7 +12,8 @@ const infraDir = path.resolve(process.argv[2] ?? defaultDir);
 
 const { files, findings } = await checkInfra(infraDir);
 for (const finding of findings) {
-  console.error(`infra/${finding.file}:${finding.line} [${finding.rule}] ${finding.message}`);
+  const where = path.relative(process.cwd(), path.join(infraDir, finding.file));
+  console.error(`${where}:${finding.line} [${finding.rule}] ${finding.message}`);
 }
 if (findings.length > 0) {
   console.error(`infra:check: ${findings.length} finding(s) in ${files.length} Bicep file(s)`);
