@@ -33,10 +33,7 @@ export const FORBIDDEN_ROLES: readonly BuiltInRole[] = [
   { name: 'User Access Administrator', id: '18d7d88d-d35e-4fb5-a5c3-7773c20a72d9' },
 ];
 
-/**
- * Settings the Functions host itself reads for its storage with an identity: the account (by name or
- * blob endpoint), and the credential selecting the user-assigned identity.
- */
+/** The Functions host finds its own storage by account name or blob endpoint (one of them is needed). */
 export const HOST_STORAGE_SETTINGS = [
   'AzureWebJobsStorage__accountName',
   'AzureWebJobsStorage__blobServiceUri',

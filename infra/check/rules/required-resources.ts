@@ -341,7 +341,7 @@ export function requiredResources(project: BicepProject): Finding[] {
     if (candidates.length === 0) {
       findings.push({
         rule: 'required',
-        file: requirement.folder ? `${requirement.folder}…` : 'main.bicep',
+        file: requirement.folder ?? 'main.bicep',
         line: 1,
         message: `missing: ${requirement.what} (${requirement.type})`,
       });
