@@ -29,6 +29,9 @@ import { ConfigurationError } from '../errors/index.js';
 
 export type Settings = Readonly<Record<string, string | undefined>>;
 
+/** The identity-based connection of the Key Vault client (`KEYVAULT__clientId` selects a user-assigned identity). */
+export const KEY_VAULT_CONNECTION = 'KEYVAULT';
+
 /** The credential for an identity-based connection `X__…`. */
 export function credentialFromSettings(connectionName: string, env: Settings = process.env): TokenCredential {
   const clientId = env[`${connectionName}__clientId`];
@@ -151,7 +154,7 @@ export function keyClientFromSettings(
     );
   }
   const inAzure = host.toLowerCase().endsWith('.vault.azure.net');
-  return new KeyClient(vaultUri, credentialFromSettings('KEYVAULT', env), {
+  return new KeyClient(vaultUri, credentialFromSettings(KEY_VAULT_CONNECTION, env), {
     ...(inAzure ? {} : { disableChallengeResourceVerification: true }),
     ...options,
   });

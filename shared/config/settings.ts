@@ -57,9 +57,50 @@ export interface WritebackSettings {
   applicationInsightsConnectionString: string | undefined;
 }
 
+/**
+ * Every plain app setting loadSettings reads, with its documented default (none: required, or off when
+ * absent). The one list: loadSettings takes names and defaults from here, and `npm run infra:check`
+ * holds the Bicep templates to it, so a setting added here and not to the templates fails the check.
+ */
+export const APP_SETTINGS = {
+  AUTH_ISSUER: { required: true },
+  AUTH_AUDIENCE: { required: true },
+  KEYVAULT_URI: { required: true },
+  WRITEBACK_MESSAGE_TTL: { required: false, default: 'PT5M' },
+  WRITEBACK_SYNC_WAIT: { required: false, default: 'PT25S' },
+  HEARTBEAT_INTERVAL: { required: false, default: 'PT5M' },
+  KEY_ROLLOVER_AFTER: { required: false, default: 'P180D' },
+  KEY_ROLLOVER_SCHEDULE: { required: false, default: '0 0 3 * * *' },
+  WRITEBACK_KEY_PROTECTION: { required: false, default: 'hsm' },
+  RATE_LIMIT_PER_USER: { required: false, default: DEFAULT_USER_LIMIT },
+  RATE_LIMIT_CHANGE_PER_USER: { required: false, default: DEFAULT_CHANGE_LIMIT },
+  RATE_LIMIT_PER_TENANT: { required: false, default: DEFAULT_TENANT_LIMIT },
+  APPLICATIONINSIGHTS_CONNECTION_STRING: { required: false },
+} as const satisfies Record<string, { required: boolean; default?: string }>;
+
+export type AppSettingName = keyof typeof APP_SETTINGS;
+
+/**
+ * The connections loadSettings checks: `name` holds a connection string, or (managed identity)
+ * `name__{identityEndpoint}` names the endpoint, as the Functions host's convention has it.
+ */
+export const CONNECTION_SETTINGS = {
+  AzureWebJobsStorage: { identityEndpoint: 'tableServiceUri' },
+  ServiceBusConnection: { identityEndpoint: 'fullyQualifiedNamespace' },
+} as const;
+
+export type ConnectionSettingName = keyof typeof CONNECTION_SETTINGS;
+
+/** A setting's documented default (an empty string for one without a default). */
+function defaultOf(name: AppSettingName): string {
+  const setting: { required: boolean; default?: string } = APP_SETTINGS[name];
+  return setting.default ?? '';
+}
+
 const DAY_MS = 86_400_000;
 
-function duration(env: Settings, name: string, fallback: string, minMs: number, maxMs: number): number {
+function duration(env: Settings, name: AppSettingName, minMs: number, maxMs: number): number {
+  const fallback = defaultOf(name);
   const raw = env[name]?.trim() || fallback;
   let ms: number;
   try {
@@ -97,7 +138,8 @@ function requiredHttpsUrl(env: Settings, name: string, example: string): string 
  * `AzureWebJobsStorage__tableServiceUri` with the host's own `__accountName` / `__blobServiceUri`.
  */
 function checkStorage(env: Settings): void {
-  const name = 'AzureWebJobsStorage';
+  const name: ConnectionSettingName = 'AzureWebJobsStorage';
+  const endpointName = `${name}__${CONNECTION_SETTINGS[name].identityEndpoint}` as const;
   const raw = env[name]?.trim();
   if (raw) {
     const development = /(^|;)\s*UseDevelopmentStorage=true/i.test(raw);
@@ -113,19 +155,20 @@ function checkStorage(env: Settings): void {
     }
     return;
   }
-  if (env[`${name}__tableServiceUri`]?.trim()) {
-    requiredHttpsUrl(env, `${name}__tableServiceUri`, 'https://myaccount.table.core.windows.net');
+  if (env[endpointName]?.trim()) {
+    requiredHttpsUrl(env, endpointName, 'https://myaccount.table.core.windows.net');
     return;
   }
   throw new ConfigurationError(
     name,
-    `set ${name} to a storage connection string, or ${name}__tableServiceUri (with the host's __accountName) for a managed identity`,
+    `set ${name} to a storage connection string, or ${endpointName} (with the host's __accountName) for a managed identity`,
   );
 }
 
 /** The Service Bus namespace of the tenants' queues: a connection string or a namespace for a managed identity. */
 function checkServiceBus(env: Settings): void {
-  const name = 'ServiceBusConnection';
+  const name: ConnectionSettingName = 'ServiceBusConnection';
+  const namespaceName = `${name}__${CONNECTION_SETTINGS[name].identityEndpoint}` as const;
   const raw = env[name]?.trim();
   if (raw) {
     const endpoint = /(^|;)\s*Endpoint=sb:\/\/[^;/]+\/?/i.test(raw);
@@ -139,11 +182,11 @@ function checkServiceBus(env: Settings): void {
     }
     return;
   }
-  const namespace = env[`${name}__fullyQualifiedNamespace`]?.trim();
+  const namespace = env[namespaceName]?.trim();
   if (namespace) {
     if (!/^[A-Za-z0-9.-]+(:\d+)?$/.test(namespace)) {
       throw new ConfigurationError(
-        `${name}__fullyQualifiedNamespace`,
+        namespaceName,
         'expected a host name such as my-namespace.servicebus.windows.net',
       );
     }
@@ -151,12 +194,13 @@ function checkServiceBus(env: Settings): void {
   }
   throw new ConfigurationError(
     name,
-    `set ${name} to a connection string, or ${name}__fullyQualifiedNamespace to a namespace for a managed identity`,
+    `set ${name} to a connection string, or ${namespaceName} to a namespace for a managed identity`,
   );
 }
 
 /** Six NCRONTAB fields (second minute hour day month day-of-week); the host parses the rest. */
-function ncrontab(env: Settings, name: string, fallback: string): string {
+function ncrontab(env: Settings, name: AppSettingName): string {
+  const fallback = defaultOf(name);
   const raw = env[name]?.trim() || fallback;
   const fields = raw.split(/\s+/);
   if (fields.length !== 6 || !fields.every((f) => /^[0-9A-Za-z*/,-]+$/.test(f))) {
@@ -168,8 +212,12 @@ function ncrontab(env: Settings, name: string, fallback: string): string {
   return raw;
 }
 
+function rateLimit(env: Settings, name: AppSettingName): RateLimit {
+  return parseRateLimit(name, env[name], defaultOf(name));
+}
+
 function keyProtection(env: Settings): 'hsm' | 'software' {
-  const raw = env.WRITEBACK_KEY_PROTECTION?.trim().toLowerCase() || 'hsm';
+  const raw = env.WRITEBACK_KEY_PROTECTION?.trim().toLowerCase() || defaultOf('WRITEBACK_KEY_PROTECTION');
   if (raw !== 'hsm' && raw !== 'software') {
     throw new ConfigurationError('WRITEBACK_KEY_PROTECTION', 'expected hsm (Premium vault) or software');
   }
@@ -199,21 +247,17 @@ export function loadSettings(env: Settings = process.env): WritebackSettings {
       issuerTemplate: requiredUrl(env, 'AUTH_ISSUER', 'https://login.microsoftonline.com/{tenantId}/v2.0'),
       audience,
     },
-    messageTtlMs: duration(env, 'WRITEBACK_MESSAGE_TTL', 'PT5M', 5_000, 14 * DAY_MS),
-    syncWaitMs: duration(env, 'WRITEBACK_SYNC_WAIT', 'PT25S', 0, 120_000),
-    heartbeatIntervalMs: duration(env, 'HEARTBEAT_INTERVAL', 'PT5M', 1_000, DAY_MS),
-    keyRolloverAfterMs: duration(env, 'KEY_ROLLOVER_AFTER', 'P180D', 60_000, 3 * 365 * DAY_MS),
-    keyRolloverSchedule: ncrontab(env, 'KEY_ROLLOVER_SCHEDULE', '0 0 3 * * *'),
+    messageTtlMs: duration(env, 'WRITEBACK_MESSAGE_TTL', 5_000, 14 * DAY_MS),
+    syncWaitMs: duration(env, 'WRITEBACK_SYNC_WAIT', 0, 120_000),
+    heartbeatIntervalMs: duration(env, 'HEARTBEAT_INTERVAL', 1_000, DAY_MS),
+    keyRolloverAfterMs: duration(env, 'KEY_ROLLOVER_AFTER', 60_000, 3 * 365 * DAY_MS),
+    keyRolloverSchedule: ncrontab(env, 'KEY_ROLLOVER_SCHEDULE'),
     keyVaultUri: requiredHttpsUrl(env, 'KEYVAULT_URI', 'https://my-vault.vault.azure.net'),
     keyProtection: keyProtection(env),
     rateLimits: {
-      perUser: parseRateLimit('RATE_LIMIT_PER_USER', env.RATE_LIMIT_PER_USER, DEFAULT_USER_LIMIT),
-      changePerUser: parseRateLimit(
-        'RATE_LIMIT_CHANGE_PER_USER',
-        env.RATE_LIMIT_CHANGE_PER_USER,
-        DEFAULT_CHANGE_LIMIT,
-      ),
-      perTenant: parseRateLimit('RATE_LIMIT_PER_TENANT', env.RATE_LIMIT_PER_TENANT, DEFAULT_TENANT_LIMIT),
+      perUser: rateLimit(env, 'RATE_LIMIT_PER_USER'),
+      changePerUser: rateLimit(env, 'RATE_LIMIT_CHANGE_PER_USER'),
+      perTenant: rateLimit(env, 'RATE_LIMIT_PER_TENANT'),
     },
     applicationInsightsConnectionString: applicationInsights(env),
   };
