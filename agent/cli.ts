@@ -8,6 +8,7 @@
  * started it with an IPC channel (npm start, tests), the channel closing means the supervisor is
  * gone, and the agent stops as on SIGTERM.
  */
+import '../shared/runtime/require-supported-node.js';
 import { parseArgs } from 'node:util';
 import { ConfigurationError } from '../shared/errors/index.js';
 import { startAgent, type RunningAgent } from './agent.js';

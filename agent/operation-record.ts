@@ -3,7 +3,7 @@
  * (and fsynced) before the directory is touched and the outcome after, so a redelivered request is
  * never applied twice.
  *
- * Why an append-only JSON-lines file: Node 20 has no built-in SQLite, and the record needs only
+ * Why an append-only JSON-lines file: Node's SQLite is experimental, and the record needs only
  * "append, fsync, read all at start": one small file, no native module for an AD administrator to
  * install. Lines hold operation ids, outcomes and times only (no user, no password). A line torn
  * by a crash (the last one) is skipped at load. The file is compacted (rewritten to a temporary

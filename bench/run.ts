@@ -2,6 +2,7 @@
  * `npm run bench`: every benchmark, each in a process of its own, then one JSON summary line last.
  * `pipeline` is the end-to-end one: HTTP reset, change and unlock through the agent, on npm start's stack.
  */
+import '../shared/runtime/require-supported-node.js';
 import { execFile } from 'node:child_process';
 import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';

@@ -5,6 +5,7 @@
  * Each service is a child process; Ctrl-C (or SIGTERM) stops them all in reverse order, and each
  * child also stops by itself if this process dies, so nothing is left behind.
  */
+import '../shared/runtime/require-supported-node.js';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';

@@ -3,6 +3,7 @@
  * token and nothing else on stdout, so that `TOKEN=$(npm run -s token -- …)` works. It signs with the
  * key in `.local/identity/` (the one the provider of `npm start` publishes), so no server is needed.
  */
+import '../../shared/runtime/require-supported-node.js';
 import { parseArgs } from 'node:util';
 import {
   ADMIN_ROLE,
