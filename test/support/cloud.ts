@@ -19,7 +19,11 @@ import {
   type ClientRegistration,
   type IdentityProvider,
 } from '../../local/identity/index.js';
-import { startKeyVaultEmulator, type KeyVaultEmulator } from '../../local/keyvault/index.js';
+import {
+  startKeyVaultEmulator,
+  type KeyVaultEmulator,
+  type ThrottleOptions,
+} from '../../local/keyvault/index.js';
 import { startServiceBusEmulator, type ServiceBusEmulator } from '../../local/servicebus/index.js';
 import { clientRegistrations, DEV_IDENTITIES, SERVICE_TENANT } from '../../local/stack/identities.js';
 import { ensureQueue, sharedRepliesQueueSettings } from '../../shared/tenants/queues.js';
@@ -62,6 +66,8 @@ export interface CloudOptions {
   sharedRepliesQueue?: boolean;
   /** Where the local CA lives (default: a temporary folder), e.g. shared with a telemetry capture. */
   certsDir?: string;
+  /** Key Vault's service limits in the emulator (off by default). */
+  keyVaultThrottle?: ThrottleOptions;
 }
 
 export async function startCloud(options: CloudOptions = {}): Promise<CloudUnderTest> {
@@ -95,6 +101,7 @@ export async function startCloud(options: CloudOptions = {}): Promise<CloudUnder
         { principalId: developer.objectId, role: 'Key Vault Crypto User' },
       ],
       logError: () => undefined,
+      ...(options.keyVaultThrottle ? { throttle: options.keyVaultThrottle } : {}),
     });
     stops.push(() => keyVault.close());
 

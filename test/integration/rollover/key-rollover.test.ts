@@ -36,6 +36,8 @@ import { startCloud, type CloudUnderTest } from '../../support/cloud.js';
 
 const PERIOD_MS = 60 * 60_000;
 const TTL_MS = 60_000;
+/** The SDK retries UnauthorizedAccess; a refused key should fail at once here. */
+const NO_RETRIES = { retryOptions: { maxRetries: 0, timeoutInMs: 5_000 } };
 const quiet = { log: () => undefined, warn: () => undefined, error: () => undefined };
 
 let cloud: CloudUnderTest;
@@ -306,7 +308,7 @@ describe('key rollover', () => {
     // A second acknowledgement of the same rollover changes nothing.
     assert.equal((await processor(roller).handle(ack, {}, quiet)).outcome, 'stale');
     // The old connection string no longer connects.
-    const stale = new ServiceBusClient(oldListen);
+    const stale = new ServiceBusClient(oldListen, NO_RETRIES);
     await assert.rejects(
       stale.createReceiver('writeback-roll-sas').receiveMessages(1, { maxWaitTimeInMs: 2_000 }),
     );
@@ -341,7 +343,7 @@ describe('key rollover', () => {
       const { name, version } = parseKeyId(id);
       assert.equal((await cloud.keyClient().getKey(name, { version })).properties.enabled, false);
     }
-    const old = new ServiceBusClient(enabled.agentConnectionStrings.listen);
+    const old = new ServiceBusClient(enabled.agentConnectionStrings.listen, NO_RETRIES);
     await assert.rejects(old.createReceiver('writeback-roll-reenable').peekMessages(1));
     await old.close();
     const fresh = new ServiceBusClient(again.agentConnectionStrings.listen);
