@@ -10,15 +10,10 @@
  * throughput of resets with C in flight. Rate limits are raised for the run: the benchmark is one user
  * resetting many times. Prints one JSON summary line last.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { openOfflineMinter } from '../local/identity/index.js';
-import { freePort } from '../local/process/ports.js';
+import { startStack, summary, UNLIMITED_RATES } from './local-stack.js';
 
 const { values } = parseArgs({
   options: {
@@ -32,71 +27,11 @@ const sequential = Number(values.sequential);
 const concurrent = Number(values.concurrent);
 const inFlight = Number(values['in-flight']);
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const TENANT = 'contoso';
 const USERS = ['alice', 'bob', 'admin'].map((name) => `${name}@contoso.test`);
 
-interface Stack {
-  child: ChildProcess;
-  api: string;
-  identityUrl: string;
-  dataDir: string;
-  output(): string;
-}
-
-async function startStack(): Promise<Stack> {
-  const dataDir = await mkdtemp(path.join(tmpdir(), 'writeback-bench-'));
-  const ports: Record<string, number> = {};
-  for (const name of ['host', 'identity', 'blob', 'queue', 'table', 'amqp', 'management', 'keyvault']) {
-    ports[name] = await freePort();
-  }
-  const args = [path.join(ROOT, 'dist/local/start.js'), '--data-dir', dataDir];
-  for (const [name, port] of Object.entries(ports)) args.push(`--${name}-port`, String(port));
-  const child = spawn(process.execPath, args, {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: {
-      ...process.env,
-      RATE_LIMIT_PER_USER: '1000000/PT1M',
-      RATE_LIMIT_CHANGE_PER_USER: '1000000/PT1M',
-      RATE_LIMIT_PER_TENANT: '1000000/PT1M',
-    },
-  });
-  let output = '';
-  child.stdout?.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
-  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
-  const deadline = Date.now() + 90_000;
-  while (!output.includes('Ctrl-C stops everything')) {
-    if (child.exitCode !== null || Date.now() > deadline)
-      throw new Error(`npm start did not come up:\n${output}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  return {
-    child,
-    api: `http://127.0.0.1:${ports.host}/api`,
-    identityUrl: `https://127.0.0.1:${ports.identity}`,
-    dataDir,
-    output: () => output,
-  };
-}
-
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
-}
-
-function summary(samples: number[]): { p50: number; p95: number; p99: number; n: number } {
-  const sorted = [...samples].sort((a, b) => a - b);
-  const round = (ms: number) => Math.round(ms * 10) / 10;
-  return {
-    p50: round(percentile(sorted, 50)),
-    p95: round(percentile(sorted, 95)),
-    p99: round(percentile(sorted, 99)),
-    n: sorted.length,
-  };
-}
-
 async function main(): Promise<void> {
-  const stack = await startStack();
+  const stack = await startStack(UNLIMITED_RATES);
   try {
     const minter = await openOfflineMinter({
       dataDir: path.join(stack.dataDir, 'identity'),
@@ -204,9 +139,7 @@ async function main(): Promise<void> {
       }),
     );
   } finally {
-    stack.child.kill('SIGINT');
-    if (stack.child.exitCode === null) await once(stack.child, 'exit');
-    await rm(stack.dataDir, { recursive: true, force: true });
+    await stack.stop();
   }
 }
 

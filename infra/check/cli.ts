@@ -2,6 +2,7 @@
  * `npm run infra:check [infra-folder]`: prints each finding as `file:line [rule] message` and exits 1
  * when there is one. The folder defaults to the repository's infra/.
  */
+import '../../shared/runtime/require-supported-node.js';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { checkInfra } from './check-infra.js';

@@ -91,6 +91,7 @@ export class ApplicationInsightsTelemetry implements Telemetry {
         connectionString,
         disableOfflineStorage: true,
         ...(options.trustedCaPem ? { tlsOptions: { ca: options.trustedCaPem } } : {}),
+        ...(options.credential ? { credential: options.credential } : {}),
       },
       enableLiveMetrics: false,
       enableStandardMetrics: false,

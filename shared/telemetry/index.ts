@@ -8,6 +8,7 @@ import { settings } from '../config/settings.js';
 import { ConfigurationError } from '../errors/index.js';
 import { ApplicationInsightsTelemetry } from './application-insights.js';
 import { parseConnectionString } from './connection-string.js';
+import { ManagedIdentityCredential, type TokenCredential } from '@azure/identity';
 import type { Telemetry, TelemetryOptions } from './types.js';
 
 export type {
@@ -66,10 +67,23 @@ let processTelemetry: Telemetry | undefined;
  * both meet in one Application Map node.
  */
 export function telemetry(): Telemetry {
+  const credential = entraCredential(process.env.APPLICATIONINSIGHTS_AUTHENTICATION_STRING);
   processTelemetry ??= createTelemetry(settings().applicationInsightsConnectionString, {
     ...(process.env.WEBSITE_SITE_NAME ? { cloudRole: process.env.WEBSITE_SITE_NAME } : {}),
+    ...(credential ? { credential } : {}),
   });
   return processTelemetry;
+}
+
+/**
+ * The credential of APPLICATIONINSIGHTS_AUTHENTICATION_STRING (`Authorization=AAD;ClientId=…`), the
+ * setting the Functions host reads for its own telemetry: the app's own items then go with the same
+ * managed identity (the Bicep template turns Application Insights' local authentication off).
+ */
+export function entraCredential(authentication: string | undefined): TokenCredential | undefined {
+  if (!authentication || !/(^|;)\s*Authorization=AAD\s*(;|$)/i.test(authentication)) return undefined;
+  const clientId = /(?:^|;)\s*ClientId=([^;\s]+)/i.exec(authentication)?.[1];
+  return clientId ? new ManagedIdentityCredential({ clientId }) : new ManagedIdentityCredential();
 }
 
 /**

@@ -3,6 +3,7 @@
  * `Telemetry`; the one implementation over the `applicationinsights` package is in
  * application-insights.ts, and a no-op stands in when no connection string is set.
  */
+import type { TokenCredential } from '@azure/identity';
 
 /** Custom dimensions of an item. Only allow-listed keys are sent (see vocabulary.ts). */
 export type TelemetryProperties = Record<string, string | number | boolean | undefined>;
@@ -76,4 +77,9 @@ export interface TelemetryOptions {
    * started with NODE_EXTRA_CA_CERTS do not need it.
    */
   trustedCaPem?: string;
+  /**
+   * Sends with Entra ID instead of the connection string's key, for an Application Insights resource
+   * with local authentication off (APPLICATIONINSIGHTS_AUTHENTICATION_STRING `Authorization=AAD`).
+   */
+  credential?: TokenCredential;
 }

@@ -44,10 +44,11 @@ function run(
   });
 }
 
-test('the scripts start, run the agent, the emulators, the token command and the benchmarks', () => {
+test('the scripts start, run the agent, the emulators, the token command, the infra check and the benchmarks', () => {
   assert.deepEqual(entryPoints, [
     'dist/agent/cli.js',
     'dist/bench/run.js',
+    'dist/infra/check/cli.js',
     'dist/local/identity/token-cli.js',
     'dist/local/start.js',
   ]);
