@@ -15,7 +15,7 @@ export default tseslint.config(
     },
   },
   {
-    // Production code must not reach into local/, bench/ or test/ (DESIGN.md §2).
+    // Production code must not reach into local/, bench/ or test/ (docs/architecture.md).
     files: ['functions/**/*.ts', 'shared/**/*.ts', 'agent/**/*.ts'],
     rules: {
       'no-restricted-imports': [

@@ -1,5 +1,5 @@
 /**
- * The demo agent's configuration file for `npm start` (DESIGN.md §8): tenant `contoso`, the
+ * The demo agent's configuration file for `npm start` (docs/local-development.md): tenant `contoso`, the
  * in-memory directory with the demo users and the demo policy, heartbeats every 10 seconds. The
  * caller (the local stack) provides what enabling the tenant produced and where things run; this
  * module only shapes the file, so that the demo and a real installation go through the same

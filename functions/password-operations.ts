@@ -1,5 +1,5 @@
 /**
- * The password routes (DESIGN.md §4): reset, change and unlock for the caller (`me/`), reset and
+ * The password routes (docs/api.md): reset, change and unlock for the caller (`me/`), reset and
  * unlock of any user for an admin (`users/{upn}/`). Thin: parse and authorize here, run the
  * operation in shared/operations, map its outcome there.
  */

@@ -5,7 +5,7 @@
  *
  * Contract, for every driver:
  * - The three operations never throw for anything the directory or the network does: they resolve
- *   to an OperationResult whose outcome is `succeeded` or one of the codes (DESIGN.md §4), with the
+ *   to an OperationResult whose outcome is `succeeded` or one of the codes (docs/api.md), with the
  *   policy `reason` on PasswordPolicy and a short `detail` for logs. Only misuse (a closed driver)
  *   throws.
  * - Passwords are plain strings held only for the call; no driver logs them, stores them in clear,

@@ -51,7 +51,7 @@ export interface InMemoryDirectoryOptions {
   logger?: DirectoryLogger;
 }
 
-/** DESIGN.md §8's demo policy. */
+/** The demo policy (docs/local-development.md). */
 export const DEMO_POLICY: DirectoryPolicy = {
   minLength: 10,
   complexity: true,

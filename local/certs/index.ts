@@ -1,5 +1,5 @@
 /**
- * The one local certificate authority of the development stack (DESIGN.md §3). Every emulator HTTPS
+ * The one local certificate authority of the development stack (docs/local-development.md). Every emulator HTTPS
  * endpoint serves a certificate issued by it; callers trust it through NODE_EXTRA_CA_CERTS pointing at
  * `<dir>/ca.pem`. Whichever component starts first creates it; later ones (and concurrent ones) reuse it.
  *

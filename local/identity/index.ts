@@ -1,5 +1,5 @@
 /**
- * The development identity provider (DESIGN.md §3): a stand-in for Microsoft Entra ID that serves
+ * The development identity provider (docs/local-development.md): a stand-in for Microsoft Entra ID that serves
  * OIDC discovery and JWKS per tenant and mints tokens. A library for tests and `npm start`; the
  * commands are token-cli.ts (people) and server-cli.ts (`npm start`).
  */

@@ -16,7 +16,7 @@ export const DEFAULT_LIFETIME_SECONDS = 3600;
 /** The client id of "the portal" that user tokens are issued to (`azp`) unless told otherwise. */
 export const DEVELOPMENT_PORTAL_APP_ID = '4b3f2f7e-6c1d-4a51-9a40-0d3c8e7f5a11';
 
-/** The application role that admin routes require (DESIGN.md §4). */
+/** The application role that admin routes require (docs/api.md). */
 export const ADMIN_ROLE = 'Writeback.Admin';
 
 export interface MintOptions {
@@ -61,7 +61,7 @@ export interface TokenMinter {
   mintAppToken(opts: AppTokenOptions): Promise<string>;
 }
 
-/** Whether `tenant` is a valid tenant id (the one pattern of DESIGN.md §5). */
+/** Whether `tenant` is a valid tenant id (the one pattern, docs/wire.md). */
 export function isTenantId(tenant: string): boolean {
   return TenantId.safeParse(tenant).success;
 }

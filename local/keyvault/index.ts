@@ -1,5 +1,5 @@
 /**
- * The Key Vault emulator (DESIGN.md §3): the keys REST API of Azure Key Vault over HTTPS, for the
+ * The Key Vault emulator (docs/local-development.md): the keys REST API of Azure Key Vault over HTTPS, for the
  * unmodified @azure/keyvault-keys SDK, with Key Vault's challenge authentication, RBAC, soft delete,
  * throttling and errors. A library for tests and `npm start`; the command is cli.ts.
  *

@@ -7,7 +7,7 @@ import 'zod-openapi';
 import { PROBLEM_CATALOGUE, type ProblemCode } from '../errors/index.js';
 
 /**
- * Tenant ids name queues and keys (`writeback-{tenantId}`), hence the narrow pattern (DESIGN.md §5)
+ * Tenant ids name queues and keys (`writeback-{tenantId}`), hence the narrow pattern (docs/wire.md)
  * and two more rules that keep tenants apart on shared infrastructure (shared/wire `wireTenantId`):
  * lower case only, because Service Bus and Key Vault names are case-insensitive (`Contoso` would share
  * `contoso`'s queues and keys); and not `replies` or `…-replies`, whose request queue would be another

@@ -2,7 +2,7 @@
 import { ForbiddenError, UnauthenticatedError } from '../errors/index.js';
 import type { UserIdentifier } from '../operations/types.js';
 
-/** The application role of the admin routes (DESIGN.md §4). */
+/** The application role of the admin routes (docs/api.md). */
 export const ADMIN_ROLE = 'Writeback.Admin';
 
 export interface Caller {
@@ -31,7 +31,7 @@ export function requireRole(caller: Caller, role: string): void {
 }
 
 /**
- * The on-premises user a `me/` route acts on (DESIGN.md §4): the SID if the token carries one (it
+ * The on-premises user a `me/` route acts on (docs/api.md): the SID if the token carries one (it
  * survives renames), else the UPN. A token with neither (an application's) cannot use those routes.
  */
 export function onPremisesUserOf(caller: Caller): UserIdentifier {

@@ -1,4 +1,4 @@
-/** Authentication and authorisation of HTTP callers (DESIGN.md §4). */
+/** Authentication and authorisation of HTTP callers (docs/api.md). */
 export {
   actorOf,
   ADMIN_ROLE,

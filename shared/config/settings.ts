@@ -1,5 +1,5 @@
 /**
- * The one config loader. Reads the app settings (DESIGN.md §7) from the environment once, validates
+ * The one config loader. Reads the app settings (docs/settings.md) from the environment once, validates
  * them and fails with a ConfigurationError that names the setting. Defaults are the documented ones.
  */
 import { ConfigurationError } from '../errors/index.js';
@@ -233,7 +233,7 @@ function applicationInsights(env: Settings): string | undefined {
 }
 
 /**
- * Reads and checks every setting of DESIGN.md §7. Connection settings are checked for their shape
+ * Reads and checks every setting of docs/settings.md. Connection settings are checked for their shape
  * only (nothing is dialled here); the clients are built from them in shared/azure/clients.ts.
  */
 export function loadSettings(env: Settings = process.env): WritebackSettings {

@@ -1,6 +1,6 @@
 /**
  * The one error hierarchy of the product. Every error a caller can see is a `ProblemError` with a
- * stable `code` (DESIGN.md §4); `shared/http/problem.ts` is the one place that turns it into
+ * stable `code` (docs/api.md); `shared/http/problem.ts` is the one place that turns it into
  * application/problem+json. Messages never contain a password: only say what is wrong, not the value.
  */
 

@@ -1,4 +1,4 @@
-/** Heartbeats: the `heartbeats` table and whether a tenant's agent is online (DESIGN.md §1, §4, §6). */
+/** Heartbeats: the `heartbeats` table and whether a tenant's agent is online (docs/state.md, docs/api.md). */
 export { HeartbeatStore, HEARTBEATS_TABLE, type HeartbeatRecord, type HeartbeatWrite } from './store.js';
 export {
   HeartbeatMonitor,

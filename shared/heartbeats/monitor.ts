@@ -1,5 +1,5 @@
 /**
- * Is a tenant's writeback agent alive? (DESIGN.md §1 step 2, §4.) An agent is online while its last
+ * Is a tenant's writeback agent alive? (docs/api.md, "Writeback status".) An agent is online while its last
  * heartbeat is fresher than 2 × HEARTBEAT_INTERVAL + 1 minute and did not say `going-offline`; a
  * tenant is online when one of its agents is.
  *

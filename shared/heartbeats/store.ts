@@ -1,5 +1,5 @@
 /**
- * The `heartbeats` table (DESIGN.md §6): one row per tenant and agent, PartitionKey = tenant id,
+ * The `heartbeats` table (docs/state.md): one row per tenant and agent, PartitionKey = tenant id,
  * RowKey = agent id. A row holds the agent's last verified heartbeat: its signed `now` (not the time
  * it was received), version, startedAt, state and the directory's password policy. Rows only move
  * forward: a heartbeat older than (or as old as) the stored one changes nothing, settled by the row's

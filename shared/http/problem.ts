@@ -1,4 +1,4 @@
-/** The one place where errors become application/problem+json responses (RFC 9457, DESIGN.md §4). */
+/** The one place where errors become application/problem+json responses (RFC 9457, docs/api.md). */
 import type { HttpResponseInit } from '@azure/functions';
 import { ProblemError } from '../errors/index.js';
 

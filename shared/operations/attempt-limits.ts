@@ -1,5 +1,5 @@
 /**
- * The rate limits of the password routes (issue: per user and per tenant, held across instances):
+ * The rate limits of the password routes (per user and per tenant, held across instances):
  * every operation counts against its target user and its tenant, and a change also against the
  * user's change attempts, which is what stops guessing of currentPassword.
  */

@@ -1,5 +1,5 @@
 /**
- * The public parts of the tenants' `writeback-{t}-enc` keys, for sealing requests (DESIGN.md §5): one
+ * The public parts of the tenants' `writeback-{t}-enc` keys, for sealing requests (docs/wire.md): one
  * Key Vault GET per key version and instance, then none, so a reset costs no Key Vault call. A key
  * version never changes (rollover makes a new version, recorded in the tenant's row), so entries are
  * kept for the life of the instance; the map is bounded so that many tenants cannot grow it forever.

@@ -1,5 +1,5 @@
 /**
- * Outcomes → HTTP responses (DESIGN.md §4), in one place: a finished operation becomes 200 or the
+ * Outcomes → HTTP responses (docs/api.md), in one place: a finished operation becomes 200 or the
  * problem of its code (with `reason` and `operationId`), a pending one 202 with `Location` and
  * `Retry-After`. `GET …/operations/{id}` answers 200 with the operation's state either way, and the
  * problem of a failed operation inside it, so a portal reads one shape while it polls.

@@ -1,5 +1,5 @@
 /**
- * The `operations` table (DESIGN.md §6): one row per accepted password operation, PartitionKey =
+ * The `operations` table (docs/state.md): one row per accepted password operation, PartitionKey =
  * tenant id, RowKey = operation id. The state machine is pending → succeeded | failed | expired, and
  * a final state is written exactly once: every transition is an ETag-conditional update of a row that
  * is still pending, so a duplicate or late result, or an expiry racing a result, changes nothing.

@@ -1,5 +1,5 @@
 /**
- * Temporary passwords for an admin reset without `newPassword` (DESIGN.md §4): drawn from the CSPRNG
+ * Temporary passwords for an admin reset without `newPassword` (docs/api.md): drawn from the CSPRNG
  * (`crypto.randomInt`, which is unbiased), with at least one character of each of AD's four classes
  * so that complexity is met, and at least as long as the domain's minimum length. Look-alike
  * characters (0/O, 1/l/I) are left out because an admin reads the password out to a user.

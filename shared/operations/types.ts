@@ -1,6 +1,6 @@
 /**
  * The words of a writeback operation, shared by the cloud side, the wire contract and the agent
- * (DESIGN.md §4 and §5). Outcomes are the problem codes of the API, so that an agent's answer maps
+ * (docs/api.md and docs/wire.md). Outcomes are the problem codes of the API, so that an agent's answer maps
  * to an HTTP response in one step.
  */
 import type { PolicyReason } from '../errors/index.js';

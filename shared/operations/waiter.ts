@@ -1,5 +1,5 @@
 /**
- * How a waiting HTTP call learns its operation's outcome (result correlation, DESIGN.md §1 step 6).
+ * How a waiting HTTP call learns its operation's outcome (result correlation, docs/architecture.md).
  *
  * The replies function records a result in the `operations` table and then tells the waiters of its
  * own instance at once (in memory). A waiter whose reply is handled by another instance cannot hear

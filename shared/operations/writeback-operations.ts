@@ -1,5 +1,5 @@
 /**
- * The writeback pipeline (DESIGN.md §1, §4, §5): a password operation from an authorized caller to a
+ * The writeback pipeline (docs/architecture.md): a password operation from an authorized caller to a
  * recorded final state.
  *
  * submit: idempotency key (a repeat returns the first operation, sends nothing) → tenant enabled (409)
@@ -45,7 +45,7 @@ import { generateTemporaryPassword } from './temporary-password.js';
 import type { OperationKind, ResetFlags, UserIdentifier } from './types.js';
 import { OperationWaiter } from './waiter.js';
 
-/** How long idempotency keys are remembered (issue: 24 h). */
+/** How long idempotency keys are remembered: 24 h. */
 export const IDEMPOTENCY_WINDOW_MS = 24 * 60 * 60_000;
 /**
  * After a request's expiry, how long a pending operation is given before it is ended as expired:

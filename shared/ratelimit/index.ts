@@ -1,4 +1,4 @@
-/** Rate limiting of the password routes (issue 5 item 7): limits, their settings and the limiter. */
+/** Rate limiting of the password routes (docs/architecture.md): limits, their settings and the limiter. */
 export {
   DEFAULT_CHANGE_LIMIT,
   DEFAULT_TENANT_LIMIT,

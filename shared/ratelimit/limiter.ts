@@ -1,5 +1,5 @@
 /**
- * The rate limiter of the password routes (issue 5 item 7), with its state in Table storage so that
+ * The rate limiter of the password routes (docs/architecture.md), with its state in Table storage so that
  * it holds across every instance of the Functions app.
  *
  * One consume() is, in the common case, two table calls whatever the number of checks: one query

@@ -1,4 +1,4 @@
-/** The replies function's work: verify signed replies, record heartbeats (DESIGN.md §5, §6). */
+/** The replies function's work: verify signed replies, record heartbeats (docs/wire.md, docs/state.md). */
 export {
   ReplyProcessor,
   replyProcessor,

@@ -1,5 +1,5 @@
 /**
- * What the replies function does with one message of `writeback-replies` (DESIGN.md §5): verify the
+ * What the replies function does with one message of `writeback-replies` (docs/wire.md): verify the
  * compact JWS (ES256) with the signing tenant's cached `-sig` public key, check that the tenant is
  * enabled, then record a heartbeat in `heartbeats`, or a result on its operation in `operations`.
  *

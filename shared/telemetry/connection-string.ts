@@ -1,7 +1,7 @@
 /**
  * Checks APPLICATIONINSIGHTS_CONNECTION_STRING at start-up. The SDK would accept a malformed one and
- * silently lose every item; a setting that is wrong must stop the host with its name instead (issue 5
- * item 10). Messages never repeat the value.
+ * silently lose every item; a setting that is wrong must stop the host with its name instead
+ * (docs/settings.md). Messages never repeat the value.
  */
 import { ConfigurationError } from '../errors/index.js';
 

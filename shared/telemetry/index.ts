@@ -1,5 +1,5 @@
 /**
- * Telemetry of the product (issue 5 item 9, DESIGN.md §9): requests, dependencies, a custom event per
+ * Telemetry of the product (docs/security.md): requests, dependencies, a custom event per
  * operation outcome and metrics, sent to Application Insights through the official `applicationinsights`
  * package; off when APPLICATIONINSIGHTS_CONNECTION_STRING is not set. Every item passes the allow-lists
  * of vocabulary.ts, so nothing secret can be sent, whatever a call site puts in.

@@ -1,5 +1,5 @@
 /**
- * The telemetry words of the product (issue 5 item 9). Everything the pipeline reports goes through a
+ * The telemetry words of the product (docs/security.md). Everything the pipeline reports goes through a
  * `Telemetry`; the one implementation over the `applicationinsights` package is in
  * application-insights.ts, and a no-op stands in when no connection string is set.
  */

@@ -1,5 +1,5 @@
 /**
- * Everything telemetry may carry, as allow-lists. DESIGN.md §9: a plaintext password may never reach
+ * Everything telemetry may carry, as allow-lists. docs/security.md: a plaintext password may never reach
  * telemetry. Rather than trusting every call site (and every property someone adds later), the wrapper
  * sends only what is listed here: a property whose key is not listed is dropped, a listed key whose
  * string value does not have the listed shape is replaced by `[redacted]`, an event or metric whose name
@@ -14,7 +14,7 @@ import { apiRoutes } from '../api/routes.js';
 /** Words of the domain: codes, outcomes, states, kinds, reasons (`PasswordPolicy`, `tooShort`, `pending`). */
 const TOKEN = /^[A-Za-z][A-Za-z0-9_.-]{0,63}$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-/** DESIGN.md §5 tenant ids (Entra tenant GUIDs match too). */
+/** Tenant ids (docs/wire.md) (Entra tenant GUIDs match too). */
 const TENANT_ID = /^[A-Za-z0-9][A-Za-z0-9-]{0,62}$/;
 /** `self` / `admin`, or a route template such as `/api/tenants/{tenantId}/me/unlock`. */
 const ROUTE = /^[A-Za-z0-9/{}._-]{1,200}$/;
@@ -101,7 +101,7 @@ export const TELEMETRY_TRIGGER_NAMES: ReadonlySet<string> = new Set([
   'replies',
   /** Timer: operations past their expiry end as WritebackExpired. */
   'operationsExpiry',
-  /** Timer: key rollover (DESIGN.md §1 step 7). */
+  /** Timer: key rollover (docs/key-rollover.md). */
   'keyRollover',
 ]);
 

@@ -1,5 +1,5 @@
 /**
- * The `audit` table (DESIGN.md §6): who did what to whom, when, with what outcome. PartitionKey =
+ * The `audit` table (docs/state.md): who did what to whom, when, with what outcome. PartitionKey =
  * tenant id, RowKey = `{ISO time}-{uuid}` (chronological within a tenant, unique). Columns: action,
  * actorObjectId, actorUpn, target, outcome, at, and for password operations operationId, code,
  * reason, requestedAt, flags. Never a secret: no key, connection string or password.

@@ -1,4 +1,4 @@
-/** Tenants: enabling, reading and disabling password writeback (DESIGN.md §4-§6). */
+/** Tenants: enabling, reading and disabling password writeback (docs/api.md). */
 export {
   WritebackTenants,
   writebackTenants,

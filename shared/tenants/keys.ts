@@ -1,5 +1,5 @@
 /**
- * A tenant's two Key Vault keys (DESIGN.md §5), through the official KeyClient: `writeback-{t}-enc`
+ * A tenant's two Key Vault keys (docs/wire.md), through the official KeyClient: `writeback-{t}-enc`
  * (RSA 2048) and `writeback-{t}-sig` (EC P-256), hardware-protected unless WRITEBACK_KEY_PROTECTION
  * says `software`. Idempotent: an enabled latest version is used as it is; a missing key is created;
  * a disabled one (after a disable) gets a new version, so a re-enabled tenant never reuses the keys

@@ -1,5 +1,5 @@
 /**
- * A tenant's Service Bus entities (DESIGN.md §5), provisioned idempotently through the official
+ * A tenant's Service Bus entities (docs/wire.md), provisioned idempotently through the official
  * ServiceBusAdministrationClient: every step reads what exists and only creates or corrects what
  * differs, so a retried enable resumes where a failed one stopped, and never rotates a SAS key that
  * already exists.

@@ -1,5 +1,5 @@
 /**
- * The `tenants` table (DESIGN.md §6): one row per tenant that was ever enabled, the source of truth
+ * The `tenants` table (docs/state.md): one row per tenant that was ever enabled, the source of truth
  * for "is writeback enabled". PartitionKey = tenant id, RowKey = `writeback`, so that a tenant's
  * other configuration rows can join it later. Timestamps are ISO-8601 strings (UTC). No secret is
  * ever stored here: the agent's SAS keys live only on the queues' rules, the private keys only in

@@ -1,5 +1,5 @@
 /**
- * Enabling, reading and disabling password writeback for a tenant (DESIGN.md §4, §5, §6).
+ * Enabling, reading and disabling password writeback for a tenant (docs/api.md).
  *
  * Enable provisions in an order that a retry can resume: the `tenants` row first says `provisioning`,
  * then the queues, the agent's rules and the keys are brought to what they must be (each step
@@ -48,7 +48,7 @@ import {
 import type { z } from 'zod';
 import type { WritebackConfiguration as WritebackConfigurationSchema } from '../api/schemas.js';
 
-/** The Service Bus connection setting of the tenants' queues (DESIGN.md §7). */
+/** The Service Bus connection setting of the tenants' queues (docs/settings.md). */
 export const SERVICE_BUS_CONNECTION = 'ServiceBusConnection';
 
 /** What GET answers: the configuration, never a secret (the API's schema is the one definition). */

@@ -1,7 +1,7 @@
 /**
  * A bounds-checked reader and a writer for the envelope's binary layout (big-endian,
  * length-prefixed fields). Hand-written on purpose: the layout is a dozen fixed fields whose exact
- * bytes are the GCM additional data and whose size is budgeted to the byte (DESIGN.md §5: under
+ * bytes are the GCM additional data and whose size is budgeted to the byte (docs/wire.md: under
  * 1 KB); a general serializer (CBOR, protobuf) would add field tags and a dependency and still
  * need these checks. Every read checks the remaining length first, so a truncated or lying body
  * ends in a typed error, never an over-read.

@@ -1,5 +1,5 @@
 /**
- * The request envelope (DESIGN.md §5): the cloud seals a writeback request with the tenant's
+ * The request envelope (docs/wire.md): the cloud seals a writeback request with the tenant's
  * public `writeback-{t}-enc` key; the agent opens it through Key Vault, so the private key never
  * leaves the vault. Pure code: no Azure call of its own; Key Vault sits behind `RequestKeyVault`.
  *
@@ -184,7 +184,7 @@ export interface PublicRsaJwk {
  */
 export interface SealedRequest {
   body: Buffer;
-  /** = operationId (DESIGN.md §5), so duplicate detection and logs line up. */
+  /** = operationId (docs/wire.md), so duplicate detection and logs line up. */
   messageId: string;
   applicationProperties: RequestProperties;
   header: RequestHeader;

@@ -1,4 +1,4 @@
-/** The wire contract between cloud and agent (DESIGN.md §5): names, request envelope, replies. */
+/** The wire contract between cloud and agent (docs/wire.md): names, request envelope, replies. */
 export * from './names.js';
 export * from './errors.js';
 export * from './envelope.js';

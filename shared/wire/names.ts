@@ -1,5 +1,5 @@
 /**
- * Names of a tenant's Service Bus queues and Key Vault keys (DESIGN.md §5), and the parsing of
+ * Names of a tenant's Service Bus queues and Key Vault keys (docs/wire.md), and the parsing of
  * versioned Key Vault key ids. One place, so that the pipeline, the agent and the key rollover
  * timer can never disagree about a name.
  */

@@ -1,5 +1,5 @@
 /**
- * Replies from the agent (DESIGN.md §5): results and heartbeats, each a compact JWS (ES256) signed
+ * Replies from the agent (docs/wire.md): results and heartbeats, each a compact JWS (ES256) signed
  * with the tenant's `writeback-{t}-sig` EC P-256 key, sent on `writeback-{t}-replies`.
  *
  * Signing: the private key stays in Key Vault, whose `sign` takes a SHA-256 digest and returns the

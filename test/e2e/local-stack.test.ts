@@ -150,7 +150,7 @@ test('npm start: banner, health, a token accepted, a demo reset works, Ctrl-C le
     assert.equal(state, 'online', stack.output());
 
     // The demo works straight away: a reset of a demo user succeeds, and a policy failure is
-    // answered with its reason (DESIGN.md §8: minimum length 10).
+    // answered with its reason (the demo policy: minimum length 10).
     const reset = (newPassword: string) =>
       fetch(`${stack.api}/tenants/contoso/me/password/reset`, {
         method: 'POST',

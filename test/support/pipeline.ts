@@ -1,7 +1,7 @@
 /**
  * The whole pipeline on real parts: the app in the local Functions host (startCloud: Azurite, the
  * identity provider, both emulators), a tenant enabled through the real admin route, and the
- * reference agent (in this process) with an in-memory directory holding DESIGN.md §8's demo users,
+ * reference agent (in this process) with an in-memory directory holding the demo users (docs/local-development.md),
  * configured with exactly what enabling answered. Tests drive it over HTTP, as a portal would.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -76,7 +76,7 @@ export interface PipelineUnderTest {
 
 export interface PipelineOptions extends CloudOptions {
   tenantId?: string;
-  /** Users of the in-memory directory; default: DESIGN.md §8's demo users with DEMO_USER_PASSWORD. */
+  /** Users of the in-memory directory; default: the demo users with DEMO_USER_PASSWORD. */
   users?: SeedUser[];
   /** Start the agent (default true). */
   agent?: boolean;

@@ -45,7 +45,7 @@ export const SAMBA_LDAP_URL = 'ldap://127.0.0.1:389';
 const FIXED_PORTS = [389, 636, 3268, 3269];
 const LOCK_PATH = join(tmpdir(), 'writeback-samba-dc.lock');
 
-/** The policy DESIGN.md §8 gives the demo tenant (and these tests). */
+/** The policy docs/local-development.md gives the demo tenant (and these tests). */
 export const TEST_POLICY: DirectoryPolicy = {
   minLength: 10,
   complexity: true,
@@ -126,7 +126,7 @@ export interface SambaDc {
   readonly domainSid: string;
   /** Creates a user over LDAP as the administrator. */
   createUser(spec: SambaUserSpec): Promise<SambaUser>;
-  /** The demo users of DESIGN.md §8 (alice, bob, da, gone), all with `password`. */
+  /** The demo users of docs/local-development.md (alice, bob, da, gone), all with `password`. */
   createDemoUsers(password: string): Promise<Record<'alice' | 'bob' | 'da' | 'gone', SambaUser>>;
   setPolicy(policy: Partial<DirectoryPolicy>): Promise<void>;
   /** A simple bind as the user: what an interactive logon would say. Counts towards lockout. */

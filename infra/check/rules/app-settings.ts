@@ -3,7 +3,7 @@
  * loader (APP_SETTINGS and CONNECTION_SETTINGS of shared/config/settings.ts) rather than from a list
  * of our own: each plain setting, the identity-based endpoint of each connection, and the host's
  * own storage and telemetry identity settings. A value the template makes knowable must equal the
- * loader's documented default, so the templates deploy what the README describes.
+ * loader's documented default, so the templates deploy what docs/settings.md describes.
  */
 import { APP_SETTINGS, CONNECTION_SETTINGS } from '../../../shared/config/settings.js';
 import { appSettingsOf } from '../app-settings-of.js';
@@ -51,7 +51,7 @@ export function appSettings(project: BicepProject): Finding[] {
           rule: 'app-settings',
           file: site.file.path,
           line: setting.line,
-          message: `${name} defaults to '${String(value.value)}' here but to '${documented}' in the code and the README`,
+          message: `${name} defaults to '${String(value.value)}' here but to '${documented}' in the code and docs/settings.md`,
         });
       }
     }

@@ -1,5 +1,5 @@
 /**
- * Key rollover, the agent's side (issue 10). The test plays the cloud with the official SDKs: it
+ * Key rollover, the agent's side (docs/key-rollover.md). The test plays the cloud with the official SDKs: it
  * regenerates the key of each of the agent's SAS rules that the agent does not use
  * (ServiceBusAdministrationClient getQueue + updateQueue), seals a credentials control message
  * with the tenant's Key Vault key, sends it on the request queue, waits for the signed

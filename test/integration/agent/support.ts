@@ -44,7 +44,7 @@ import { AGENT_LISTEN_RULE, AGENT_SEND_RULE } from '../../../shared/tenants/queu
 export const SERVICE_TENANT = 'writeback';
 const OFFICER = { clientId: 'test-officer', clientSecret: randomBytes(16).toString('hex') };
 
-/** DESIGN.md §8's demo users, each with a password the tests know. */
+/** The demo users (docs/local-development.md), each with a password the tests know. */
 export const DEMO_PASSWORD = 'Demo-Passw0rd-1';
 export function demoUsers(domain = 'contoso.test'): SeedUser[] {
   return [

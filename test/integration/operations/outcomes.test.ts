@@ -1,7 +1,7 @@
 /**
  * Every password route through the whole pipeline (the app in the local Functions host, Azurite, both
  * emulators, the identity provider and the real agent with an in-memory directory), driven over HTTP as
- * a portal would: the 200 answers, every outcome the agent can report mapped as DESIGN.md §4 says,
+ * a portal would: the 200 answers, every outcome the agent can report mapped as docs/api.md says,
  * result correlation through GET …/operations/{id}, idempotent retries, and the audit trail.
  */
 import assert from 'node:assert/strict';

@@ -69,7 +69,7 @@ describe('pending operations, expiry, correlation across hosts, and secrets', ()
     return answer;
   };
 
-  /** A 202 as DESIGN.md §4 says; returns the operation id. */
+  /** A 202 as docs/api.md says; returns the operation id. */
   const accepted = (answer: HttpAnswer, temporary = false): string => {
     assert.equal(answer.status, 202, answer.text);
     const id = String(answer.body.operationId);

@@ -51,7 +51,7 @@ export interface OperationsPipeline {
   stop(): Promise<void>;
 }
 
-/** A pipeline whose directory holds DESIGN.md §8's demo users, its agent online. */
+/** A pipeline whose directory holds the demo users (docs/local-development.md), its agent online. */
 export async function startOperationsPipeline(options: PipelineOptions = {}): Promise<OperationsPipeline> {
   const tenantId = options.tenantId ?? 'contoso';
   const directory = new InMemoryDirectory({
@@ -120,7 +120,7 @@ export async function waitForState(
   );
 }
 
-/** Asserts an RFC 9457 problem of DESIGN.md §4. */
+/** Asserts an RFC 9457 problem of docs/api.md. */
 export function assertProblem(
   answer: HttpAnswer,
   status: number,

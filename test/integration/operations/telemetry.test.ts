@@ -2,7 +2,7 @@
  * Telemetry of the pipeline, captured by a local Application Insights ingestion endpoint: requests,
  * dependencies, the outcome event and metrics of a reset arrive, correlated by the caller's
  * traceparent and the operation id, and the canary password appears in no item. The dependencies of
- * one reset are also what the README's "calls one reset costs" is measured with.
+ * one reset are also what docs/architecture.md's "What one reset costs" is measured with.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';

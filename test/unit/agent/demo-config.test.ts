@@ -5,7 +5,7 @@ import { DEMO_USER_PASSWORD, demoAgentConfigFile } from '../../../agent/demo-con
 import { DEMO_POLICY } from '../../../agent/directory/index.js';
 
 describe('the demo agent configuration', () => {
-  it("passes the loader, with DESIGN.md §8's users and policy for tenant contoso", () => {
+  it('passes the loader, with the demo users and policy for tenant contoso', () => {
     const config = parseAgentConfig(
       demoAgentConfigFile({
         requestsConnectionString:

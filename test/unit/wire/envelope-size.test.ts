@@ -1,5 +1,5 @@
 /**
- * The size of a request on the wire (DESIGN.md §5: under 1 KB). "On the wire" is measured as the
+ * The size of a request on the wire (docs/wire.md: under 1 KB). "On the wire" is measured as the
  * AMQP message the Service Bus SDK sends: the same sections its toRheaMessage builds (data body,
  * empty message annotations, header ttl, properties message_id, creation_time and
  * absolute_expiry_time, application properties), encoded by rhea, the SDK's AMQP library. The

@@ -15,7 +15,7 @@ import {
 } from '../../../shared/wire/index.js';
 
 describe('queue and key names', () => {
-  it('follow DESIGN.md §5', () => {
+  it('follow docs/wire.md', () => {
     assert.equal(requestQueueName('contoso'), 'writeback-contoso');
     assert.equal(repliesQueueName('contoso'), 'writeback-contoso-replies');
     assert.equal(SHARED_REPLIES_QUEUE, 'writeback-replies');

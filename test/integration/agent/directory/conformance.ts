@@ -30,7 +30,7 @@ export interface UserSpec {
 /** What the suite needs from a directory besides the driver under test. */
 export interface ConformanceTarget {
   driver: DirectoryDriver;
-  /** The policy the target starts with (DESIGN.md §8's demo policy). */
+  /** The policy the target starts with (the demo policy, docs/local-development.md). */
   policy: DirectoryPolicy;
   /** A SID of the directory's domain that belongs to nobody. */
   unusedSid: string;

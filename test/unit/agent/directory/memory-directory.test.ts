@@ -15,7 +15,7 @@ function clock(start = Date.parse('2026-11-22T00:00:00Z')) {
 const alice = { kind: 'upn', value: 'alice@contoso.test' } as const;
 
 describe('in-memory directory', () => {
-  it("starts with DESIGN.md §8's demo policy and seeds users with generated SIDs in its domain", async () => {
+  it('starts with the demo policy and seeds users with generated SIDs in its domain', async () => {
     const directory = new InMemoryDirectory({
       domainSid: 'S-1-5-21-1-2-3',
       users: [
