@@ -23,7 +23,15 @@ const script = (relative: string): string => path.join(root, 'dist', 'local', re
 
 interface Running {
   name: string;
-  stop(): Promise<void>;
+  stop(): Promise<unknown>;
+}
+
+/** The port a service printed in its ready line or banner (`pattern`'s first group is a URL or a port). */
+function portIn(pattern: RegExp, text: string, service: string): number {
+  const found = pattern.exec(text)?.[1];
+  const port = found === undefined ? NaN : Number(/^\d+$/.test(found) ? found : new URL(found).port);
+  if (!Number.isInteger(port) || port < 1) throw new Error(`${service} did not say which port it listens on`);
+  return port;
 }
 
 function prefixed(name: string): (line: string) => void {
@@ -69,7 +77,8 @@ const options = {
 
 function portOf(flags: Record<string, unknown>, name: string): number {
   const port = Number(flags[name]);
-  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`--${name} must be a TCP port`);
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new Error(`--${name} must be a TCP port (0: any free one)`);
   return port;
 }
 
@@ -105,8 +114,6 @@ async function main(): Promise<void> {
     ) as Record<`${string}-port`, number>;
     const certsDir = path.join(dataDir, 'certs');
     const ca = await ensureLocalCa(certsDir);
-    const identityUrl = `https://127.0.0.1:${ports['identity-port']}`;
-    const serviceIssuer = `${identityUrl}/${SERVICE_TENANT}/v2.0`;
     // Every process that calls an emulator trusts the one local CA, and nothing else is relaxed.
     const childEnv: NodeJS.ProcessEnv = { ...process.env, NODE_EXTRA_CA_CERTS: ca.caPath };
 
@@ -133,10 +140,12 @@ async function main(): Promise<void> {
         await writePrivateJson(path.join(dataDir, 'identity', 'clients.json'), clientRegistrations()),
       ],
       env: childEnv,
-      ready: /identity provider ready/,
+      ready: /identity provider ready on (\S+)/,
       onLine: prefixed('identity'),
     });
-    running.push({ name: 'identity', stop: () => identity.stop() });
+    running.push(identity);
+    const identityUrl = `https://127.0.0.1:${portIn(/(.*)/, identity.readyLine?.[1] ?? '', 'identity')}`;
+    const serviceIssuer = `${identityUrl}/${SERVICE_TENANT}/v2.0`;
 
     const serviceBus = await startService({
       name: 'servicebus',
@@ -152,11 +161,13 @@ async function main(): Promise<void> {
         await writePrivateJson(path.join(dataDir, 'servicebus', 'Config.json'), serviceBusConfig()),
       ],
       env: childEnv,
-      ready: /connection\s+Endpoint=sb:/,
+      ready: /connection\s+(Endpoint=sb:\S+)/,
       onLine: prefixed('servicebus'),
     });
-    running.push({ name: 'servicebus', stop: () => serviceBus.stop() });
-    const serviceBusConnection = /connection\s+(Endpoint=sb:\S+)/.exec(serviceBus.output())?.[1] ?? '';
+    running.push(serviceBus);
+    const serviceBusConnection = serviceBus.readyLine?.[1] ?? '';
+    const amqpPort = portIn(/AMQP 1\.0\s+(amqp:\/\/\S+)/, serviceBus.output(), 'servicebus');
+    const managementPort = portIn(/management API\s+https:\/\/\S+:(\d+)/, serviceBus.output(), 'servicebus');
 
     const keyVault = await startService({
       name: 'keyvault',
@@ -174,11 +185,11 @@ async function main(): Promise<void> {
         await writePrivateJson(path.join(dataDir, 'keyvault', 'config.json'), vaultConfig(serviceIssuer)),
       ],
       env: childEnv,
-      ready: /Key Vault emulator ready on/,
+      ready: /Key Vault emulator ready on (\S+)/,
       onLine: prefixed('keyvault'),
     });
-    running.push({ name: 'keyvault', stop: () => keyVault.stop() });
-    const vaultUri = `https://127.0.0.1:${ports['keyvault-port']}`;
+    running.push(keyVault);
+    const vaultUri = `https://127.0.0.1:${portIn(/(.*)/, keyVault.readyLine?.[1] ?? '', 'keyvault')}`;
 
     // The endpoints of what was just started win over the settings file, as environment variables
     // win over local.settings.json in Core Tools.
@@ -192,18 +203,19 @@ async function main(): Promise<void> {
       KEYVAULT__clientSecret: DEV_IDENTITIES.functionsApp.clientSecret,
       KEYVAULT__authorityHost: identityUrl,
     };
-    const hostPort = ports['host-port'];
+    let hostPort = ports['host-port'];
     if (!emulatorsOnly) {
       const host = await startService({
         name: 'functions',
         script: script('functions-host/cli.js'),
         args: ['--app', root, '--port', String(hostPort), '--data-dir', path.join(dataDir, 'functions-host')],
         env: { ...settings.values, ...childEnv, ...wired },
-        ready: /Functions host ready/i,
+        ready: /Functions host ready at (\S+)/i,
         timeoutMs: 60_000,
         onLine: prefixed('functions'),
       });
-      running.push({ name: 'functions', stop: () => host.stop() });
+      running.push(host);
+      hostPort = portIn(/(.*)/, host.readyLine?.[1] ?? '', 'functions');
 
       const agentConfig = await provisionDemoTenant({
         api: `http://127.0.0.1:${hostPort}/api`,
@@ -221,7 +233,7 @@ async function main(): Promise<void> {
         ready: /"event":"started"/,
         onLine: prefixed('agent'),
       });
-      running.push({ name: 'agent', stop: () => agent.stop() });
+      running.push(agent);
     }
 
     const api = `http://127.0.0.1:${hostPort}/api`;
@@ -234,7 +246,7 @@ async function main(): Promise<void> {
         ? '  Functions host   not started (for `func start`, see the end of this banner)'
         : `  Functions host   ${api}   (GET /health, GET /openapi.json; settings from ${settings.file})`,
       `  Identity         ${identityUrl}   callers: AUTH_ISSUER=${wired.AUTH_ISSUER}`,
-      `  Service Bus      amqp 127.0.0.1:${ports['amqp-port']}, management https://127.0.0.1:${ports['management-port']}   (in memory)`,
+      `  Service Bus      amqp 127.0.0.1:${amqpPort}, management https://127.0.0.1:${managementPort}   (in memory)`,
       `                   ServiceBusConnection=${serviceBusConnection}`,
       `  Key Vault        ${vaultUri}   (keys kept in ${path.join(dataDir, 'keyvault')})`,
       `  Azurite          blob ${azurite.blobPort}, queue ${azurite.queuePort}, table ${azurite.tablePort}   (data in ${path.join(dataDir, 'azurite')})`,
