@@ -4,8 +4,8 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { decodeBase64url, encodeBase64url } from '../../../local/keyvault/crypto/base64url.js';
-import { KeyVaultError } from '../../../local/keyvault/http/errors.js';
+import { decodeBase64url, encodeBase64url } from '../../../../local/keyvault/crypto/base64url.js';
+import { KeyVaultError } from '../../../../local/keyvault/http/errors.js';
 
 function refusal(value: unknown): KeyVaultError {
   try {

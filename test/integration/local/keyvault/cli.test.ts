@@ -9,10 +9,10 @@ import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { KeyClient } from '@azure/keyvault-keys';
-import { startService, type ServiceProcess } from '../../../local/process/child.js';
+import { startService, type ServiceProcess } from '../../../../local/process/child.js';
 import { clientOptions, OFFICER, startStack, TENANT, type TestStack } from './support.js';
 
-const CLI = fileURLToPath(new URL('../../../local/keyvault/cli.js', import.meta.url));
+const CLI = fileURLToPath(new URL('../../../../local/keyvault/cli.js', import.meta.url));
 const READY = /Key Vault emulator ready on (https:\/\/\S+)/;
 
 describe('Key Vault emulator: command', () => {

@@ -1,7 +1,7 @@
 /** The sliding window of the Key Vault emulator's throttling, with explicit clock values. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ThrottleLimiter } from '../../../local/keyvault/throttle/limiter.js';
+import { ThrottleLimiter } from '../../../../local/keyvault/throttle/limiter.js';
 
 describe('Key Vault emulator: throttle window', () => {
   it('admits up to the limit per window, then asks to retry once the window frees a place', () => {

@@ -9,7 +9,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { startFunctionsHost, type FunctionsHost } from '../../../local/functions-host/index.js';
+import { startFunctionsHost, type FunctionsHost } from '../../../../local/functions-host/index.js';
 import { createTestApp, type TestApp } from './app-dir.js';
 
 let app: TestApp;

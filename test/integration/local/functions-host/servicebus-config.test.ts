@@ -6,8 +6,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { ServiceBusReceivedMessage } from '@azure/service-bus';
-import { startFunctionsHost } from '../../../local/functions-host/index.js';
-import { messageBody, messageTriggerMetadata } from '../../../local/functions-host/servicebus-trigger.js';
+import { startFunctionsHost } from '../../../../local/functions-host/index.js';
+import { messageBody, messageTriggerMetadata } from '../../../../local/functions-host/servicebus-trigger.js';
 import { createTestApp } from './app-dir.js';
 
 function received(overrides: Partial<ServiceBusReceivedMessage>): ServiceBusReceivedMessage {

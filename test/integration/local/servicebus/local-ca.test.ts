@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { ensureLocalCa, issueServerCertificate } from '../../../local/certs/index.js';
+import { ensureLocalCa, issueServerCertificate } from '../../../../local/certs/index.js';
 
 describe('local CA', () => {
   let dir: string;

@@ -3,7 +3,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { compareRoutes, matchRoute, parseRouteTemplate } from '../../../local/functions-host/routes.js';
+import { compareRoutes, matchRoute, parseRouteTemplate } from '../../../../local/functions-host/routes.js';
 
 describe('route template parsing', () => {
   it('refuses templates the real host refuses', () => {

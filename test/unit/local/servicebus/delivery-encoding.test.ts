@@ -9,8 +9,8 @@ import {
   BATCH_MESSAGE_FORMAT,
   decodeTransfer,
   encodeOutgoing,
-} from '../../../local/servicebus/amqp/codec.js';
-import type { BrokeredMessage } from '../../../local/servicebus/entities/message.js';
+} from '../../../../local/servicebus/amqp/codec.js';
+import type { BrokeredMessage } from '../../../../local/servicebus/entities/message.js';
 
 // rhea's typings omit its AMQP writer and type its decoder's result as another Message interface.
 const { Writer } = rhea.types as unknown as {

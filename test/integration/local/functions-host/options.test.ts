@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { startFunctionsHost, type FunctionsHost } from '../../../local/functions-host/index.js';
+import { startFunctionsHost, type FunctionsHost } from '../../../../local/functions-host/index.js';
 import { createTestApp, type TestApp } from './app-dir.js';
 
 /** Sends `size` bytes in chunks without a Content-Length (chunked encoding). */

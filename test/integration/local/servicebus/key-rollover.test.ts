@@ -14,7 +14,7 @@ import {
   type ServiceBusReceivedMessage,
   type ServiceBusReceiver,
 } from '@azure/service-bus';
-import { signSasToken } from '../../../local/servicebus/auth/sas.js';
+import { signSasToken } from '../../../../local/servicebus/auth/sas.js';
 import { connectionStringWith, delay, startFixture, type Fixture } from './emulator-fixture.js';
 
 const newKey = () => randomBytes(32).toString('base64');

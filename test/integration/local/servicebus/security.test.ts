@@ -10,7 +10,7 @@ import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { isServiceBusError, type ServiceBusError } from '@azure/service-bus';
-import { signSasToken } from '../../../local/servicebus/auth/sas.js';
+import { signSasToken } from '../../../../local/servicebus/auth/sas.js';
 import { connectionStringWith, delay, startFixture, type Fixture } from './emulator-fixture.js';
 
 function hasCode(code: ServiceBusError['code']) {

@@ -9,7 +9,7 @@ import {
   type CreateQueueOptions,
   type ServiceBusClientOptions,
 } from '@azure/service-bus';
-import { startServiceBusEmulator, type ServiceBusEmulator } from '../../../local/servicebus/index.js';
+import { startServiceBusEmulator, type ServiceBusEmulator } from '../../../../local/servicebus/index.js';
 
 export interface Fixture {
   emulator: ServiceBusEmulator;

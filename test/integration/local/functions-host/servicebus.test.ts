@@ -9,8 +9,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ServiceBusAdministrationClient, ServiceBusClient } from '@azure/service-bus';
-import { startFunctionsHost, type FunctionsHost } from '../../../local/functions-host/index.js';
-import { startServiceBusEmulator, type ServiceBusEmulator } from '../../../local/servicebus/index.js';
+import { startFunctionsHost, type FunctionsHost } from '../../../../local/functions-host/index.js';
+import { startServiceBusEmulator, type ServiceBusEmulator } from '../../../../local/servicebus/index.js';
 import { createTestApp, type TestApp } from './app-dir.js';
 
 const QUEUE = 'fh-orders';

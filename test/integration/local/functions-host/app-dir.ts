@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const FIXTURES = fileURLToPath(new URL('../../fixtures/functions-host/', import.meta.url));
+const FIXTURES = fileURLToPath(new URL('../../../fixtures/functions-host/', import.meta.url));
 
 export interface TestApp {
   dir: string;

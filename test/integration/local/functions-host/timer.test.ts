@@ -6,8 +6,8 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { startFunctionsHost } from '../../../local/functions-host/index.js';
-import { parseSchedule } from '../../../local/functions-host/timer-trigger.js';
+import { startFunctionsHost } from '../../../../local/functions-host/index.js';
+import { parseSchedule } from '../../../../local/functions-host/timer-trigger.js';
 import { createTestApp } from './app-dir.js';
 
 const count = (text: string, needle: string): number => text.split(needle).length - 1;

@@ -14,17 +14,17 @@ import {
   type CryptographyClientOptions,
   type KeyClientOptions,
 } from '@azure/keyvault-keys';
-import { ensureLocalCa, issueServerCertificate, type LocalCa } from '../../../local/certs/index.js';
+import { ensureLocalCa, issueServerCertificate, type LocalCa } from '../../../../local/certs/index.js';
 import {
   startIdentityProvider,
   type IdentityProvider,
   type MintOptions,
-} from '../../../local/identity/index.js';
+} from '../../../../local/identity/index.js';
 import {
   startKeyVaultEmulator,
   type KeyVaultEmulator,
   type KeyVaultEmulatorOptions,
-} from '../../../local/keyvault/index.js';
+} from '../../../../local/keyvault/index.js';
 
 export const TENANT = 'contoso';
 export const VAULT_AUDIENCE = 'https://vault.azure.net';

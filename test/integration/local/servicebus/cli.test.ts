@@ -8,7 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { ServiceBusClient } from '@azure/service-bus';
 
-const cli = fileURLToPath(new URL('../../../local/servicebus/cli.js', import.meta.url));
+const cli = fileURLToPath(new URL('../../../../local/servicebus/cli.js', import.meta.url));
 
 interface Ready {
   ready: true;

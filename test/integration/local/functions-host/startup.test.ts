@@ -10,11 +10,11 @@ import net from 'node:net';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { startFunctionsHost } from '../../../local/functions-host/index.js';
+import { startFunctionsHost } from '../../../../local/functions-host/index.js';
 import { createTestApp } from './app-dir.js';
-import { alive } from '../../support/processes.js';
+import { alive } from '../../../support/processes.js';
 
-const CLI = fileURLToPath(new URL('../../../local/functions-host/cli.js', import.meta.url));
+const CLI = fileURLToPath(new URL('../../../../local/functions-host/cli.js', import.meta.url));
 
 async function until(condition: () => boolean, timeoutMs: number, what: string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
