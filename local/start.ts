@@ -12,7 +12,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { startAzurite } from './azurite/index.js';
 import { ensureLocalCa } from './certs/index.js';
-import { startService } from './process/child.js';
+import { startService, type ServiceProcess, type StartServiceOptions } from './process/child.js';
 import { clientRegistrations, DEV_IDENTITIES, SERVICE_TENANT, vaultConfig } from './stack/identities.js';
 import { provisionDemoTenant } from './stack/demo-tenant.js';
 import { serviceBusConfig } from './stack/servicebus-config.js';
@@ -116,6 +116,26 @@ async function main(): Promise<void> {
     const ca = await ensureLocalCa(certsDir);
     // Every process that calls an emulator trusts the one local CA, and nothing else is relaxed.
     const childEnv: NodeJS.ProcessEnv = { ...process.env, NODE_EXTRA_CA_CERTS: ca.caPath };
+    /** Starts a service with its output prefixed, and stops it with the others. */
+    const start = async (
+      name: string,
+      file: string,
+      args: string[],
+      ready: RegExp,
+      more: Partial<StartServiceOptions> = {},
+    ): Promise<ServiceProcess> => {
+      const service = await startService({
+        name,
+        script: file,
+        args,
+        env: childEnv,
+        ready,
+        onLine: prefixed(name),
+        ...more,
+      });
+      running.push(service);
+      return service;
+    };
 
     const azurite = await startAzurite({
       location: path.join(dataDir, 'azurite'),
@@ -126,10 +146,10 @@ async function main(): Promise<void> {
     });
     running.push({ name: 'azurite', stop: azurite.stop });
 
-    const identity = await startService({
-      name: 'identity',
-      script: script('identity/server-cli.js'),
-      args: [
+    const identity = await start(
+      'identity',
+      script('identity/server-cli.js'),
+      [
         '--port',
         String(ports['identity-port']),
         '--data-dir',
@@ -139,18 +159,15 @@ async function main(): Promise<void> {
         '--clients-file',
         await writePrivateJson(path.join(dataDir, 'identity', 'clients.json'), clientRegistrations()),
       ],
-      env: childEnv,
-      ready: /identity provider ready on (\S+)/,
-      onLine: prefixed('identity'),
-    });
-    running.push(identity);
+      /identity provider ready on (\S+)/,
+    );
     const identityUrl = `https://127.0.0.1:${portIn(/(.*)/, identity.readyLine?.[1] ?? '', 'identity')}`;
     const serviceIssuer = `${identityUrl}/${SERVICE_TENANT}/v2.0`;
 
-    const serviceBus = await startService({
-      name: 'servicebus',
-      script: script('servicebus/cli.js'),
-      args: [
+    const serviceBus = await start(
+      'servicebus',
+      script('servicebus/cli.js'),
+      [
         '--amqp-port',
         String(ports['amqp-port']),
         '--management-port',
@@ -160,19 +177,16 @@ async function main(): Promise<void> {
         '--config',
         await writePrivateJson(path.join(dataDir, 'servicebus', 'Config.json'), serviceBusConfig()),
       ],
-      env: childEnv,
-      ready: /connection\s+(Endpoint=sb:\S+)/,
-      onLine: prefixed('servicebus'),
-    });
-    running.push(serviceBus);
+      /connection\s+(Endpoint=sb:\S+)/,
+    );
     const serviceBusConnection = serviceBus.readyLine?.[1] ?? '';
     const amqpPort = portIn(/AMQP 1\.0\s+(amqp:\/\/\S+)/, serviceBus.output(), 'servicebus');
     const managementPort = portIn(/management API\s+https:\/\/\S+:(\d+)/, serviceBus.output(), 'servicebus');
 
-    const keyVault = await startService({
-      name: 'keyvault',
-      script: script('keyvault/cli.js'),
-      args: [
+    const keyVault = await start(
+      'keyvault',
+      script('keyvault/cli.js'),
+      [
         '--port',
         String(ports['keyvault-port']),
         '--data-dir',
@@ -184,11 +198,8 @@ async function main(): Promise<void> {
         '--config',
         await writePrivateJson(path.join(dataDir, 'keyvault', 'config.json'), vaultConfig(serviceIssuer)),
       ],
-      env: childEnv,
-      ready: /Key Vault emulator ready on (\S+)/,
-      onLine: prefixed('keyvault'),
-    });
-    running.push(keyVault);
+      /Key Vault emulator ready on (\S+)/,
+    );
     const vaultUri = `https://127.0.0.1:${portIn(/(.*)/, keyVault.readyLine?.[1] ?? '', 'keyvault')}`;
 
     // The endpoints of what was just started win over the settings file, as environment variables
@@ -205,16 +216,13 @@ async function main(): Promise<void> {
     };
     let hostPort = ports['host-port'];
     if (!emulatorsOnly) {
-      const host = await startService({
-        name: 'functions',
-        script: script('functions-host/cli.js'),
-        args: ['--app', root, '--port', String(hostPort), '--data-dir', path.join(dataDir, 'functions-host')],
-        env: { ...settings.values, ...childEnv, ...wired },
-        ready: /Functions host ready at (\S+)/i,
-        timeoutMs: 60_000,
-        onLine: prefixed('functions'),
-      });
-      running.push(host);
+      const host = await start(
+        'functions',
+        script('functions-host/cli.js'),
+        ['--app', root, '--port', String(hostPort), '--data-dir', path.join(dataDir, 'functions-host')],
+        /Functions host ready at (\S+)/i,
+        { env: { ...settings.values, ...childEnv, ...wired }, timeoutMs: 60_000 },
+      );
       hostPort = portIn(/(.*)/, host.readyLine?.[1] ?? '', 'functions');
 
       const agentConfig = await provisionDemoTenant({
@@ -225,15 +233,12 @@ async function main(): Promise<void> {
         caPath: ca.caPath,
         dataDir,
       });
-      const agent = await startService({
-        name: 'agent',
-        script: path.join(root, 'dist', 'agent', 'cli.js'),
-        args: ['--config', agentConfig],
-        env: childEnv,
-        ready: /"event":"started"/,
-        onLine: prefixed('agent'),
-      });
-      running.push(agent);
+      await start(
+        'agent',
+        path.join(root, 'dist', 'agent', 'cli.js'),
+        ['--config', agentConfig],
+        /"event":"started"/,
+      );
     }
 
     const api = `http://127.0.0.1:${hostPort}/api`;
