@@ -3,7 +3,7 @@ import { after, before, beforeEach, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'node:https';
 import { gzipSync } from 'node:zlib';
-import { startTelemetryCapture, type TelemetryCapture } from '../../../local/telemetry/index.js';
+import { startTelemetryCapture, type TelemetryCapture } from '../../../../local/telemetry/index.js';
 
 let capture: TelemetryCapture;
 

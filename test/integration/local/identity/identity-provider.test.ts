@@ -5,14 +5,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
-import { createTokenValidator, userIdentifierOf } from '../../../shared/auth/index.js';
-import { UnauthenticatedError } from '../../../shared/errors/index.js';
+import { createTokenValidator, userIdentifierOf } from '../../../../shared/auth/index.js';
+import { UnauthenticatedError } from '../../../../shared/errors/index.js';
 import {
   DEFAULT_AUDIENCE,
   mintTokenOffline,
   startIdentityProvider,
   type IdentityProvider,
-} from '../../../local/identity/index.js';
+} from '../../../../local/identity/index.js';
 
 const AGENT = {
   clientId: '0b7f8c9d-1e2f-4a3b-8c4d-5e6f7a8b9c0d',

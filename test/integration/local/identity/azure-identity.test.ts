@@ -10,8 +10,8 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ClientSecretCredential } from '@azure/identity';
 import { decodeJwt } from 'jose';
-import { ensureLocalCa, issueServerCertificate, type LocalCa } from '../../../local/certs/index.js';
-import { startIdentityProvider, type IdentityProvider } from '../../../local/identity/index.js';
+import { ensureLocalCa, issueServerCertificate, type LocalCa } from '../../../../local/certs/index.js';
+import { startIdentityProvider, type IdentityProvider } from '../../../../local/identity/index.js';
 
 const CLIENT = { clientId: 'writeback-agent', clientSecret: 'agent-secret', roles: ['Writeback.Agent'] };
 

@@ -9,11 +9,11 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import { createTokenValidator, type TokenValidator } from '../../../shared/auth/index.js';
-import { startIdentityProvider, type IdentityProvider } from '../../../local/identity/index.js';
+import { createTokenValidator, type TokenValidator } from '../../../../shared/auth/index.js';
+import { startIdentityProvider, type IdentityProvider } from '../../../../local/identity/index.js';
 
-const TOKEN_CLI = fileURLToPath(new URL('../../../local/identity/token-cli.js', import.meta.url));
-const SERVER_CLI = fileURLToPath(new URL('../../../local/identity/server-cli.js', import.meta.url));
+const TOKEN_CLI = fileURLToPath(new URL('../../../../local/identity/token-cli.js', import.meta.url));
+const SERVER_CLI = fileURLToPath(new URL('../../../../local/identity/server-cli.js', import.meta.url));
 
 interface Outcome {
   code: number;
