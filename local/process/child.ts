@@ -86,7 +86,15 @@ export async function startService(options: StartServiceOptions): Promise<Servic
     });
   }
   const output = (): string => lines.join('\n');
-  const exited = once(child, 'exit').then(([code]) => code as number | null);
+  // A spawn failure ('error' without 'exit') ends the wait for readiness too.
+  let spawnError: Error | undefined;
+  const exited = new Promise<number | null>((resolve) => {
+    child.once('exit', (code) => resolve(code));
+    child.on('error', (error) => {
+      spawnError ??= error;
+      if (child.pid === undefined) resolve(null);
+    });
+  });
 
   const stop = async (
     signal: NodeJS.Signals = 'SIGTERM',
@@ -120,6 +128,7 @@ export async function startService(options: StartServiceOptions): Promise<Servic
     new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), timeoutMs))),
   ]);
   clearTimeout(timer);
+  if (spawnError && child.pid === undefined) throw spawnError;
   if (outcome !== 'ready') {
     const code = await stop('SIGKILL');
     // Let the pipes drain so that the output is complete.
