@@ -18,7 +18,6 @@ import type { TokenCredential } from '@azure/identity';
 import { ensureLocalCa, issueServerCertificate } from '../local/certs/index.js';
 import { startIdentityProvider } from '../local/identity/index.js';
 import { startService } from '../local/process/child.js';
-import { freePort } from '../local/process/ports.js';
 
 const { values } = parseArgs({
   options: {
@@ -53,7 +52,6 @@ async function main(): Promise<void> {
   const ca = await ensureLocalCa(certsDir);
   const { certPem, keyPem } = issueServerCertificate(ca, { hosts: ['127.0.0.1', 'localhost'] });
   const identity = await startIdentityProvider({ port: 0, tls: { cert: certPem, key: keyPem } });
-  const port = await freePort();
   const config = path.join(dir, 'keyvault.json');
   await writeFile(
     config,
@@ -69,7 +67,7 @@ async function main(): Promise<void> {
     script: fileURLToPath(new URL('../local/keyvault/cli.js', import.meta.url)),
     args: [
       '--port',
-      String(port),
+      '0',
       '--in-memory',
       '--certs-dir',
       certsDir,
@@ -79,7 +77,7 @@ async function main(): Promise<void> {
       config,
     ],
     env: { ...process.env, NODE_EXTRA_CA_CERTS: ca.caPath },
-    ready: /Key Vault emulator ready on/,
+    ready: /Key Vault emulator ready on (\S+)/,
   });
   try {
     // Real tokens from the development identity provider, minted once: the SDK caches them.
@@ -96,7 +94,7 @@ async function main(): Promise<void> {
       tlsOptions: { ca: ca.caPem },
       disableChallengeResourceVerification: true,
     };
-    const keys = new KeyClient(`https://127.0.0.1:${port}`, credential, options);
+    const keys = new KeyClient(emulator.readyLine?.[1] ?? '', credential, options);
     const key = await keys.createRsaKey('bench-enc', { keySize: 2048 });
     // One reused client, as the pipeline and agent do: each new client costs a challenge and a GET.
     const crypto = new CryptographyClient(key.id!, credential, options);

@@ -1,5 +1,5 @@
 /**
- * `npm start`'s stack for the benchmarks: every service in its own process on free ports, with a
+ * `npm start`'s stack for the benchmarks: every service in its own process on port 0 (a free one), with a
  * data directory of its own, up when its banner says so.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -8,7 +8,6 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort } from '../local/process/ports.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -30,12 +29,9 @@ export interface Stack {
 
 export async function startStack(env: Record<string, string> = {}): Promise<Stack> {
   const dataDir = await mkdtemp(path.join(tmpdir(), 'writeback-bench-'));
-  const ports: Record<string, number> = {};
-  for (const name of ['host', 'identity', 'blob', 'queue', 'table', 'amqp', 'management', 'keyvault']) {
-    ports[name] = await freePort();
-  }
   const args = [path.join(ROOT, 'dist/local/start.js'), '--data-dir', dataDir];
-  for (const [name, port] of Object.entries(ports)) args.push(`--${name}-port`, String(port));
+  for (const name of ['host', 'identity', 'blob', 'queue', 'table', 'amqp', 'management', 'keyvault'])
+    args.push(`--${name}-port`, '0');
   const child = spawn(process.execPath, args, {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, ...env },
@@ -49,10 +45,14 @@ export async function startStack(env: Record<string, string> = {}): Promise<Stac
       throw new Error(`npm start did not come up:\n${output}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
+  const api = /Functions host\s+(http:\/\/\S+\/api)/.exec(output)?.[1];
+  const identityUrl = /Identity\s+(https:\/\/\S+)/.exec(output)?.[1];
+  if (!api || !identityUrl)
+    throw new Error(`npm start's banner names no API or identity provider:\n${output}`);
   return {
     child,
-    api: `http://127.0.0.1:${ports.host}/api`,
-    identityUrl: `https://127.0.0.1:${ports.identity}`,
+    api,
+    identityUrl,
     dataDir,
     output: () => output,
     async stop() {

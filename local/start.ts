@@ -12,7 +12,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { startAzurite } from './azurite/index.js';
 import { ensureLocalCa } from './certs/index.js';
-import { startService } from './process/child.js';
+import { startService, type ServiceProcess, type StartServiceOptions } from './process/child.js';
 import { clientRegistrations, DEV_IDENTITIES, SERVICE_TENANT, vaultConfig } from './stack/identities.js';
 import { provisionDemoTenant } from './stack/demo-tenant.js';
 import { serviceBusConfig } from './stack/servicebus-config.js';
@@ -23,7 +23,15 @@ const script = (relative: string): string => path.join(root, 'dist', 'local', re
 
 interface Running {
   name: string;
-  stop(): Promise<void>;
+  stop(): Promise<unknown>;
+}
+
+/** The port a service printed in its ready line or banner (`pattern`'s first group is a URL or a port). */
+function portIn(pattern: RegExp, text: string, service: string): number {
+  const found = pattern.exec(text)?.[1];
+  const port = found === undefined ? NaN : Number(/^\d+$/.test(found) ? found : new URL(found).port);
+  if (!Number.isInteger(port) || port < 1) throw new Error(`${service} did not say which port it listens on`);
+  return port;
 }
 
 function prefixed(name: string): (line: string) => void {
@@ -69,7 +77,8 @@ const options = {
 
 function portOf(flags: Record<string, unknown>, name: string): number {
   const port = Number(flags[name]);
-  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`--${name} must be a TCP port`);
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new Error(`--${name} must be a TCP port (0: any free one)`);
   return port;
 }
 
@@ -105,10 +114,28 @@ async function main(): Promise<void> {
     ) as Record<`${string}-port`, number>;
     const certsDir = path.join(dataDir, 'certs');
     const ca = await ensureLocalCa(certsDir);
-    const identityUrl = `https://127.0.0.1:${ports['identity-port']}`;
-    const serviceIssuer = `${identityUrl}/${SERVICE_TENANT}/v2.0`;
     // Every process that calls an emulator trusts the one local CA, and nothing else is relaxed.
     const childEnv: NodeJS.ProcessEnv = { ...process.env, NODE_EXTRA_CA_CERTS: ca.caPath };
+    /** Starts a service with its output prefixed, and stops it with the others. */
+    const start = async (
+      name: string,
+      file: string,
+      args: string[],
+      ready: RegExp,
+      more: Partial<StartServiceOptions> = {},
+    ): Promise<ServiceProcess> => {
+      const service = await startService({
+        name,
+        script: file,
+        args,
+        env: childEnv,
+        ready,
+        onLine: prefixed(name),
+        ...more,
+      });
+      running.push(service);
+      return service;
+    };
 
     const azurite = await startAzurite({
       location: path.join(dataDir, 'azurite'),
@@ -119,10 +146,10 @@ async function main(): Promise<void> {
     });
     running.push({ name: 'azurite', stop: azurite.stop });
 
-    const identity = await startService({
-      name: 'identity',
-      script: script('identity/server-cli.js'),
-      args: [
+    const identity = await start(
+      'identity',
+      script('identity/server-cli.js'),
+      [
         '--port',
         String(ports['identity-port']),
         '--data-dir',
@@ -132,16 +159,15 @@ async function main(): Promise<void> {
         '--clients-file',
         await writePrivateJson(path.join(dataDir, 'identity', 'clients.json'), clientRegistrations()),
       ],
-      env: childEnv,
-      ready: /identity provider ready/,
-      onLine: prefixed('identity'),
-    });
-    running.push({ name: 'identity', stop: () => identity.stop() });
+      /identity provider ready on (\S+)/,
+    );
+    const identityUrl = `https://127.0.0.1:${portIn(/(.*)/, identity.readyLine?.[1] ?? '', 'identity')}`;
+    const serviceIssuer = `${identityUrl}/${SERVICE_TENANT}/v2.0`;
 
-    const serviceBus = await startService({
-      name: 'servicebus',
-      script: script('servicebus/cli.js'),
-      args: [
+    const serviceBus = await start(
+      'servicebus',
+      script('servicebus/cli.js'),
+      [
         '--amqp-port',
         String(ports['amqp-port']),
         '--management-port',
@@ -151,17 +177,16 @@ async function main(): Promise<void> {
         '--config',
         await writePrivateJson(path.join(dataDir, 'servicebus', 'Config.json'), serviceBusConfig()),
       ],
-      env: childEnv,
-      ready: /connection\s+Endpoint=sb:/,
-      onLine: prefixed('servicebus'),
-    });
-    running.push({ name: 'servicebus', stop: () => serviceBus.stop() });
-    const serviceBusConnection = /connection\s+(Endpoint=sb:\S+)/.exec(serviceBus.output())?.[1] ?? '';
+      /connection\s+(Endpoint=sb:\S+)/,
+    );
+    const serviceBusConnection = serviceBus.readyLine?.[1] ?? '';
+    const amqpPort = portIn(/AMQP 1\.0\s+(amqp:\/\/\S+)/, serviceBus.output(), 'servicebus');
+    const managementPort = portIn(/management API\s+https:\/\/\S+:(\d+)/, serviceBus.output(), 'servicebus');
 
-    const keyVault = await startService({
-      name: 'keyvault',
-      script: script('keyvault/cli.js'),
-      args: [
+    const keyVault = await start(
+      'keyvault',
+      script('keyvault/cli.js'),
+      [
         '--port',
         String(ports['keyvault-port']),
         '--data-dir',
@@ -173,12 +198,9 @@ async function main(): Promise<void> {
         '--config',
         await writePrivateJson(path.join(dataDir, 'keyvault', 'config.json'), vaultConfig(serviceIssuer)),
       ],
-      env: childEnv,
-      ready: /Key Vault emulator ready on/,
-      onLine: prefixed('keyvault'),
-    });
-    running.push({ name: 'keyvault', stop: () => keyVault.stop() });
-    const vaultUri = `https://127.0.0.1:${ports['keyvault-port']}`;
+      /Key Vault emulator ready on (\S+)/,
+    );
+    const vaultUri = `https://127.0.0.1:${portIn(/(.*)/, keyVault.readyLine?.[1] ?? '', 'keyvault')}`;
 
     // The endpoints of what was just started win over the settings file, as environment variables
     // win over local.settings.json in Core Tools.
@@ -192,18 +214,16 @@ async function main(): Promise<void> {
       KEYVAULT__clientSecret: DEV_IDENTITIES.functionsApp.clientSecret,
       KEYVAULT__authorityHost: identityUrl,
     };
-    const hostPort = ports['host-port'];
+    let hostPort = ports['host-port'];
     if (!emulatorsOnly) {
-      const host = await startService({
-        name: 'functions',
-        script: script('functions-host/cli.js'),
-        args: ['--app', root, '--port', String(hostPort), '--data-dir', path.join(dataDir, 'functions-host')],
-        env: { ...settings.values, ...childEnv, ...wired },
-        ready: /Functions host ready/i,
-        timeoutMs: 60_000,
-        onLine: prefixed('functions'),
-      });
-      running.push({ name: 'functions', stop: () => host.stop() });
+      const host = await start(
+        'functions',
+        script('functions-host/cli.js'),
+        ['--app', root, '--port', String(hostPort), '--data-dir', path.join(dataDir, 'functions-host')],
+        /Functions host ready at (\S+)/i,
+        { env: { ...settings.values, ...childEnv, ...wired }, timeoutMs: 60_000 },
+      );
+      hostPort = portIn(/(.*)/, host.readyLine?.[1] ?? '', 'functions');
 
       const agentConfig = await provisionDemoTenant({
         api: `http://127.0.0.1:${hostPort}/api`,
@@ -213,15 +233,12 @@ async function main(): Promise<void> {
         caPath: ca.caPath,
         dataDir,
       });
-      const agent = await startService({
-        name: 'agent',
-        script: path.join(root, 'dist', 'agent', 'cli.js'),
-        args: ['--config', agentConfig],
-        env: childEnv,
-        ready: /"event":"started"/,
-        onLine: prefixed('agent'),
-      });
-      running.push({ name: 'agent', stop: () => agent.stop() });
+      await start(
+        'agent',
+        path.join(root, 'dist', 'agent', 'cli.js'),
+        ['--config', agentConfig],
+        /"event":"started"/,
+      );
     }
 
     const api = `http://127.0.0.1:${hostPort}/api`;
@@ -234,7 +251,7 @@ async function main(): Promise<void> {
         ? '  Functions host   not started (for `func start`, see the end of this banner)'
         : `  Functions host   ${api}   (GET /health, GET /openapi.json; settings from ${settings.file})`,
       `  Identity         ${identityUrl}   callers: AUTH_ISSUER=${wired.AUTH_ISSUER}`,
-      `  Service Bus      amqp 127.0.0.1:${ports['amqp-port']}, management https://127.0.0.1:${ports['management-port']}   (in memory)`,
+      `  Service Bus      amqp 127.0.0.1:${amqpPort}, management https://127.0.0.1:${managementPort}   (in memory)`,
       `                   ServiceBusConnection=${serviceBusConnection}`,
       `  Key Vault        ${vaultUri}   (keys kept in ${path.join(dataDir, 'keyvault')})`,
       `  Azurite          blob ${azurite.blobPort}, queue ${azurite.queuePort}, table ${azurite.tablePort}   (data in ${path.join(dataDir, 'azurite')})`,

@@ -1,7 +1,6 @@
-/** Azurite for `npm start` (data under .local/) and for tests (free ports, a temporary folder). */
+/** Azurite for `npm start` (data under .local/) and for tests (port 0: any free ports, a temporary folder). */
 import { fileURLToPath } from 'node:url';
 import { mkdir } from 'node:fs/promises';
-import { freePort } from '../process/ports.js';
 import { startService, type ServiceProcess } from '../process/child.js';
 
 /** Azurite's well-known development account (public, documented by Microsoft). */
@@ -12,7 +11,7 @@ export const DEV_ACCOUNT_KEY =
 export interface AzuriteOptions {
   /** Workspace folder; omitted: in memory. */
   location?: string;
-  /** Ports; 0 or omitted: free ports (pass 10000-10002 for the usual ones). */
+  /** Ports; 0 or omitted: any free ports, as the OS picks them (pass 10000-10002 for the usual ones). */
   blobPort?: number;
   queuePort?: number;
   tablePort?: number;
@@ -46,19 +45,14 @@ export function azuriteConnectionString(ports: {
 }
 
 export async function startAzurite(options: AzuriteOptions = {}): Promise<Azurite> {
-  const ports = {
-    blobPort: options.blobPort || (await freePort()),
-    queuePort: options.queuePort || (await freePort()),
-    tablePort: options.tablePort || (await freePort()),
-  };
   if (options.location) await mkdir(options.location, { recursive: true });
   const args = [
     '--blobPort',
-    String(ports.blobPort),
+    String(options.blobPort ?? 0),
     '--queuePort',
-    String(ports.queuePort),
+    String(options.queuePort ?? 0),
     '--tablePort',
-    String(ports.tablePort),
+    String(options.tablePort ?? 0),
     // The SDKs may be newer than this Azurite; the APIs we use are old and stable.
     '--skipApiVersionCheck',
     '--disableTelemetry',
@@ -72,10 +66,25 @@ export async function startAzurite(options: AzuriteOptions = {}): Promise<Azurit
     ready: /Azurite Table service is successfully listening/,
     onLine: options.onLine,
   });
+  // Azurite prints the port each service bound: "Azurite Blob service is successfully listening at http://127.0.0.1:10000".
+  const portOf = (kind: string): number => {
+    const listening = new RegExp(`Azurite ${kind} service is successfully listening at \\S+:(\\d+)`);
+    const port = Number(listening.exec(service.output())?.[1]);
+    if (!port)
+      throw new Error(`Azurite did not say which port its ${kind} service listens on:\n${service.output()}`);
+    return port;
+  };
+  let ports: { blobPort: number; queuePort: number; tablePort: number };
+  try {
+    ports = { blobPort: portOf('Blob'), queuePort: portOf('Queue'), tablePort: portOf('Table') };
+  } catch (error) {
+    await service.stop();
+    throw error;
+  }
   return {
     ...ports,
     connectionString: azuriteConnectionString(ports),
     process: service,
-    stop: () => service.stop(),
+    stop: async () => void (await service.stop()),
   };
 }

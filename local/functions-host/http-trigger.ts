@@ -17,6 +17,7 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { readBody } from '../http/messages.js';
 import type { RegisteredFunction, WorkerApp } from './core-api.js';
 import type {
   RpcBindingInfo,
@@ -139,38 +140,6 @@ export function serializeCookie(cookie: RpcHttpCookie): string {
   return out;
 }
 
-class BodyTooLarge extends Error {}
-
-function readBody(req: http.IncomingMessage, limit: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const declared = Number(req.headers['content-length']);
-    if (Number.isFinite(declared) && declared > limit) {
-      reject(new BodyTooLarge());
-      return;
-    }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let done = false;
-    req.on('data', (chunk: Buffer) => {
-      if (done) return;
-      size += chunk.length;
-      if (size > limit) {
-        done = true;
-        reject(new BodyTooLarge());
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on('end', () => {
-      if (!done) resolve(Buffer.concat(chunks));
-    });
-    req.on('error', (err) => {
-      if (!done) reject(err);
-      done = true;
-    });
-  });
-}
-
 function answerEmpty(res: http.ServerResponse, status: number, close = false): void {
   if (res.headersSent) return;
   res.statusCode = status;
@@ -242,16 +211,11 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
       return;
     }
 
-    let body: Buffer;
-    try {
-      body = await readBody(req, maxRequestBodyBytes);
-    } catch (err) {
-      if (err instanceof BodyTooLarge) {
-        answerEmpty(res, 413, true);
-        res.on('finish', () => req.destroy());
-        return;
-      }
-      throw err;
+    const body = await readBody(req, maxRequestBodyBytes);
+    if (body === undefined) {
+      answerEmpty(res, 413, true);
+      res.on('finish', () => req.destroy());
+      return;
     }
 
     const headers = headersOf(req);

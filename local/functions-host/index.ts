@@ -6,8 +6,8 @@
  *   await fetch(`${host.url}/api/health`);
  *   await host.stop();
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { startService } from '../process/child.js';
 import type { FunctionSummary } from './host.js';
 import type { HostKeys } from './keys.js';
 
@@ -52,7 +52,7 @@ export interface FunctionsHost {
   stop(): Promise<number | null>;
 }
 
-interface ReadyMessage {
+interface HostReadyMessage {
   type: 'ready';
   url: string;
   port: number;
@@ -61,13 +61,8 @@ interface ReadyMessage {
   keys: HostKeys;
 }
 
-function exited(child: ChildProcess): Promise<number | null> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child.exitCode);
-  return new Promise((resolve) => child.once('exit', (code) => resolve(code)));
-}
-
-export function startFunctionsHost(options: StartFunctionsHostOptions): Promise<FunctionsHost> {
-  const args = [CLI, '--app', options.appDir];
+export async function startFunctionsHost(options: StartFunctionsHostOptions): Promise<FunctionsHost> {
+  const args = ['--app', options.appDir];
   if (options.port !== undefined) args.push('--port', String(options.port));
   if (options.host) args.push('--host', options.host);
   if (options.dataDir) args.push('--data-dir', options.dataDir);
@@ -79,73 +74,25 @@ export function startFunctionsHost(options: StartFunctionsHostOptions): Promise<
   if (options.maxRequestBodyBytes !== undefined)
     env.FUNCTIONS_REQUEST_BODY_SIZE_LIMIT = String(options.maxRequestBodyBytes);
 
-  const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
-  let output = '';
-  child.stdout?.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
-  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
-  const exit = exited(child);
-
-  const stop = async (): Promise<number | null> => {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGTERM');
-      const grace = (options.gracePeriodMs ?? 10_000) + 5_000;
-      const killer = setTimeout(() => child.kill('SIGKILL'), grace);
-      const code = await exit;
-      clearTimeout(killer);
-      return code;
-    }
-    return exit;
-  };
-
-  const waitForOutput = async (predicate: (text: string) => boolean, timeoutMs = 10_000): Promise<string> => {
-    const deadline = Date.now() + timeoutMs;
-    while (!predicate(output)) {
-      if (Date.now() > deadline)
-        throw new Error(`Timed out waiting for the host's output. Output so far:\n${output}`);
-      if (child.exitCode !== null) throw new Error(`The host exited (${child.exitCode}). Output:\n${output}`);
-      await new Promise((r) => setTimeout(r, 25));
-    }
-    return output;
-  };
-
-  return new Promise<FunctionsHost>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      void stop();
-      reject(
-        new Error(
-          `The Functions host did not become ready within ${options.startTimeoutMs ?? 30_000} ms. Output:\n${output}`,
-        ),
-      );
-    }, options.startTimeoutMs ?? 30_000);
-    child.once('error', (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-    void exit.then((code) => {
-      clearTimeout(timer);
-      // Let the pipes drain so the output is complete.
-      setImmediate(() =>
-        reject(
-          new Error(`The Functions host exited with code ${code} before it was ready. Output:\n${output}`),
-        ),
-      );
-    });
-    child.on('message', (message: ReadyMessage) => {
-      if (message?.type !== 'ready') return;
-      clearTimeout(timer);
-      // The channel was only needed for this message; the host still exits if this process dies.
-      child.disconnect();
-      resolve({
-        url: message.url,
-        port: message.port,
-        dataDir: message.dataDir,
-        functions: message.functions,
-        keys: message.keys,
-        pid: child.pid ?? -1,
-        output: () => output,
-        waitForOutput,
-        stop,
-      });
-    });
+  const service = await startService({
+    name: 'The Functions host',
+    script: CLI,
+    args,
+    env,
+    timeoutMs: options.startTimeoutMs ?? 30_000,
+    graceMs: (options.gracePeriodMs ?? 10_000) + 5_000,
+    keepLines: Infinity,
   });
+  const message = service.readyMessage as unknown as HostReadyMessage;
+  return {
+    url: message.url,
+    port: message.port,
+    dataDir: message.dataDir,
+    functions: message.functions,
+    keys: message.keys,
+    pid: service.child.pid ?? -1,
+    output: service.output,
+    waitForOutput: service.waitForOutput,
+    stop: () => service.stop(),
+  };
 }

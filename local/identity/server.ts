@@ -14,6 +14,7 @@ import {
   type MintOptions,
   type TokenMinter,
 } from './tokens.js';
+import { readBody, sendJson } from '../http/messages.js';
 import { listenOn } from '../process/ports.js';
 
 export const DEFAULT_IDENTITY_PORT = 7072;
@@ -208,7 +209,7 @@ async function issueClientCredentialsToken(
   }
   const body = await readBody(request, MAX_FORM_BYTES);
   if (body === undefined) return oauthError(413, 'invalid_request', 'The request body is too large.');
-  const form = new URLSearchParams(body);
+  const form = new URLSearchParams(body.toString('utf8'));
 
   const grantType = form.get('grant_type');
   if (!grantType) return oauthError(400, 'invalid_request', 'The grant_type parameter is missing.');
@@ -282,32 +283,6 @@ function basicCredentials(header: string | undefined): { id: string; secret: str
 function secretsEqual(given: string, expected: string): boolean {
   const digest = (s: string) => createHash('sha256').update(s, 'utf8').digest();
   return timingSafeEqual(digest(given), digest(expected));
-}
-
-async function readBody(request: IncomingMessage, limit: number): Promise<string | undefined> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of request as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > limit) return undefined;
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks).toString('utf8');
-}
-
-function sendJson(
-  response: ServerResponse,
-  status: number,
-  body: unknown,
-  headers: Record<string, string> = {},
-): void {
-  const text = JSON.stringify(body);
-  response.writeHead(status, {
-    'Content-Type': 'application/json; charset=utf-8',
-    'Content-Length': Buffer.byteLength(text),
-    ...headers,
-  });
-  response.end(response.req.method === 'HEAD' ? undefined : text);
 }
 
 function urlHost(host: string): string {

@@ -1,6 +1,6 @@
 import { createServer, type AddressInfo, type Server } from 'node:net';
 
-/** A TCP port that is free on 127.0.0.1 right now (the OS picks it), for tests and side-by-side runs. */
+/** A TCP port nothing listens on right now (the OS picks it), for tests of an unreachable endpoint; services take port 0 instead. */
 export function freePort(host = '127.0.0.1'): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();

@@ -20,6 +20,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { gunzipSync, inflateSync } from 'node:zlib';
 import { ensureLocalCa, issueServerCertificate, type LocalCa } from '../certs/index.js';
+import { readBody, sendJson } from '../http/messages.js';
 import { listenOn } from '../process/ports.js';
 
 /** One telemetry envelope as the SDK sent it. */
@@ -117,34 +118,6 @@ function decode(body: Buffer, encoding: string | undefined): string {
   return body.toString('utf8');
 }
 
-function readBody(request: IncomingMessage): Promise<Buffer | undefined> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    request.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > MAX_BODY_BYTES) {
-        resolve(undefined);
-        request.destroy();
-        return;
-      }
-      chunks.push(chunk);
-    });
-    request.on('end', () => resolve(Buffer.concat(chunks)));
-    request.on('error', reject);
-  });
-}
-
-function sendJson(
-  response: ServerResponse,
-  status: number,
-  body: unknown,
-  headers: Record<string, string> = {},
-): void {
-  response.writeHead(status, { 'content-type': 'application/json', ...headers });
-  response.end(JSON.stringify(body));
-}
-
 export async function startTelemetryCapture(
   options: TelemetryCaptureOptions = {},
 ): Promise<TelemetryCapture> {
@@ -162,7 +135,7 @@ export async function startTelemetryCapture(
   const notify = (): void => [...waiters.keys()].forEach((check) => check());
 
   async function track(request: IncomingMessage, response: ServerResponse): Promise<void> {
-    const body = await readBody(request);
+    const body = await readBody(request, MAX_BODY_BYTES);
     if (!body) return sendJson(response, 413, { itemsReceived: 0, itemsAccepted: 0, errors: [] });
     let text: string;
     try {

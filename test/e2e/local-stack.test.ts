@@ -10,7 +10,6 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { freePort } from '../../local/process/ports.js';
 import { REPO_ROOT } from '../support/app.js';
 import { descendantsOf, waitUntilGone } from '../support/processes.js';
 
@@ -28,82 +27,27 @@ interface Stack {
   dataDir: string;
 }
 
-async function startStackOnce(): Promise<Stack> {
+/** `npm start` with every port 0: each service binds a free one and the banner says which. */
+async function startStack(): Promise<Stack> {
   const dataDir = await mkdtemp(path.join(tmpdir(), 'writeback-stack-'));
   dirs.push(dataDir);
-  const ports = {
-    host: await freePort(),
-    identity: await freePort(),
-    blob: await freePort(),
-    queue: await freePort(),
-    table: await freePort(),
-    amqp: await freePort(),
-    management: await freePort(),
-    keyvault: await freePort(),
-  };
-  const child = spawn(
-    process.execPath,
-    [
-      path.join(REPO_ROOT, 'dist/local/start.js'),
-      '--data-dir',
-      dataDir,
-      '--host-port',
-      String(ports.host),
-      '--identity-port',
-      String(ports.identity),
-      '--blob-port',
-      String(ports.blob),
-      '--queue-port',
-      String(ports.queue),
-      '--table-port',
-      String(ports.table),
-      '--amqp-port',
-      String(ports.amqp),
-      '--management-port',
-      String(ports.management),
-      '--keyvault-port',
-      String(ports.keyvault),
-    ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
+  const args = [path.join(REPO_ROOT, 'dist/local/start.js'), '--data-dir', dataDir];
+  for (const name of ['host', 'identity', 'blob', 'queue', 'table', 'amqp', 'management', 'keyvault'])
+    args.push(`--${name}-port`, '0');
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout?.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
   child.stderr?.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
   const deadline = Date.now() + 60_000;
   while (!output.includes('Ctrl-C stops everything')) {
-    if (child.exitCode !== null) throw new StackStartError(output);
+    if (child.exitCode !== null) assert.fail(`npm start exited early:\n${output}`);
     if (Date.now() > deadline) assert.fail(`no banner within 60 s:\n${output}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
-  return {
-    child,
-    output: () => output,
-    api: `http://127.0.0.1:${ports.host}/api`,
-    identityUrl: `https://127.0.0.1:${ports.identity}`,
-    dataDir,
-  };
-}
-
-class StackStartError extends Error {
-  constructor(readonly output: string) {
-    super(`npm start exited early:\n${output}`);
-  }
-}
-
-/**
- * `npm start` with ports picked free just before: another test running at the same time can take
- * one of them before the stack binds it. Such a lost race is retried (twice at most); any other
- * early exit fails the test.
- */
-async function startStack(): Promise<Stack> {
-  for (let attempt = 1; ; attempt += 1) {
-    try {
-      return await startStackOnce();
-    } catch (error) {
-      const lostPortRace = error instanceof StackStartError && /EADDRINUSE/.test(error.output);
-      if (!lostPortRace || attempt === 3) throw error;
-    }
-  }
+  const api = /Functions host\s+(http:\/\/\S+\/api)/.exec(output)?.[1];
+  const identityUrl = /Identity\s+(https:\/\/\S+)/.exec(output)?.[1];
+  assert.ok(api && identityUrl, `the banner names the API and the identity provider:\n${output}`);
+  return { child, output: () => output, api, identityUrl, dataDir };
 }
 
 test('npm start: banner, health, a token accepted, a demo reset works, Ctrl-C leaves nothing', async () => {

@@ -1,43 +1,25 @@
 /** Reading JSON request bodies and writing JSON responses. */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { readBody, sendJson } from '../../http/messages.js';
 import { badParameter, KeyVaultError } from './errors.js';
 
 /** Key Vault refuses large requests; 256 KiB is far above any keys request (an RSA 4096 import is ~4 KiB). */
 const MAX_BODY_BYTES = 256 * 1024;
 
 export async function readJsonBody(request: IncomingMessage): Promise<unknown> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of request as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > MAX_BODY_BYTES)
-      throw new KeyVaultError(413, 'RequestTooLarge', 'The request body is too large.');
-    chunks.push(chunk);
-  }
-  if (size === 0) return undefined;
+  const body = await readBody(request, MAX_BODY_BYTES);
+  if (body === undefined) throw new KeyVaultError(413, 'RequestTooLarge', 'The request body is too large.');
+  if (body.length === 0) return undefined;
   try {
-    return JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown;
+    return JSON.parse(body.toString('utf8')) as unknown;
   } catch {
     throw badParameter('The request body is not valid JSON.');
   }
 }
 
-export function sendJson(
-  response: ServerResponse,
-  status: number,
-  body: unknown,
-  headers: Readonly<Record<string, string>> = {},
-): void {
-  const text = body === undefined ? '' : JSON.stringify(body);
-  response.writeHead(status, {
-    ...(text ? { 'Content-Type': 'application/json; charset=utf-8' } : {}),
-    'Content-Length': Buffer.byteLength(text),
-    'Cache-Control': 'no-cache',
-    ...headers,
-  });
-  response.end(text);
-}
+/** Key Vault's responses are not to be cached. */
+export const NO_CACHE: Readonly<Record<string, string>> = { 'Cache-Control': 'no-cache' };
 
 export function sendError(response: ServerResponse, error: KeyVaultError): void {
-  sendJson(response, error.status, error.body(), error.headers);
+  sendJson(response, error.status, error.body(), { ...NO_CACHE, ...error.headers });
 }

@@ -11,7 +11,8 @@ import type { ThrottleCategory, ThrottleLimiter } from '../throttle/limiter.js';
 import { ADMIN_PREFIX, handleAdminRequest } from './admin.js';
 import type { Authenticator } from './auth.js';
 import { badParameter, forbiddenByRbac, KeyVaultError, throttled } from './errors.js';
-import { readJsonBody, sendError, sendJson } from './io.js';
+import { sendJson } from '../../http/messages.js';
+import { NO_CACHE, readJsonBody, sendError } from './io.js';
 import { handleKeysRequest } from './keys-api.js';
 import { matchRoute, type Route } from './routes.js';
 import { listenOn } from '../../process/ports.js';
@@ -79,7 +80,7 @@ async function handle(
   const url = new URL(request.url ?? '/', 'https://vault.invalid');
   if (url.pathname.startsWith(ADMIN_PREFIX)) {
     const result = await handleAdminRequest(options, request, url.pathname);
-    return sendJson(response, result.status, result.body);
+    return sendJson(response, result.status, result.body, NO_CACHE);
   }
 
   const caller = await options.authenticator.authenticate(request.headers.authorization);
@@ -113,7 +114,7 @@ async function handle(
     apiVersion,
     ...(options.pageSize !== undefined ? { pageSize: options.pageSize } : {}),
   });
-  sendJson(response, result.status, result.body);
+  sendJson(response, result.status, result.body, NO_CACHE);
 }
 
 /**

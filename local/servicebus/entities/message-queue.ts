@@ -1,89 +1,39 @@
 /**
  * One queue of messages (a queue's main queue or its dead-letter sub-queue): ordering, delivery to
  * consumers, peek-lock and its expiry, settlement, deferral, scheduling, time-to-live and sessions.
- * Owns no AMQP: consumers are whatever implements `Consumer`.
+ * Owns no AMQP: consumers are whatever implements `Consumer` (consumer.ts). The bookkeeping of locks,
+ * expiry, scheduled messages and sessions is in message-locks.ts, expiry-clock.ts, scheduled-messages.ts
+ * and session-table.ts; this class decides what happens to a message.
  */
-import { randomUUID } from 'node:crypto';
 import type { Message } from 'rhea';
+import type { Consumer, QueueOwner, ReceiveMode, Settlement } from './consumer.js';
 import { BrokerError, Condition, entityNotFound } from './errors.js';
+import { ExpiryClock } from './expiry-clock.js';
 import type { BrokeredMessage } from './message.js';
+import { MessageLocks } from './message-locks.js';
 import type { MessageStore } from './message-store.js';
 import { ReadyIndex } from './ready-index.js';
+import { ScheduledMessages } from './scheduled-messages.js';
+import { isSessionLocked, SessionTable, type SessionEntry, type SessionWaiter } from './session-table.js';
 
-export type ReceiveMode = 'peekLock' | 'receiveAndDelete';
-
-export interface Consumer {
-  readonly receiveMode: ReceiveMode;
-  /** How many messages the consumer can take now. */
-  availableCredit(): number;
-  /** Hand a message over. In peek-lock mode it is locked to this consumer first. */
-  deliver(message: BrokeredMessage): void;
-  /** Told when the session this consumer holds lost its lock. */
-  sessionLockLost?(): void;
-}
-
-export type Settlement =
-  | { kind: 'complete' }
-  | { kind: 'abandon'; propertiesToModify?: Record<string, unknown> }
-  | { kind: 'defer'; propertiesToModify?: Record<string, unknown> }
-  | {
-      kind: 'deadLetter';
-      reason?: string;
-      description?: string;
-      propertiesToModify?: Record<string, unknown>;
-    };
-
-/** What a queue needs from its owner: its settings and where dead letters and expired messages go. */
-export interface QueueOwner {
-  lockDurationMs(): number;
-  /** 0 = unlimited (the dead-letter sub-queue). */
-  maxDeliveryCount(): number;
-  deadLetteringOnExpiration(): boolean;
-  deadLetter(message: BrokeredMessage, reason: string, description: string): void;
-}
-
-interface SessionEntry {
-  id: string;
-  ready: ReadyIndex;
-  state: Buffer | undefined;
-  holder: Consumer | undefined;
-  lockedUntil: number;
-  lockTimer: NodeJS.Timeout | undefined;
-  /** Messages of the session that are in the store (any state). */
-  messageCount: number;
-  updatedAt: number;
-}
-
-interface SessionWaiter {
-  consumer: Consumer;
-  resolve: (sessionId: string) => void;
-  reject: (error: Error) => void;
-  timer: NodeJS.Timeout;
-}
-
-const EXPIRY_SWEEP_MS = 500;
+export type { Consumer, QueueOwner, ReceiveMode, Settlement } from './consumer.js';
 
 export class MessageQueue {
   private nextSequenceNumber = 1;
   private readonly ready = new ReadyIndex();
-  private readonly sessions = new Map<string, SessionEntry>();
+  private readonly sessions = new SessionTable();
   private readonly sessionWaiters: SessionWaiter[] = [];
-  /** Every locked message by lock token. */
-  private readonly locks = new Map<string, BrokeredMessage>();
-  /** Locked messages outside sessions, in lock-expiry order (a renewal moves one to the end). */
-  private readonly lockExpiry = new Map<string, BrokeredMessage>();
-  private lockTimer: NodeJS.Timeout | undefined;
-  private readonly scheduled = new Map<number, NodeJS.Timeout>();
-  private expiringCount = 0;
-  /** No message expires before this (ms since the epoch): sweeps before then have nothing to do. */
-  private earliestExpiry = Infinity;
-  private expiryTimer: NodeJS.Timeout | undefined;
+  private readonly locks = new MessageLocks({
+    expired: (message) => this.lockExpired(message),
+    swept: () => this.dispatch(),
+  });
+  private readonly scheduled = new ScheduledMessages();
+  private readonly expiry = new ExpiryClock((now) => this.sweepExpired(now));
   private readonly consumers = new Set<Consumer>();
   /** The session each session consumer holds. */
   private readonly consumerSession = new Map<Consumer, SessionEntry>();
   private dispatching = false;
   private redispatch = false;
-  private closed = false;
 
   constructor(
     /** The entity path, e.g. `q` or `q/$DeadLetterQueue`. */
@@ -134,17 +84,14 @@ export class MessageQueue {
       deadLetterSource: options.deadLetterSource,
     };
     this.store.add(brokered);
-    if (brokered.sessionId !== undefined) this.sessionEntry(brokered.sessionId).messageCount++;
+    if (brokered.sessionId !== undefined) this.sessions.entry(brokered.sessionId).messageCount++;
     if (options.scheduledAt !== undefined && options.scheduledAt > now) {
       brokered.state = 'scheduled';
       brokered.scheduledAt = options.scheduledAt;
       brokered.expiresAt = Infinity; // the time-to-live starts when the message is enqueued
-      const timer = setTimeout(
-        () => this.activateScheduled(brokered.sequenceNumber, options.ttlMs),
-        options.scheduledAt - now,
+      this.scheduled.add(brokered.sequenceNumber, options.scheduledAt - now, () =>
+        this.activateScheduled(brokered.sequenceNumber, options.ttlMs),
       );
-      timer.unref();
-      this.scheduled.set(brokered.sequenceNumber, timer);
       return brokered;
     }
     this.noteExpiry(brokered);
@@ -154,7 +101,6 @@ export class MessageQueue {
   }
 
   private activateScheduled(sequenceNumber: number, ttlMs: number): void {
-    this.scheduled.delete(sequenceNumber);
     const message = this.store.get(sequenceNumber);
     if (!message || message.state !== 'scheduled') return;
     const now = Date.now();
@@ -169,10 +115,7 @@ export class MessageQueue {
   /** Cancel scheduled messages; unknown or already enqueued numbers are ignored, as Service Bus does. */
   cancelScheduled(sequenceNumbers: readonly number[]): void {
     for (const sequenceNumber of sequenceNumbers) {
-      const timer = this.scheduled.get(sequenceNumber);
-      if (!timer) continue;
-      clearTimeout(timer);
-      this.scheduled.delete(sequenceNumber);
+      if (!this.scheduled.cancel(sequenceNumber)) continue;
       const message = this.store.get(sequenceNumber);
       if (message) this.remove(message);
     }
@@ -273,44 +216,12 @@ export class MessageQueue {
     holder: Consumer | undefined,
     session: SessionEntry | undefined,
   ): void {
-    // randomUUID draws from a cached entropy pool: far cheaper per message than randomBytes.
-    const token = randomUUID().replaceAll('-', '');
     const lockedUntil = session ? session.lockedUntil : Date.now() + this.owner.lockDurationMs();
-    message.lock = { token, lockedUntil, holder };
-    this.locks.set(token, message);
-    if (!session) {
-      this.lockExpiry.set(token, message);
-      this.scheduleLockSweep();
-    }
+    this.locks.lock(message, holder, lockedUntil, !session);
   }
 
   private unlock(message: BrokeredMessage): void {
-    if (!message.lock) return;
-    this.locks.delete(message.lock.token);
-    this.lockExpiry.delete(message.lock.token);
-    message.lock = undefined;
-  }
-
-  private scheduleLockSweep(): void {
-    if (this.lockTimer || this.closed) return;
-    const first = this.lockExpiry.values().next();
-    if (first.done) return;
-    const delay = Math.max(0, first.value.lock!.lockedUntil - Date.now()) + 1;
-    this.lockTimer = setTimeout(() => {
-      this.lockTimer = undefined;
-      this.sweepLocks();
-    }, delay);
-    this.lockTimer.unref();
-  }
-
-  private sweepLocks(): void {
-    const now = Date.now();
-    for (const message of this.lockExpiry.values()) {
-      if (message.lock!.lockedUntil > now) break;
-      this.lockExpired(message);
-    }
-    this.scheduleLockSweep();
-    this.dispatch();
+    this.locks.unlock(message);
   }
 
   /** A lock ran out: the message is available again, or dead-lettered after too many deliveries. */
@@ -335,7 +246,7 @@ export class MessageQueue {
 
   private makeReady(message: BrokeredMessage): void {
     if (message.sessionId !== undefined) {
-      const entry = this.sessionEntry(message.sessionId);
+      const entry = this.sessions.entry(message.sessionId);
       entry.ready.add(message);
       entry.updatedAt = Date.now();
       this.serveSessionWaiters();
@@ -347,12 +258,12 @@ export class MessageQueue {
   private remove(message: BrokeredMessage): void {
     this.unlock(message);
     if (!this.store.delete(message.sequenceNumber)) return;
-    if (Number.isFinite(message.expiresAt)) this.expiringCount--;
+    this.expiry.forget(message.expiresAt);
     if (message.sessionId !== undefined) {
       const entry = this.sessions.get(message.sessionId);
       if (entry) {
         entry.messageCount--;
-        this.forgetSessionIfIdle(entry);
+        this.sessions.forgetIfIdle(entry);
       }
     }
   }
@@ -360,34 +271,20 @@ export class MessageQueue {
   // ---- time-to-live -------------------------------------------------------------------------
 
   private noteExpiry(message: BrokeredMessage): void {
-    if (!Number.isFinite(message.expiresAt)) return;
-    this.expiringCount++;
-    this.earliestExpiry = Math.min(this.earliestExpiry, message.expiresAt);
-    if (!this.expiryTimer && !this.closed) {
-      this.expiryTimer = setInterval(() => this.sweepExpired(), EXPIRY_SWEEP_MS);
-      this.expiryTimer.unref();
-    }
+    this.expiry.note(message.expiresAt);
   }
 
   /** Expired messages that are not locked leave the queue (to the dead-letter queue if so configured). */
-  private sweepExpired(): void {
-    if (this.expiringCount <= 0) {
-      clearInterval(this.expiryTimer);
-      this.expiryTimer = undefined;
-      return;
-    }
-    const now = Date.now();
-    if (now < this.earliestExpiry) return;
+  private sweepExpired(now: number): void {
     const isExpired = (m: BrokeredMessage) => m.expiresAt <= now;
     for (const message of this.ready.removeWhere(isExpired)) this.expire(message);
     for (const entry of [...this.sessions.values()]) {
       for (const message of entry.ready.removeWhere(isExpired)) this.expire(message);
     }
-    this.earliestExpiry = Infinity;
+    this.expiry.restart();
     for (const message of [...this.store.values()]) {
       if (message.state === 'deferred' && !message.lock && isExpired(message)) this.expire(message);
-      else if (message.state !== 'scheduled')
-        this.earliestExpiry = Math.min(this.earliestExpiry, message.expiresAt);
+      else if (message.state !== 'scheduled') this.expiry.consider(message.expiresAt);
     }
   }
 
@@ -459,9 +356,7 @@ export class MessageQueue {
   renewLock(token: string): number {
     const message = this.lockedMessage(token, undefined);
     if (message.sessionId !== undefined) return message.lock!.lockedUntil;
-    message.lock!.lockedUntil = Date.now() + this.owner.lockDurationMs();
-    this.lockExpiry.delete(token);
-    this.lockExpiry.set(token, message);
+    this.locks.renew(message, Date.now() + this.owner.lockDurationMs());
     return message.lock!.lockedUntil;
   }
 
@@ -512,32 +407,6 @@ export class MessageQueue {
 
   // ---- sessions -----------------------------------------------------------------------------
 
-  private sessionEntry(id: string): SessionEntry {
-    let entry = this.sessions.get(id);
-    if (!entry) {
-      entry = {
-        id,
-        ready: new ReadyIndex(),
-        state: undefined,
-        holder: undefined,
-        lockedUntil: 0,
-        lockTimer: undefined,
-        messageCount: 0,
-        updatedAt: Date.now(),
-      };
-      this.sessions.set(id, entry);
-    }
-    return entry;
-  }
-
-  private forgetSessionIfIdle(entry: SessionEntry): void {
-    if (entry.messageCount <= 0 && !entry.holder && entry.state === undefined) this.sessions.delete(entry.id);
-  }
-
-  private isLocked(entry: SessionEntry): boolean {
-    return entry.holder !== undefined && entry.lockedUntil > Date.now();
-  }
-
   private lockSession(entry: SessionEntry, consumer: Consumer): void {
     entry.holder = consumer;
     this.consumerSession.set(consumer, entry);
@@ -579,14 +448,14 @@ export class MessageQueue {
         this.returnOrDeadLetter(message);
       }
     }
-    this.forgetSessionIfIdle(entry);
+    this.sessions.forgetIfIdle(entry);
     this.serveSessionWaiters();
   }
 
   /** Lock session `sessionId` for `consumer`; SessionCannotBeLocked if someone holds it. */
   acceptSession(sessionId: string, consumer: Consumer): number {
-    const entry = this.sessionEntry(sessionId);
-    if (this.isLocked(entry)) {
+    const entry = this.sessions.entry(sessionId);
+    if (isSessionLocked(entry)) {
       throw new BrokerError(
         Condition.sessionCannotBeLocked,
         `The requested session '${sessionId}' cannot be accepted. It may be locked by another receiver.`,
@@ -602,7 +471,7 @@ export class MessageQueue {
     consumer: Consumer,
     timeoutMs: number,
   ): Promise<{ sessionId: string; lockedUntil: number }> {
-    const entry = this.nextFreeSession();
+    const entry = this.sessions.nextFree();
     if (entry) {
       this.lockSession(entry, consumer);
       return Promise.resolve({ sessionId: entry.id, lockedUntil: entry.lockedUntil });
@@ -624,16 +493,9 @@ export class MessageQueue {
     });
   }
 
-  private nextFreeSession(): SessionEntry | undefined {
-    for (const entry of this.sessions.values()) {
-      if (entry.ready.size > 0 && !this.isLocked(entry)) return entry;
-    }
-    return undefined;
-  }
-
   private serveSessionWaiters(): void {
     while (this.sessionWaiters.length > 0) {
-      const entry = this.nextFreeSession();
+      const entry = this.sessions.nextFree();
       if (!entry) return;
       const waiter = this.sessionWaiters.shift()!;
       clearTimeout(waiter.timer);
@@ -646,7 +508,7 @@ export class MessageQueue {
   /** The session held by `consumer`, or SessionLockLost. */
   private heldSession(sessionId: string, consumer: Consumer | undefined): SessionEntry {
     const entry = this.sessions.get(sessionId);
-    if (!entry || !this.isLocked(entry) || (consumer && entry.holder !== consumer)) {
+    if (!entry || !isSessionLocked(entry) || (consumer && entry.holder !== consumer)) {
       throw new BrokerError(
         Condition.sessionLockLost,
         `The session lock of '${sessionId}' has expired or was lost.`,
@@ -673,10 +535,7 @@ export class MessageQueue {
 
   /** Sessions with messages or state, optionally only those updated since `since`. */
   listSessions(since: number, skip: number, top: number): string[] {
-    return [...this.sessions.values()]
-      .filter((entry) => (entry.messageCount > 0 || entry.state !== undefined) && entry.updatedAt >= since)
-      .map((entry) => entry.id)
-      .slice(skip, skip + top);
+    return this.sessions.list(since, skip, top);
   }
 
   /** The session `consumer` holds. */
@@ -687,10 +546,9 @@ export class MessageQueue {
   // ---- lifecycle ----------------------------------------------------------------------------
 
   close(): void {
-    this.closed = true;
-    clearTimeout(this.lockTimer);
-    clearInterval(this.expiryTimer);
-    for (const timer of this.scheduled.values()) clearTimeout(timer);
+    this.locks.close();
+    this.expiry.close();
+    this.scheduled.close();
     for (const entry of this.sessions.values()) clearTimeout(entry.lockTimer);
     for (const waiter of this.sessionWaiters) {
       clearTimeout(waiter.timer);

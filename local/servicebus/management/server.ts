@@ -14,6 +14,7 @@ import type { Namespace } from '../entities/namespace.js';
 import { defaultQueueProperties, InvalidQueuePropertyError } from '../entities/queue-properties.js';
 import { queueDescriptionXml, queuePropertiesFromXml } from './queue-description.js';
 import { element, escapeXml, parent } from './xml.js';
+import { readBody } from '../../http/messages.js';
 import { listenOn } from '../../process/ports.js';
 
 const ATOM_NS = 'http://www.w3.org/2005/Atom';
@@ -49,17 +50,6 @@ function statusOf(error: BrokerError): number {
     default:
       return 400;
   }
-}
-
-async function readBody(request: IncomingMessage): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of request) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_BODY_BYTES) throw new HttpError(413, 'The request body is too large.');
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks).toString('utf8');
 }
 
 export class ManagementServer {
@@ -114,8 +104,9 @@ export class ManagementServer {
         this.sendXml(response, 200, this.queueEntry(path, base, host));
       } else if (request.method === 'PUT') {
         const isUpdate = request.headers['if-match'] === '*';
-        const body = await readBody(request);
-        await this.putQueue(path, body, isUpdate);
+        const body = await readBody(request, MAX_BODY_BYTES);
+        if (body === undefined) throw new HttpError(413, 'The request body is too large.');
+        await this.putQueue(path, body.toString('utf8'), isUpdate);
         this.sendXml(response, isUpdate ? 200 : 201, this.queueEntry(path, base, host));
       } else if (request.method === 'DELETE') {
         this.options.namespace.deleteQueue(path);
