@@ -20,7 +20,7 @@ import {
   KeyVaultRequestCrypto,
   type VaultClientOptions,
 } from '../shared/azure/key-vault-crypto.js';
-import type { DirectoryPolicy } from '../shared/operations/types.js';
+import type { DirectoryPolicy } from '../shared/domain/index.js';
 import {
   DEFAULT_HEARTBEAT_LIFETIME_SECONDS,
   readRequestHeader,

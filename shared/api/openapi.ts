@@ -6,7 +6,7 @@ import {
   type ZodOpenApiPathsObject,
   type ZodOpenApiResponseObject,
 } from 'zod-openapi';
-import { PROBLEM_CATALOGUE } from '../errors/index.js';
+import { PROBLEM_CATALOGUE } from '../domain/index.js';
 import { requiresToken, type RouteContract } from './contract.js';
 import { apiRoutes } from './routes.js';
 import { ProblemDetails } from './schemas.js';

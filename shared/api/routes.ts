@@ -3,7 +3,7 @@
  * functions/ binds it to its behaviour.
  */
 import { z } from 'zod';
-import { ADMIN_ROLE } from '../auth/index.js';
+import { ADMIN_ROLE } from '../domain/index.js';
 import { defineRoute, type RouteContract } from './contract.js';
 import {
   CallerIdentity,

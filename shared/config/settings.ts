@@ -4,10 +4,9 @@
  */
 import { ConfigurationError } from '../errors/index.js';
 import type { Settings } from '../azure/clients.js';
-import { isoDurationToMs } from './durations.js';
+import { isoDurationToMs } from '../domain/index.js';
 import { parseConnectionString } from '../telemetry/connection-string.js';
 
-export { isoDurationToMs, msToIsoDuration } from './durations.js';
 import {
   DEFAULT_CHANGE_LIMIT,
   DEFAULT_TENANT_LIMIT,

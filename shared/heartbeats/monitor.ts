@@ -10,7 +10,7 @@
 import { settings as loadedSettings, loadSettings } from '../config/settings.js';
 import type { Settings } from '../azure/clients.js';
 import { ProblemError } from '../errors/index.js';
-import type { DirectoryPolicy } from '../operations/types.js';
+import type { DirectoryPolicy } from '../domain/index.js';
 import { call, type OperationLog } from '../azure/dependency.js';
 import { TenantRegistry } from '../tenants/records.js';
 import { HeartbeatStore, type HeartbeatRecord } from './store.js';

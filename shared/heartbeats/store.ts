@@ -8,7 +8,7 @@
 import { RestError, type TableClient } from '@azure/data-tables';
 import { tableClientFromSettings, type Settings } from '../azure/clients.js';
 import { tableCreator } from '../azure/tables.js';
-import type { DirectoryPolicy } from '../operations/types.js';
+import type { DirectoryPolicy } from '../domain/index.js';
 import type { AgentState, HeartbeatReply } from '../wire/index.js';
 
 export const HEARTBEATS_TABLE = 'heartbeats';

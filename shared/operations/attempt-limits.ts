@@ -5,8 +5,12 @@
  */
 import type { OperationLog } from '../azure/dependency.js';
 import type { RateLimit, RateLimitCheck, RateLimiter } from '../ratelimit/index.js';
-import type { OperationKind, UserIdentifier } from './types.js';
-import type { AttemptLimiter } from './writeback-operations.js';
+import type { OperationKind, UserIdentifier } from '../domain/index.js';
+
+/** Counts one attempt against the rate limits; throws 429 RateLimited when one is exhausted. */
+export interface AttemptLimiter {
+  consume(tenantId: string, user: UserIdentifier, kind: OperationKind, log?: OperationLog): Promise<void>;
+}
 
 export interface AttemptLimits {
   perUser: RateLimit;

@@ -31,7 +31,7 @@ import type { WritebackTenants } from '../tenants/writeback-tenants.js';
 import { sealRequest, type ResultReply, type WritebackRequest } from '../wire/index.js';
 import { RateLimiter } from '../ratelimit/index.js';
 import { telemetry, type Telemetry } from '../telemetry/index.js';
-import { attemptLimiter } from './attempt-limits.js';
+import { attemptLimiter, type AttemptLimiter } from './attempt-limits.js';
 import { EncryptionKeys } from './encryption-keys.js';
 import { RequestSenders } from './request-senders.js';
 import {
@@ -42,7 +42,7 @@ import {
   type Requester,
 } from './store.js';
 import { generateTemporaryPassword } from './temporary-password.js';
-import type { OperationKind, ResetFlags, UserIdentifier } from './types.js';
+import type { OperationKind, ResetFlags, UserIdentifier } from '../domain/index.js';
 import { OperationWaiter } from './waiter.js';
 
 /** How long idempotency keys are remembered (issue: 24 h). */
@@ -75,11 +75,6 @@ export interface Submission {
   record: OperationRecord;
   /** Only for an admin reset without newPassword, and only in the response of the request that made it. */
   temporaryPassword?: string;
-}
-
-/** Counts one attempt against the rate limits; throws 429 RateLimited when one is exhausted. */
-export interface AttemptLimiter {
-  consume(tenantId: string, user: UserIdentifier, kind: OperationKind, log?: OperationLog): Promise<void>;
 }
 
 /** What the pipeline reports to telemetry (shared/telemetry implements it). */

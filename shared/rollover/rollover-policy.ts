@@ -4,7 +4,7 @@
  * computes the same answer.
  */
 import { createHash } from 'node:crypto';
-import { msToIsoDuration } from '../config/durations.js';
+import { msToIsoDuration } from '../domain/index.js';
 import type { TenantRecord } from '../tenants/records.js';
 import { parseKeyId } from '../wire/index.js';
 

@@ -57,7 +57,7 @@ import {
   type KeyObject,
 } from 'node:crypto';
 import { z } from 'zod';
-import type { ResetFlags, UserIdentifier } from '../operations/types.js';
+import type { ResetFlags, UserIdentifier } from '../domain/index.js';
 import { ByteReader, ByteWriter } from './binary.js';
 import { EnvelopeError, RequestExpiredError } from './errors.js';
 import { encryptionKeyName, formatKeyId, parseKeyId, tenantOfKeyName, wireTenantId } from './names.js';
