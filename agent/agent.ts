@@ -19,7 +19,7 @@ import {
   KeyVaultReplySigner,
   KeyVaultRequestCrypto,
   type VaultClientOptions,
-} from '../shared/azure/key-vault-crypto.js';
+} from '../shared/azure/index.js';
 import type { DirectoryPolicy } from '../shared/domain/index.js';
 import {
   DEFAULT_HEARTBEAT_LIFETIME_SECONDS,

@@ -24,7 +24,7 @@ import {
   requestQueueName,
   signatureKeyName,
 } from '../shared/wire/index.js';
-import { vaultOrigin } from '../shared/azure/key-vault-crypto.js';
+import { vaultOrigin } from '../shared/azure/index.js';
 import type { DirectoryPolicy } from '../shared/domain/index.js';
 
 /** A secret as the file gives it; resolved by {@link loadAgentConfig}. */

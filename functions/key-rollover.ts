@@ -4,9 +4,9 @@
  * to shared/rollover.
  */
 import { app } from '@azure/functions';
-import { rolloverKeysRoute } from '../shared/api/routes.js';
+import { rolloverKeysRoute } from '../shared/api/index.js';
 import { actorOf } from '../shared/auth/index.js';
-import { httpTrigger } from '../shared/http/endpoint.js';
+import { httpTrigger } from '../shared/http/index.js';
 import { keyRollover, KEY_ROLLOVER_RUN_BUDGET_MS } from '../shared/rollover/index.js';
 
 app.http(

@@ -3,8 +3,8 @@
  * timer that ends operations whose request expired unanswered. Thin bindings to shared/operations.
  */
 import { app } from '@azure/functions';
-import { getOperationRoute } from '../shared/api/routes.js';
-import { httpTrigger } from '../shared/http/endpoint.js';
+import { getOperationRoute } from '../shared/api/index.js';
+import { httpTrigger } from '../shared/http/index.js';
 import { operationStatusResponse, writebackOperations } from '../shared/operations/index.js';
 
 app.http(

@@ -10,9 +10,9 @@ import {
   resetUserPasswordRoute,
   unlockMeRoute,
   unlockUserRoute,
-} from '../shared/api/routes.js';
+} from '../shared/api/index.js';
 import { onPremisesUserOf, type Caller } from '../shared/auth/index.js';
-import { httpTrigger } from '../shared/http/endpoint.js';
+import { httpTrigger } from '../shared/http/index.js';
 import {
   submissionResponse,
   writebackOperations,

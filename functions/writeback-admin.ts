@@ -1,8 +1,8 @@
 /** `PUT | GET | DELETE /api/tenants/{tenantId}/writeback` (role Writeback.Admin): thin bindings to shared/tenants. */
 import { app } from '@azure/functions';
-import { disableWritebackRoute, enableWritebackRoute, getWritebackRoute } from '../shared/api/routes.js';
+import { disableWritebackRoute, enableWritebackRoute, getWritebackRoute } from '../shared/api/index.js';
 import { actorOf } from '../shared/auth/index.js';
-import { httpTrigger } from '../shared/http/endpoint.js';
+import { httpTrigger } from '../shared/http/index.js';
 import { writebackTenants } from '../shared/tenants/index.js';
 
 // Configurations name keys and queues, and a 201 carries the agent's secrets: never cached.

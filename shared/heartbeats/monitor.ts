@@ -7,11 +7,11 @@
  * reads the table once rather than once per request; the replies function of the same instance
  * forgets a tenant's entry when it records a heartbeat of that tenant.
  */
-import { settings as loadedSettings, loadSettings } from '../config/settings.js';
-import type { Settings } from '../azure/clients.js';
+import { settings as loadedSettings, loadSettings } from '../config/index.js';
+import type { Settings } from '../azure/index.js';
 import { ProblemError } from '../errors/index.js';
 import type { DirectoryPolicy } from '../domain/index.js';
-import { call, type OperationLog } from '../azure/dependency.js';
+import { call, type OperationLog } from '../azure/index.js';
 import { TenantRegistry } from '../tenants/records.js';
 import { HeartbeatStore, type HeartbeatRecord } from './store.js';
 import { rolloverPolicy, type RolloverPolicy } from '../rollover/rollover-policy.js';

@@ -6,8 +6,8 @@
  * ETag so that two instances handling two heartbeats at once cannot put an older one last.
  */
 import { RestError, type TableClient } from '@azure/data-tables';
-import { tableClientFromSettings, type Settings } from '../azure/clients.js';
-import { tableCreator } from '../azure/tables.js';
+import { tableClientFromSettings, type Settings } from '../azure/index.js';
+import { tableCreator } from '../azure/index.js';
 import type { DirectoryPolicy } from '../domain/index.js';
 import type { AgentState, HeartbeatReply } from '../wire/index.js';
 

@@ -5,11 +5,11 @@
 import type { HttpFunctionOptions, HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import type { z } from 'zod';
 import { InvalidRequestError } from '../errors/index.js';
-import { requiresToken, type RouteAccess, type RouteContract } from '../api/contract.js';
+import { requiresToken, type RouteAccess, type RouteContract } from '../api/index.js';
 import { defaultTokenValidator, requireRole, type Caller } from '../auth/index.js';
 import { problemResponse } from './problem.js';
 import { telemetry } from '../telemetry/index.js';
-import { traceparentOf } from '../wire/trace.js';
+import { traceparentOf } from '../wire/index.js';
 
 /** Request bodies of this API are a few hundred bytes; anything near this is not a real request. */
 export const MAX_BODY_BYTES = 16 * 1024;

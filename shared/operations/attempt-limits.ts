@@ -3,7 +3,7 @@
  * every operation counts against its target user and its tenant, and a change also against the
  * user's change attempts, which is what stops guessing of currentPassword.
  */
-import type { OperationLog } from '../azure/dependency.js';
+import type { OperationLog } from '../azure/index.js';
 import type { RateLimit, RateLimitCheck, RateLimiter } from '../ratelimit/index.js';
 import type { OperationKind, UserIdentifier } from '../domain/index.js';
 

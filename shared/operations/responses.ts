@@ -7,7 +7,7 @@
 import type { HttpResponseInit } from '@azure/functions';
 import { PROBLEM_CATALOGUE, type PolicyReason, type ProblemCode } from '../domain/index.js';
 import { ProblemError } from '../errors/index.js';
-import { problemResponse } from '../http/problem.js';
+import { problemResponse } from '../http/index.js';
 import type { FailureCode, OperationRecord } from './store.js';
 
 /** What a pending 202 suggests before asking again. */

@@ -16,8 +16,8 @@
  */
 import { createHash } from 'node:crypto';
 import { odata, RestError, type TableClient } from '@azure/data-tables';
-import { tableClientFromSettings, type Settings } from '../azure/clients.js';
-import { tableCreator } from '../azure/tables.js';
+import { tableClientFromSettings, type Settings } from '../azure/index.js';
+import { tableCreator } from '../azure/index.js';
 import type {
   OperationKind,
   OperationOutcome,

@@ -14,9 +14,9 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { KeyClient } from '@azure/keyvault-keys';
-import { keyClientFromSettings, serviceBusClientFromSettings, type Settings } from '../azure/clients.js';
+import { keyClientFromSettings, serviceBusClientFromSettings, type Settings } from '../azure/index.js';
 import { actorOf, ADMIN_ROLE, type Caller } from '../auth/index.js';
-import { loadSettings, settings as loadedSettings, type WritebackSettings } from '../config/settings.js';
+import { loadSettings, settings as loadedSettings, type WritebackSettings } from '../config/index.js';
 import { ForbiddenError, InvalidRequestError, ProblemError } from '../errors/index.js';
 import { heartbeatMonitor, type HeartbeatMonitor } from '../heartbeats/monitor.js';
 import { AuditLog, type AuditAction } from '../tenants/audit.js';

@@ -13,11 +13,11 @@
  * nothing, and a result naming an operation its tenant does not have (another tenant's, or none) is
  * dropped. Recording it also wakes the HTTP call waiting for it, if that call is on this instance.
  */
-import { loadSettings, settings as loadedSettings } from '../config/settings.js';
-import { keyClientFromSettings, type Settings } from '../azure/clients.js';
-import { heartbeatMonitor, type HeartbeatMonitor } from '../heartbeats/monitor.js';
-import { HeartbeatStore } from '../heartbeats/store.js';
-import { TenantRegistry, type StoredTenant } from '../tenants/records.js';
+import { loadSettings, settings as loadedSettings } from '../config/index.js';
+import { keyClientFromSettings, type Settings } from '../azure/index.js';
+import { heartbeatMonitor, type HeartbeatMonitor } from '../heartbeats/index.js';
+import { HeartbeatStore } from '../heartbeats/index.js';
+import { TenantRegistry, type StoredTenant } from '../tenants/index.js';
 import {
   parseKeyId,
   ReplyError,
@@ -26,10 +26,10 @@ import {
   verifyReply,
   type VerifiedReply,
 } from '../wire/index.js';
-import { KeyRollover, keyRollover } from '../rollover/key-rollover.js';
-import { acceptsSigningKey, rolloverPolicy } from '../rollover/rollover-policy.js';
+import { KeyRollover, keyRollover } from '../rollover/index.js';
+import { acceptsSigningKey, rolloverPolicy } from '../rollover/index.js';
 import { telemetry, type Telemetry } from '../telemetry/index.js';
-import { writebackOperations, type WritebackOperations } from '../operations/writeback-operations.js';
+import { writebackOperations, type WritebackOperations } from '../operations/index.js';
 import { isTransientKeyFailure, SignatureKeys, UnusableSignatureKey } from './signature-keys.js';
 
 export interface ReplyLog {

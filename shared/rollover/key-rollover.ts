@@ -26,9 +26,9 @@ import {
   serviceBusAdministrationClientFromSettings,
   serviceBusClientFromSettings,
   type Settings,
-} from '../azure/clients.js';
-import { call, type OperationLog } from '../azure/dependency.js';
-import { loadSettings, settings as loadedSettings } from '../config/settings.js';
+} from '../azure/index.js';
+import { call, type OperationLog } from '../azure/index.js';
+import { loadSettings, settings as loadedSettings } from '../config/index.js';
 import { ProblemError } from '../errors/index.js';
 import { EncryptionKeys } from '../operations/encryption-keys.js';
 import { RequestSenders } from '../operations/request-senders.js';

@@ -3,7 +3,7 @@ import type { z } from 'zod';
 import type {
   AgentCredentialsView as AgentCredentialsSchema,
   KeyRolloverView as KeyRolloverSchema,
-} from '../api/schemas.js';
+} from '../api/index.js';
 import type { TenantRecord } from '../tenants/records.js';
 import { parseKeyId } from '../wire/index.js';
 import { inGrace, nextRolloverAt, OVERDUE_AFTER_MS, type RolloverPolicy } from './rollover-policy.js';

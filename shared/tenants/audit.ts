@@ -6,8 +6,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { TableClient } from '@azure/data-tables';
-import { tableClientFromSettings, type Settings } from '../azure/clients.js';
-import { tableCreator } from '../azure/tables.js';
+import { tableClientFromSettings, type Settings } from '../azure/index.js';
+import { tableCreator } from '../azure/index.js';
 import type { Actor } from './records.js';
 
 export const AUDIT_TABLE = 'audit';

@@ -20,3 +20,4 @@ export {
 export { AuditLog, AUDIT_TABLE, type AuditEvent } from './audit.js';
 export { AGENT_LISTEN_RULE, AGENT_SEND_RULE } from './queues.js';
 export { disableTenantKeys, ensureTenantKeys, type KeyProtection, type TenantKeyIds } from './keys.js';
+export { type StoredTenant } from './records.js';

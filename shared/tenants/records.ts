@@ -7,10 +7,10 @@
  */
 import { odata, RestError, type TableClient } from '@azure/data-tables';
 import { ConcurrencyConflict } from '../errors/index.js';
-import { tableClientFromSettings, type Settings } from '../azure/clients.js';
-import { tableCreator } from '../azure/tables.js';
+import { tableClientFromSettings, type Settings } from '../azure/index.js';
+import { tableCreator } from '../azure/index.js';
 import type { z } from 'zod';
-import type { Actor as ActorSchema } from '../api/schemas.js';
+import type { Actor as ActorSchema } from '../api/index.js';
 
 export const TENANTS_TABLE = 'tenants';
 export const WRITEBACK_ROW_KEY = 'writeback';

@@ -18,12 +18,12 @@ import {
   serviceBusEndpointFromSettings,
   type ServiceBusEndpoint,
   type Settings,
-} from '../azure/clients.js';
-import { loadSettings, settings as loadedSettings } from '../config/settings.js';
+} from '../azure/index.js';
+import { loadSettings, settings as loadedSettings } from '../config/index.js';
 import { ProblemError } from '../errors/index.js';
-import { call, type OperationLog } from '../azure/dependency.js';
+import { call, type OperationLog } from '../azure/index.js';
 
-export { call, type OperationLog } from '../azure/dependency.js';
+export { call, type OperationLog } from '../azure/index.js';
 import { repliesQueueName, requestQueueName, SHARED_REPLIES_QUEUE } from '../wire/index.js';
 import { AuditLog } from './audit.js';
 import { rolloverPolicy, type RolloverPolicy } from '../rollover/rollover-policy.js';
@@ -46,7 +46,7 @@ import {
   type TenantRecord,
 } from './records.js';
 import type { z } from 'zod';
-import type { WritebackConfiguration as WritebackConfigurationSchema } from '../api/schemas.js';
+import type { WritebackConfiguration as WritebackConfigurationSchema } from '../api/index.js';
 
 /** The Service Bus connection setting of the tenants' queues (DESIGN.md §7). */
 export const SERVICE_BUS_CONNECTION = 'ServiceBusConnection';
