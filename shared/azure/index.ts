@@ -15,5 +15,5 @@ export {
   type Settings,
   tableClientFromSettings,
 } from './clients.js';
-export { call, type OperationLog } from './dependency.js';
+export { callDependency } from './call-dependency.js';
 export { tableCreator } from './tables.js';

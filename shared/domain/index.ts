@@ -3,6 +3,7 @@
  * reasons, durations). It imports nothing else of the repository, so anything may import it.
  */
 export { isoDurationToMs, msToIsoDuration } from './durations.js';
+export type { Logger } from './logger.js';
 export {
   ADMIN_ROLE,
   OPERATION_KINDS,

@@ -55,7 +55,7 @@ export class ForbiddenError extends ProblemError {
 
 /**
  * A row changed between our read and our write (an ETag mismatch): the caller reads again and
- * decides anew. Not a fault of the dependency, so `call` lets it through unchanged.
+ * decides anew. Not a fault of the dependency, so `callDependency` lets it through unchanged.
  */
 export class ConcurrencyConflict extends Error {}
 

@@ -14,19 +14,19 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { KeyClient } from '@azure/keyvault-keys';
-import { keyClientFromSettings, serviceBusClientFromSettings, type Settings } from '../azure/index.js';
+import {
+  callDependency,
+  keyClientFromSettings,
+  serviceBusClientFromSettings,
+  type Settings,
+} from '../azure/index.js';
 import { actorOf, ADMIN_ROLE, type Caller } from '../auth/index.js';
 import { loadSettings, settings as loadedSettings, type WritebackSettings } from '../config/index.js';
 import { ForbiddenError, InvalidRequestError, ProblemError } from '../errors/index.js';
 import { heartbeatMonitor, type HeartbeatMonitor } from '../heartbeats/monitor.js';
 import { AuditLog, type AuditAction } from '../tenants/audit.js';
-import { TenantRegistry } from '../tenants/records.js';
-import {
-  call,
-  SERVICE_BUS_CONNECTION,
-  writebackTenants,
-  type OperationLog,
-} from '../tenants/writeback-tenants.js';
+import { TenantRegistry } from '../tenants/tenant-registry.js';
+import { SERVICE_BUS_CONNECTION, writebackTenants } from '../tenants/writeback-tenants.js';
 import type { WritebackTenants } from '../tenants/writeback-tenants.js';
 import { sealRequest, type ResultReply, type WritebackRequest } from '../wire/index.js';
 import { RateLimiter } from '../ratelimit/index.js';
@@ -42,7 +42,7 @@ import {
   type Requester,
 } from './store.js';
 import { generateTemporaryPassword } from './temporary-password.js';
-import type { OperationKind, ResetFlags, UserIdentifier } from '../domain/index.js';
+import type { OperationKind, ResetFlags, UserIdentifier, Logger } from '../domain/index.js';
 import { OperationWaiter } from './waiter.js';
 
 /** How long idempotency keys are remembered (issue: 24 h). */
@@ -156,7 +156,7 @@ export class WritebackOperations {
   }
 
   /** Runs a password operation up to its outcome or the synchronous budget. */
-  async submit(request: PasswordOperationRequest, log?: OperationLog): Promise<Submission> {
+  async submit(request: PasswordOperationRequest, log?: Logger): Promise<Submission> {
     const { tenantId } = request;
     const started = Date.now();
     const idempotencyKey = request.idempotencyKey;
@@ -165,7 +165,7 @@ export class WritebackOperations {
     // The key first: a repeat of an accepted request gets its outcome even once writeback has been
     // disabled since (the password may well have been changed; a 409 would say it was not).
     if (idempotencyKey !== undefined) {
-      const earlier = await call(
+      const earlier = await callDependency(
         'Table storage',
         () =>
           this.options.store.claimIdempotencyKey(
@@ -209,7 +209,7 @@ export class WritebackOperations {
       }
       const keyId = tenant.encryptionKeyId;
       // A disabled or missing key version is as much a fault as an unreachable vault: 503, logged.
-      key = await call('Key Vault', () => this.options.keys.get(keyId), log);
+      key = await callDependency('Key Vault', () => this.options.keys.get(keyId), log);
     } catch (error) {
       await release();
       throw error;
@@ -258,7 +258,7 @@ export class WritebackOperations {
     };
     const watch = this.waiter.watch(tenantId, operationId, record);
     try {
-      await call('Table storage', () => this.options.store.create(record), log);
+      await callDependency('Table storage', () => this.options.store.create(record), log);
     } catch (error) {
       watch.close();
       await release();
@@ -267,7 +267,7 @@ export class WritebackOperations {
 
     const queue = tenant.requestQueue;
     try {
-      await call(
+      await callDependency(
         'Service Bus',
         () =>
           this.options.senders.send(queue, {
@@ -286,7 +286,7 @@ export class WritebackOperations {
       );
     } catch (error) {
       watch.close();
-      // call() logged the fault; the caller learns that nothing reached the agent.
+      // callDependency() logged the fault; the caller learns that nothing reached the agent.
       const code = ((error as Error).cause as { code?: string } | undefined)?.code;
       await this.finish(
         tenantId,
@@ -327,9 +327,13 @@ export class WritebackOperations {
     operationId: string,
     caller: Caller,
     waitMs: number,
-    log?: OperationLog,
+    log?: Logger,
   ): Promise<OperationRecord> {
-    const found = await call('Table storage', () => this.options.store.get(tenantId, operationId), log);
+    const found = await callDependency(
+      'Table storage',
+      () => this.options.store.get(tenantId, operationId),
+      log,
+    );
     if (!found) {
       throw new ProblemError('NotFound', `Tenant ${tenantId} has no operation ${operationId}.`);
     }
@@ -354,7 +358,7 @@ export class WritebackOperations {
    * looked up in the partition of the tenant that signed the result, so a result can never end
    * another tenant's operation.
    */
-  async recordResult(result: ResultReply, log?: OperationLog): Promise<CompletionWrite> {
+  async recordResult(result: ResultReply, log?: Logger): Promise<CompletionWrite> {
     const completion: OperationCompletion =
       result.outcome === 'succeeded'
         ? { state: 'succeeded', completedAt: result.finishedAt }
@@ -375,7 +379,7 @@ export class WritebackOperations {
   }
 
   /** Ends every pending operation past its expiry and grace (the expiry timer). Returns how many. */
-  async expireOverdue(log?: OperationLog): Promise<number> {
+  async expireOverdue(log?: Logger): Promise<number> {
     const cutoff = new Date(this.now().getTime() - this.expiryGraceMs);
     let expired = 0;
     for (const tenantId of await this.options.registry.listTenantIds()) {
@@ -392,7 +396,7 @@ export class WritebackOperations {
     tenantId: string,
     operationId: string,
     completion: OperationCompletion,
-    log?: OperationLog,
+    log?: Logger,
   ): Promise<CompletionWrite> {
     const write = await this.options.store.complete(tenantId, operationId, completion);
     if (write.outcome !== 'recorded') return write;
@@ -446,10 +450,10 @@ export class WritebackOperations {
   }
 
   /** A pending operation past its expiry and grace is ended as expired (whoever notices first). */
-  private async expireIfOverdue(record: OperationRecord, log?: OperationLog): Promise<OperationRecord> {
+  private async expireIfOverdue(record: OperationRecord, log?: Logger): Promise<OperationRecord> {
     if (record.state !== 'pending') return record;
     if (this.now().getTime() <= record.expiresAt.getTime() + this.expiryGraceMs) return record;
-    const write = await call(
+    const write = await callDependency(
       'Table storage',
       () => this.finish(record.tenantId, record.operationId, this.expiry(), log),
       log,
@@ -461,14 +465,14 @@ export class WritebackOperations {
   private async replay(
     request: PasswordOperationRequest,
     earlier: { operationId: string; fingerprint: string; createdAt: Date },
-    log?: OperationLog,
+    log?: Logger,
   ): Promise<Submission> {
     if (earlier.fingerprint !== fingerprintOf(request)) {
       throw new InvalidRequestError(
         'The Idempotency-Key was already used, within the last 24 hours, for a different request; use a new key.',
       );
     }
-    const found = await call(
+    const found = await callDependency(
       'Table storage',
       () => this.options.store.get(request.tenantId, earlier.operationId),
       log,

@@ -31,12 +31,7 @@ import { acceptsSigningKey, rolloverPolicy } from '../rollover/index.js';
 import { telemetry, type Telemetry } from '../telemetry/index.js';
 import { writebackOperations, type WritebackOperations } from '../operations/index.js';
 import { isTransientKeyFailure, SignatureKeys, UnusableSignatureKey } from './signature-keys.js';
-
-export interface ReplyLog {
-  log(...args: unknown[]): void;
-  warn(...args: unknown[]): void;
-  error(...args: unknown[]): void;
-}
+import type { Logger } from '../domain/index.js';
 
 /** What became of a reply. */
 export type ReplyDisposition =
@@ -109,7 +104,7 @@ export class ReplyProcessor {
   async handle(
     body: unknown,
     metadata: Record<string, unknown> | undefined,
-    log: ReplyLog,
+    log: Logger,
   ): Promise<ReplyDisposition> {
     const started = performance.now();
     const properties = (metadata?.applicationProperties ?? {}) as Record<string, unknown>;
@@ -140,7 +135,7 @@ export class ReplyProcessor {
   private async process(
     body: unknown,
     metadata: Record<string, unknown> | undefined,
-    log: ReplyLog,
+    log: Logger,
   ): Promise<ReplyDisposition> {
     const drop = (reason: string, detail: string): ReplyDisposition => {
       log.warn(`Reply dropped (${reason}): ${detail}; ${describeMessage(metadata)}`);

@@ -6,7 +6,7 @@
  */
 import type { ServiceBusAdministrationClient } from '@azure/service-bus';
 import { newSasKey } from '../tenants/queues.js';
-import type { SasKeySlot, TenantRecord } from '../tenants/records.js';
+import type { SasKeySlot, TenantRecord } from '../tenants/tenant-registry.js';
 
 export function otherSlot(slot: SasKeySlot): SasKeySlot {
   return slot === 'primary' ? 'secondary' : 'primary';

@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import type { TableClient } from '@azure/data-tables';
 import { tableClientFromSettings, type Settings } from '../azure/index.js';
 import { tableCreator } from '../azure/index.js';
-import type { Actor } from './records.js';
+import type { Actor } from './tenant-registry.js';
 
 export const AUDIT_TABLE = 'audit';
 

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import functions, { type HttpResponseInit } from '@azure/functions';
 import { healthRoute, rolloverKeysRoute, whoAmIRoute } from '../../../shared/api/routes.js';
 import type { Caller } from '../../../shared/auth/index.js';
-import { httpTrigger, type Authenticator } from '../../../shared/http/endpoint.js';
+import { httpTrigger, type Authenticator } from '../../../shared/http/http-trigger.js';
 
 // @azure/functions is CommonJS: its classes are reached through the default export.
 const { HttpRequest, InvocationContext } = functions;
