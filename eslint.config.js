@@ -17,7 +17,6 @@ const PRODUCTION_ONLY = {
 const KNOWN_BYPASSES = [
   'functions -> shared imports: 52, bypassing index.ts: 1',
   'shared->shared cross-folder imports: 127, bypassing index.ts: 26 -> ',
-  'shared/config -> shared/azure/clients.ts',
   'shared/config -> shared/ratelimit/limits.ts',
   'shared/config -> shared/telemetry/connection-string.ts',
   'shared/heartbeats -> shared/rollover/rollover-policy.ts',

@@ -12,7 +12,6 @@ export {
   serviceBusClientFromSettings,
   type ServiceBusEndpoint,
   serviceBusEndpointFromSettings,
-  type Settings,
   tableClientFromSettings,
 } from './clients.js';
 export { callDependency } from './call-dependency.js';

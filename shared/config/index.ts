@@ -1,2 +1,2 @@
 /** The app settings, parsed and checked once. */
-export { loadSettings, settings, type WritebackSettings } from './settings.js';
+export { loadSettings, settings, type AppSettings, type Environment } from './settings.js';

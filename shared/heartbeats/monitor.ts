@@ -7,8 +7,7 @@
  * reads the table once rather than once per request; the replies function of the same instance
  * forgets a tenant's entry when it records a heartbeat of that tenant.
  */
-import { settings as loadedSettings, loadSettings } from '../config/index.js';
-import type { Settings } from '../azure/index.js';
+import { settings as loadedSettings, loadSettings, type Environment } from '../config/index.js';
 import { ProblemError } from '../errors/index.js';
 import type { DirectoryPolicy, Logger } from '../domain/index.js';
 import { callDependency } from '../azure/index.js';
@@ -124,7 +123,7 @@ export class HeartbeatMonitor {
     this.cacheMs = options.cacheMs ?? HEARTBEAT_CACHE_MS;
   }
 
-  static fromSettings(env: Settings = process.env): HeartbeatMonitor {
+  static fromSettings(env: Environment = process.env): HeartbeatMonitor {
     const appSettings = env === process.env ? loadedSettings() : loadSettings(env);
     return new HeartbeatMonitor({
       store: HeartbeatStore.fromSettings(env),

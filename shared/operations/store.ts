@@ -16,7 +16,7 @@
  */
 import { createHash } from 'node:crypto';
 import { odata, RestError, type TableClient } from '@azure/data-tables';
-import { tableClientFromSettings, type Settings } from '../azure/index.js';
+import { tableClientFromSettings } from '../azure/index.js';
 import { tableCreator } from '../azure/index.js';
 import type {
   OperationKind,
@@ -25,6 +25,7 @@ import type {
   PolicyReason,
   UserIdentifier,
 } from '../domain/index.js';
+import type { Environment } from '../config/index.js';
 
 export const OPERATIONS_TABLE = 'operations';
 
@@ -205,7 +206,7 @@ export class OperationStore {
     this.ensureTable = tableCreator(table);
   }
 
-  static fromSettings(env: Settings = process.env): OperationStore {
+  static fromSettings(env: Environment = process.env): OperationStore {
     return new OperationStore(tableClientFromSettings(OPERATIONS_TABLE, 'AzureWebJobsStorage', env));
   }
 

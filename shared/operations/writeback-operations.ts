@@ -14,14 +14,14 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { KeyClient } from '@azure/keyvault-keys';
-import {
-  callDependency,
-  keyClientFromSettings,
-  serviceBusClientFromSettings,
-  type Settings,
-} from '../azure/index.js';
+import { callDependency, keyClientFromSettings, serviceBusClientFromSettings } from '../azure/index.js';
 import { actorOf, ADMIN_ROLE, type Caller } from '../auth/index.js';
-import { loadSettings, settings as loadedSettings, type WritebackSettings } from '../config/index.js';
+import {
+  loadSettings,
+  settings as loadedSettings,
+  type AppSettings,
+  type Environment,
+} from '../config/index.js';
 import { ForbiddenError, InvalidRequestError, ProblemError } from '../errors/index.js';
 import { heartbeatMonitor, type HeartbeatMonitor } from '../heartbeats/monitor.js';
 import { AuditLog, type AuditAction } from '../tenants/audit.js';
@@ -134,10 +134,10 @@ export class WritebackOperations {
   }
 
   static fromSettings(
-    env: Settings = process.env,
+    env: Environment = process.env,
     extras: { limiter?: AttemptLimiter; telemetry?: OperationTelemetry; heartbeats?: HeartbeatMonitor } = {},
   ): WritebackOperations {
-    const appSettings: WritebackSettings = env === process.env ? loadedSettings() : loadSettings(env);
+    const appSettings: AppSettings = env === process.env ? loadedSettings() : loadSettings(env);
     const keyClient: KeyClient = keyClientFromSettings(env);
     const limiter = extras.limiter ?? attemptLimiter(RateLimiter.fromSettings(env), appSettings.rateLimits);
     return new WritebackOperations({

@@ -45,7 +45,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { TableClient } from '@azure/data-tables';
 import { tableCreator } from '../azure/tables.js';
-import { tableClientFromSettings, type Settings } from '../azure/clients.js';
+import { tableClientFromSettings } from '../azure/clients.js';
 import { ProblemError } from '../errors/index.js';
 import { callDependency } from '../azure/call-dependency.js';
 import {
@@ -68,6 +68,7 @@ import {
 import { RecentRefusals } from './refusals.js';
 import { assess, countsAt, type ShardCounts } from './window.js';
 import type { Logger } from '../domain/index.js';
+import type { Environment } from '../config/index.js';
 
 /** One limit an attempt counts against. */
 export interface RateLimitCheck {
@@ -151,7 +152,7 @@ export class RateLimiter {
   }
 
   /** The limiter on the host's storage (`AzureWebJobsStorage`), table `ratelimits`. */
-  static fromSettings(env: Settings = process.env): RateLimiter {
+  static fromSettings(env: Environment = process.env): RateLimiter {
     return new RateLimiter({ table: tableClientFromSettings(RATE_LIMITS_TABLE, 'AzureWebJobsStorage', env) });
   }
 

@@ -13,8 +13,8 @@
  * nothing, and a result naming an operation its tenant does not have (another tenant's, or none) is
  * dropped. Recording it also wakes the HTTP call waiting for it, if that call is on this instance.
  */
-import { loadSettings, settings as loadedSettings } from '../config/index.js';
-import { keyClientFromSettings, type Settings } from '../azure/index.js';
+import { loadSettings, settings as loadedSettings, type Environment } from '../config/index.js';
+import { keyClientFromSettings } from '../azure/index.js';
 import { heartbeatMonitor, type HeartbeatMonitor } from '../heartbeats/index.js';
 import { HeartbeatStore } from '../heartbeats/index.js';
 import { TenantRegistry, type StoredTenant } from '../tenants/index.js';
@@ -80,7 +80,7 @@ export class ReplyProcessor {
   }
 
   static fromSettings(
-    env: Settings = process.env,
+    env: Environment = process.env,
     monitor?: Pick<HeartbeatMonitor, 'forget'>,
     operations: Pick<WritebackOperations, 'recordResult'> = writebackOperations(),
     rollover: Pick<KeyRollover, 'acknowledge'> = env === process.env

@@ -25,10 +25,9 @@ import {
   keyClientFromSettings,
   serviceBusAdministrationClientFromSettings,
   serviceBusClientFromSettings,
-  type Settings,
 } from '../azure/index.js';
 import { callDependency } from '../azure/index.js';
-import { loadSettings, settings as loadedSettings } from '../config/index.js';
+import { loadSettings, settings as loadedSettings, type Environment } from '../config/index.js';
 import { ProblemError } from '../errors/index.js';
 import { EncryptionKeys } from '../operations/encryption-keys.js';
 import { RequestSenders } from '../operations/request-senders.js';
@@ -148,7 +147,7 @@ export class KeyRollover {
     this.now = options.now ?? (() => new Date());
   }
 
-  static fromSettings(env: Settings = process.env): KeyRollover {
+  static fromSettings(env: Environment = process.env): KeyRollover {
     const appSettings = env === process.env ? loadedSettings() : loadSettings(env);
     const pacer = keyVaultCreationPacer(appSettings.keyProtection);
     const keys = keyClientFromSettings(env, {

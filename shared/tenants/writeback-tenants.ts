@@ -17,9 +17,8 @@ import {
   serviceBusAdministrationClientFromSettings,
   serviceBusEndpointFromSettings,
   type ServiceBusEndpoint,
-  type Settings,
 } from '../azure/index.js';
-import { loadSettings, settings as loadedSettings } from '../config/index.js';
+import { loadSettings, settings as loadedSettings, type Environment } from '../config/index.js';
 import { ProblemError } from '../errors/index.js';
 import { callDependency } from '../azure/index.js';
 
@@ -107,7 +106,7 @@ export class WritebackTenants {
   }
 
   /** The process-wide instance, built from the app settings on first use (clients are reused). */
-  static fromSettings(env: Settings = process.env): WritebackTenants {
+  static fromSettings(env: Environment = process.env): WritebackTenants {
     const appSettings = env === process.env ? loadedSettings() : loadSettings(env);
     return new WritebackTenants({
       registry: TenantRegistry.fromSettings(env),
