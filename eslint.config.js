@@ -10,36 +10,10 @@ const PRODUCTION_ONLY = {
 };
 
 /**
- * Imports into another shared/ folder that do not go through its index.ts yet. They are the two
- * knots that barrels would turn into cycles (config ↔ azure/telemetry/ratelimit, and tenants ↔
- * rollover ↔ heartbeats ↔ operations); this list only shrinks.
+ * Imports into another shared/ folder allowed to skip its index.ts: only the agent's first import,
+ * which refuses an unsupported Node.js before any other module loads.
  */
-const KNOWN_BYPASSES = [
-  'functions -> shared imports: 52, bypassing index.ts: 1',
-  'shared->shared cross-folder imports: 127, bypassing index.ts: 26 -> ',
-  'shared/config -> shared/ratelimit/limits.ts',
-  'shared/config -> shared/telemetry/connection-string.ts',
-  'shared/heartbeats -> shared/rollover/rollover-policy.ts',
-  'shared/heartbeats -> shared/rollover/rollover-view.ts',
-  'shared/heartbeats -> shared/tenants/tenant-registry.ts',
-  'shared/operations -> shared/heartbeats/monitor.ts',
-  'shared/operations -> shared/tenants/audit.ts',
-  'shared/operations -> shared/tenants/tenant-registry.ts',
-  'shared/operations -> shared/tenants/writeback-tenants.ts',
-  'shared/ratelimit -> shared/azure/clients.ts',
-  'shared/ratelimit -> shared/azure/call-dependency.ts',
-  'shared/ratelimit -> shared/azure/tables.ts',
-  'shared/rollover -> shared/operations/encryption-keys.ts',
-  'shared/rollover -> shared/operations/request-senders.ts',
-  'shared/rollover -> shared/tenants/audit.ts',
-  'shared/rollover -> shared/tenants/queues.ts',
-  'shared/rollover -> shared/tenants/tenant-registry.ts',
-  'shared/rollover -> shared/tenants/writeback-tenants.ts',
-  'shared/telemetry -> shared/config/settings.ts',
-  'shared/tenants -> shared/rollover/rollover-policy.ts',
-  'shared/tenants -> shared/rollover/rollover-view.ts',
-  'agent -> shared/runtime/require-supported-node.ts',
-];
+const KNOWN_BYPASSES = ['agent -> shared/runtime/require-supported-node.ts'];
 
 export default tseslint.config(
   { ignores: ['dist/', 'node_modules/', '.local/'] },

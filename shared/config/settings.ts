@@ -4,7 +4,7 @@
  */
 import { ConfigurationError } from '../errors/index.js';
 import { isoDurationToMs } from '../domain/index.js';
-import { parseConnectionString } from '../telemetry/connection-string.js';
+import { parseConnectionString } from './connection-string.js';
 
 import {
   DEFAULT_CHANGE_LIMIT,
@@ -12,7 +12,7 @@ import {
   DEFAULT_USER_LIMIT,
   parseRateLimit,
   type RateLimit,
-} from '../ratelimit/limits.js';
+} from './rate-limits.js';
 
 /** The raw app settings: the process environment (or a test's stand-in) they are read from. */
 export type Environment = Readonly<Record<string, string | undefined>>;

@@ -11,10 +11,10 @@ import { settings as loadedSettings, loadSettings, type Environment } from '../c
 import { ProblemError } from '../errors/index.js';
 import type { DirectoryPolicy, Logger } from '../domain/index.js';
 import { callDependency } from '../azure/index.js';
-import { TenantRegistry } from '../tenants/tenant-registry.js';
+import { TenantRegistry } from '../tenants/index.js';
 import { HeartbeatStore, type HeartbeatRecord } from './store.js';
-import { rolloverPolicy, type RolloverPolicy } from '../rollover/rollover-policy.js';
-import { credentialsState, keysState, type RolloverState } from '../rollover/rollover-view.js';
+import { rolloverPolicy, type RolloverPolicy } from '../tenants/index.js';
+import { credentialsState, keysState, type RolloverState } from '../tenants/index.js';
 
 /** How long heartbeat rows are reused in one instance. */
 export const HEARTBEAT_CACHE_MS = 5_000;

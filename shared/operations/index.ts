@@ -16,3 +16,5 @@ export {
   type OperationState,
 } from './store.js';
 export { operationStatusResponse, submissionResponse } from './responses.js';
+export { EncryptionKeys } from './encryption-keys.js';
+export { RequestSenders } from './request-senders.js';

@@ -23,11 +23,11 @@ import {
   type Environment,
 } from '../config/index.js';
 import { ForbiddenError, InvalidRequestError, ProblemError } from '../errors/index.js';
-import { heartbeatMonitor, type HeartbeatMonitor } from '../heartbeats/monitor.js';
-import { AuditLog, type AuditAction } from '../tenants/audit.js';
-import { TenantRegistry } from '../tenants/tenant-registry.js';
-import { SERVICE_BUS_CONNECTION, writebackTenants } from '../tenants/writeback-tenants.js';
-import type { WritebackTenants } from '../tenants/writeback-tenants.js';
+import { heartbeatMonitor, type HeartbeatMonitor } from '../heartbeats/index.js';
+import { AuditLog, type AuditAction } from '../tenants/index.js';
+import { TenantRegistry } from '../tenants/index.js';
+import { SERVICE_BUS_CONNECTION, writebackTenants } from '../tenants/index.js';
+import type { WritebackTenants } from '../tenants/index.js';
 import { sealRequest, type ResultReply, type WritebackRequest } from '../wire/index.js';
 import { RateLimiter } from '../ratelimit/index.js';
 import { telemetry, type Telemetry } from '../telemetry/index.js';

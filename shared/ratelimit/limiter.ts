@@ -44,10 +44,10 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { TableClient } from '@azure/data-tables';
-import { tableCreator } from '../azure/tables.js';
-import { tableClientFromSettings } from '../azure/clients.js';
+import { tableCreator } from '../azure/index.js';
+import { tableClientFromSettings } from '../azure/index.js';
 import { ProblemError } from '../errors/index.js';
-import { callDependency } from '../azure/call-dependency.js';
+import { callDependency } from '../azure/index.js';
 import {
   partitionKeyOf,
   rowKeyOf,
@@ -56,7 +56,7 @@ import {
   shardOf,
   type RateLimitScope,
 } from './keys.js';
-import { describeDuration, describeLimit, MAX_COUNT, type RateLimit } from './limits.js';
+import { describeDuration, describeLimit, MAX_COUNT, type RateLimit } from '../config/index.js';
 import {
   CONFLICT,
   counterEntity,

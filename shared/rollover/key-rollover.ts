@@ -29,11 +29,11 @@ import {
 import { callDependency } from '../azure/index.js';
 import { loadSettings, settings as loadedSettings, type Environment } from '../config/index.js';
 import { ProblemError } from '../errors/index.js';
-import { EncryptionKeys } from '../operations/encryption-keys.js';
-import { RequestSenders } from '../operations/request-senders.js';
+import { EncryptionKeys } from '../operations/index.js';
+import { RequestSenders } from '../operations/index.js';
 import { telemetryIfConfigured } from '../telemetry/index.js';
-import { AuditLog } from '../tenants/audit.js';
-import { SERVICE_BUS_CONNECTION } from '../tenants/writeback-tenants.js';
+import { AuditLog } from '../tenants/index.js';
+import { SERVICE_BUS_CONNECTION } from '../tenants/index.js';
 import {
   TenantRegistry,
   TenantRowConflict,
@@ -41,7 +41,7 @@ import {
   type ReplacedKey,
   type StoredTenant,
   type TenantRecord,
-} from '../tenants/tenant-registry.js';
+} from '../tenants/index.js';
 import { encryptionKeyName, parseKeyId, sealRequest, signatureKeyName } from '../wire/index.js';
 import { otherSlot, readAgentKeys, regenerateAgentKeys, type AgentKeys } from './agent-credentials.js';
 import type { CreationPacer } from './creation-pacer.js';
@@ -52,7 +52,7 @@ import {
   ROLLOVER_CLAIM_TIMEOUT_MS,
   rolloverPolicy,
   type RolloverPolicy,
-} from './rollover-policy.js';
+} from '../tenants/index.js';
 import type { Logger } from '../domain/index.js';
 
 export type RolloverReason = 'age' | 'manual' | 're-enable';

@@ -24,8 +24,8 @@ import { callDependency } from '../azure/index.js';
 
 import { repliesQueueName, requestQueueName, SHARED_REPLIES_QUEUE } from '../wire/index.js';
 import { AuditLog } from './audit.js';
-import { rolloverPolicy, type RolloverPolicy } from '../rollover/rollover-policy.js';
-import { rolloverView } from '../rollover/rollover-view.js';
+import { rolloverPolicy, type RolloverPolicy } from './rollover-policy.js';
+import { rolloverView } from './rollover-view.js';
 import { disableTenantKeys, ensureTenantKeys, type KeyProtection } from './keys.js';
 import {
   AGENT_LISTEN_RULE,

@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { msToIsoDuration } from '../domain/index.js';
-import type { TenantRecord } from '../tenants/tenant-registry.js';
+import type { TenantRecord } from './tenant-registry.js';
 import { parseKeyId } from '../wire/index.js';
 
 const MINUTE_MS = 60_000;

@@ -4,7 +4,7 @@ import type {
   AgentCredentialsView as AgentCredentialsSchema,
   KeyRolloverView as KeyRolloverSchema,
 } from '../api/index.js';
-import type { TenantRecord } from '../tenants/tenant-registry.js';
+import type { TenantRecord } from './tenant-registry.js';
 import { parseKeyId } from '../wire/index.js';
 import { inGrace, nextRolloverAt, OVERDUE_AFTER_MS, type RolloverPolicy } from './rollover-policy.js';
 
