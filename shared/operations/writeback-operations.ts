@@ -28,7 +28,7 @@ import { AuditLog, type AuditAction } from '../tenants/index.js';
 import { TenantRegistry } from '../tenants/index.js';
 import { SERVICE_BUS_CONNECTION, writebackTenants } from '../tenants/index.js';
 import type { WritebackTenants } from '../tenants/index.js';
-import { sealRequest, type ResultReply, type WritebackRequest } from '../wire/index.js';
+import { sealRequest, type ResultReply, type SealedRequest, type WritebackRequest } from '../wire/index.js';
 import { RateLimiter } from '../ratelimit/index.js';
 import { telemetry, type Telemetry } from '../telemetry/index.js';
 import { attemptLimiter, type AttemptLimiter } from './attempt-limits.js';
@@ -122,6 +122,45 @@ function flagsOf(
   return flags.length ? flags.join(',') : undefined;
 }
 
+/** What admit() found: the enabled tenant, its encryption key, and the directory's minimum length. */
+interface Admission {
+  tenant: Awaited<ReturnType<WritebackOperationsOptions['tenants']['requireEnabled']>>;
+  key: Awaited<ReturnType<EncryptionKeys['get']>>;
+  minLength: number;
+}
+
+/** The request the agent gets; an admin reset without a password gets a generated one (returned once). */
+function payloadOf(
+  request: PasswordOperationRequest,
+  minLength: number,
+): { payload: WritebackRequest; temporaryPassword?: string } {
+  const { operation, user } = request;
+  if (operation.kind === 'reset') {
+    const temporaryPassword =
+      operation.newPassword === undefined ? generateTemporaryPassword(minLength) : undefined;
+    return {
+      payload: {
+        operation: 'reset',
+        user,
+        newPassword: operation.newPassword ?? (temporaryPassword as string),
+        ...(operation.flags ? { flags: operation.flags } : {}),
+      },
+      ...(temporaryPassword !== undefined ? { temporaryPassword } : {}),
+    };
+  }
+  if (operation.kind === 'change') {
+    return {
+      payload: {
+        operation: 'change',
+        user,
+        currentPassword: operation.currentPassword,
+        newPassword: operation.newPassword,
+      },
+    };
+  }
+  return { payload: { operation: 'unlock', user } };
+}
+
 export class WritebackOperations {
   readonly waiter: OperationWaiter;
   private readonly now: () => Date;
@@ -157,9 +196,8 @@ export class WritebackOperations {
 
   /** Runs a password operation up to its outcome or the synchronous budget. */
   async submit(request: PasswordOperationRequest, log?: Logger): Promise<Submission> {
-    const { tenantId } = request;
+    const { tenantId, idempotencyKey } = request;
     const started = Date.now();
-    const idempotencyKey = request.idempotencyKey;
     const operationId = randomUUID();
     const createdAt = this.now();
     // The key first: a repeat of an accepted request gets its outcome even once writeback has been
@@ -185,60 +223,20 @@ export class WritebackOperations {
         .releaseIdempotencyKey(tenantId, request.caller.objectId, idempotencyKey)
         .catch((error: unknown) => log?.warn(`Idempotency key not released: ${String(error)}`));
     };
-    let tenant;
-    let key;
-    let minLength = 0;
+    let admitted: Admission;
     try {
-      tenant = await this.refusing(request, () => this.options.tenants.requireEnabled(tenantId, log));
-      const enabledAt = tenant.enabledAt;
-      await this.refusing(request, async () => {
-        await this.options.limiter?.consume(tenantId, request.user, request.operation.kind, log);
-        const status = await this.options.heartbeats.requireOnline(
-          tenantId,
-          enabledAt ? { enabledAt } : {},
-          log,
-        );
-        minLength = status.policy?.minLength ?? 0;
-      });
-      if (!tenant.encryptionKeyId) {
-        throw new ProblemError(
-          'ServiceUnavailable',
-          `Tenant ${tenantId} has no encryption key recorded; enable writeback again.`,
-          { retryAfterSeconds: 5 },
-        );
-      }
-      const keyId = tenant.encryptionKeyId;
-      // A disabled or missing key version is as much a fault as an unreachable vault: 503, logged.
-      key = await callDependency('Key Vault', () => this.options.keys.get(keyId), log);
+      admitted = await this.admit(request, log);
     } catch (error) {
       await release();
       throw error;
     }
+    const { tenant, key } = admitted;
 
-    const { operation } = request;
-    let temporaryPassword: string | undefined;
-    let payload: WritebackRequest;
-    if (operation.kind === 'reset') {
-      const newPassword = operation.newPassword ?? (temporaryPassword = generateTemporaryPassword(minLength));
-      payload = {
-        operation: 'reset',
-        user: request.user,
-        newPassword,
-        ...(operation.flags ? { flags: operation.flags } : {}),
-      };
-    } else if (operation.kind === 'change') {
-      payload = {
-        operation: 'change',
-        user: request.user,
-        currentPassword: operation.currentPassword,
-        newPassword: operation.newPassword,
-      };
-    } else {
-      payload = { operation: 'unlock', user: request.user };
-    }
+    const { payload, temporaryPassword } = payloadOf(request, admitted.minLength);
     const expiresAt = new Date(createdAt.getTime() + this.options.messageTtlMs);
     const sealed = sealRequest({ header: { tenantId, operationId, expiresAt }, payload }, key);
 
+    const { operation } = request;
     const record: OperationRecord = {
       tenantId,
       operationId,
@@ -264,45 +262,15 @@ export class WritebackOperations {
       await release();
       throw error;
     }
-
-    const queue = tenant.requestQueue;
     try {
-      await callDependency(
-        'Service Bus',
-        () =>
-          this.options.senders.send(queue, {
-            body: sealed.body,
-            messageId: sealed.messageId,
-            // Correlation with the reply and with telemetry; the agent copies it into its result.
-            correlationId: operationId,
-            applicationProperties: {
-              ...sealed.applicationProperties,
-              ...(request.traceparent ? { traceparent: request.traceparent } : {}),
-            },
-            timeToLive: this.options.messageTtlMs,
-          }),
-        log,
-        'send request',
-      );
+      await this.send(tenant.requestQueue, sealed, request, log);
     } catch (error) {
       watch.close();
-      // callDependency() logged the fault; the caller learns that nothing reached the agent.
-      const code = ((error as Error).cause as { code?: string } | undefined)?.code;
-      await this.finish(
-        tenantId,
-        operationId,
-        {
-          state: 'failed',
-          code: 'ServiceUnavailable',
-          detail: 'the request could not be sent to the agent',
-          completedAt: this.now(),
-        },
-        log,
-      ).catch((finishError: unknown) =>
-        log?.error(`Operation ${operationId} could not be ended: ${String(finishError)}`),
-      );
+      await this.failUnsent(tenantId, operationId, log);
       // Nothing was sent: a retry with the same Idempotency-Key must send anew, not replay this failure.
       await release();
+      // callDependency() logged the fault; the caller learns that nothing reached the agent.
+      const code = ((error as Error).cause as { code?: string } | undefined)?.code;
       throw new ProblemError(
         'ServiceUnavailable',
         `Service Bus failed${code ? ` (${code})` : ''}: the request was not sent and nothing was changed. Retry.`,
@@ -319,6 +287,80 @@ export class WritebackOperations {
       status: final.state,
     });
     return { record: final, ...(temporaryPassword !== undefined ? { temporaryPassword } : {}) };
+  }
+
+  /**
+   * Whether the operation may go ahead: writeback enabled, within the rate limits, an agent online;
+   * then the tenant's encryption key. Refusals are audited; faults are 503s.
+   */
+  private async admit(request: PasswordOperationRequest, log?: Logger): Promise<Admission> {
+    const { tenantId } = request;
+    const tenant = await this.refusing(request, () => this.options.tenants.requireEnabled(tenantId, log));
+    const enabledAt = tenant.enabledAt;
+    let minLength = 0;
+    await this.refusing(request, async () => {
+      await this.options.limiter?.consume(tenantId, request.user, request.operation.kind, log);
+      const status = await this.options.heartbeats.requireOnline(
+        tenantId,
+        enabledAt ? { enabledAt } : {},
+        log,
+      );
+      minLength = status.policy?.minLength ?? 0;
+    });
+    if (!tenant.encryptionKeyId) {
+      throw new ProblemError(
+        'ServiceUnavailable',
+        `Tenant ${tenantId} has no encryption key recorded; enable writeback again.`,
+        { retryAfterSeconds: 5 },
+      );
+    }
+    const keyId = tenant.encryptionKeyId;
+    // A disabled or missing key version is as much a fault as an unreachable vault: 503, logged.
+    const key = await callDependency('Key Vault', () => this.options.keys.get(keyId), log);
+    return { tenant, key, minLength };
+  }
+
+  /** Sends a sealed request to the tenant's queue. */
+  private async send(
+    queue: string,
+    sealed: SealedRequest,
+    request: PasswordOperationRequest,
+    log?: Logger,
+  ): Promise<void> {
+    await callDependency(
+      'Service Bus',
+      () =>
+        this.options.senders.send(queue, {
+          body: sealed.body,
+          messageId: sealed.messageId,
+          // Correlation with the reply and with telemetry; the agent copies it into its result.
+          correlationId: sealed.messageId,
+          applicationProperties: {
+            ...sealed.applicationProperties,
+            ...(request.traceparent ? { traceparent: request.traceparent } : {}),
+          },
+          timeToLive: this.options.messageTtlMs,
+        }),
+      log,
+      'send request',
+    );
+  }
+
+  /** Ends an operation whose request could not be sent as failed (ServiceUnavailable). */
+  private async failUnsent(tenantId: string, operationId: string, log?: Logger): Promise<void> {
+    await this.finish(
+      tenantId,
+      operationId,
+      {
+        state: 'failed',
+        code: 'ServiceUnavailable',
+        detail: 'the request could not be sent to the agent',
+        completedAt: this.now(),
+      },
+      log,
+    ).catch((finishError: unknown) =>
+      log?.error(`Operation ${operationId} could not be ended: ${String(finishError)}`),
+    );
   }
 
   /** `GET …/operations/{id}`: the operation if the caller asked for it or is an admin, waiting up to `waitMs`. */
