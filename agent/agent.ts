@@ -19,8 +19,8 @@ import {
   KeyVaultReplySigner,
   KeyVaultRequestCrypto,
   type VaultClientOptions,
-} from '../shared/azure/key-vault-crypto.js';
-import type { DirectoryPolicy } from '../shared/operations/types.js';
+} from '../shared/azure/index.js';
+import type { DirectoryPolicy } from '../shared/domain/index.js';
 import {
   DEFAULT_HEARTBEAT_LIFETIME_SECONDS,
   readRequestHeader,

@@ -15,7 +15,7 @@ import { dirname, resolve } from 'node:path';
 import { parseServiceBusConnectionString } from '@azure/service-bus';
 import { z } from 'zod';
 import { ConfigurationError } from '../shared/errors/index.js';
-import { isoDurationToMs } from '../shared/config/settings.js';
+import { isoDurationToMs } from '../shared/domain/index.js';
 import {
   encryptionKeyName,
   isWireTenantId,
@@ -24,8 +24,8 @@ import {
   requestQueueName,
   signatureKeyName,
 } from '../shared/wire/index.js';
-import { vaultOrigin } from '../shared/azure/key-vault-crypto.js';
-import type { DirectoryPolicy } from '../shared/operations/types.js';
+import { vaultOrigin } from '../shared/azure/index.js';
+import type { DirectoryPolicy } from '../shared/domain/index.js';
 
 /** A secret as the file gives it; resolved by {@link loadAgentConfig}. */
 const SecretInput = z.union([

@@ -14,7 +14,7 @@
 import { mkdirSync } from 'node:fs';
 import { open, readFile, rename, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { OperationResult } from '../shared/operations/types.js';
+import type { OperationResult } from '../shared/domain/index.js';
 
 export interface RecordedOutcome {
   result: OperationResult;

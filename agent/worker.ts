@@ -20,8 +20,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { ServiceBusReceivedMessage, ServiceBusReceiver, ServiceBusSender } from '@azure/service-bus';
-import { isTransientKeyVaultError } from '../shared/azure/key-vault-crypto.js';
-import type { OperationResult } from '../shared/operations/types.js';
+import { isTransientKeyVaultError } from '../shared/azure/index.js';
+import type { OperationResult } from '../shared/domain/index.js';
 import {
   EnvelopeError,
   RequestExpiredError,

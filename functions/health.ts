@@ -1,7 +1,7 @@
 import { app } from '@azure/functions';
-import { healthRoute } from '../shared/api/routes.js';
-import { API_VERSION } from '../shared/api/openapi.js';
-import { httpTrigger } from '../shared/http/endpoint.js';
+import { healthRoute } from '../shared/api/index.js';
+import { API_VERSION } from '../shared/api/index.js';
+import { httpTrigger } from '../shared/http/index.js';
 
 app.http(
   healthRoute.name,

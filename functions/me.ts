@@ -1,7 +1,7 @@
 import { app } from '@azure/functions';
-import { whoAmIRoute } from '../shared/api/routes.js';
+import { whoAmIRoute } from '../shared/api/index.js';
 import { userIdentifierOf } from '../shared/auth/index.js';
-import { httpTrigger } from '../shared/http/endpoint.js';
+import { httpTrigger } from '../shared/http/index.js';
 
 app.http(
   whoAmIRoute.name,

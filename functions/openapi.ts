@@ -1,7 +1,7 @@
 import { app } from '@azure/functions';
-import { openApiRoute } from '../shared/api/routes.js';
-import { buildOpenApiDocument } from '../shared/api/openapi.js';
-import { httpTrigger } from '../shared/http/endpoint.js';
+import { openApiRoute } from '../shared/api/index.js';
+import { buildOpenApiDocument } from '../shared/api/index.js';
+import { httpTrigger } from '../shared/http/index.js';
 
 // Built once per instance: the document only changes with a deployment.
 let document: ReturnType<typeof buildOpenApiDocument> | undefined;

@@ -1,10 +1,10 @@
 /**
- * `GET /api/tenants/{tenantId}/operations/{operationId}?waitSeconds=N` (result correlation), and the
- * timer that ends operations whose request expired unanswered. Thin bindings to shared/operations.
+ * `GET /api/tenants/{tenantId}/operations/{operationId}?waitSeconds=N` (result correlation). Thin
+ * binding to shared/operations; the timer that ends expired operations is operations-expiry.ts.
  */
 import { app } from '@azure/functions';
-import { getOperationRoute } from '../shared/api/routes.js';
-import { httpTrigger } from '../shared/http/endpoint.js';
+import { getOperationRoute } from '../shared/api/index.js';
+import { httpTrigger } from '../shared/http/index.js';
 import { operationStatusResponse, writebackOperations } from '../shared/operations/index.js';
 
 app.http(
@@ -20,13 +20,3 @@ app.http(
     return operationStatusResponse(record);
   }),
 );
-
-// Every minute: a request that no agent took ends as WritebackExpired, so every accepted operation
-// reaches a final state even when nobody asks about it again.
-app.timer('operationsExpiry', {
-  schedule: '0 * * * * *',
-  handler: async (_timer, context) => {
-    const expired = await writebackOperations().expireOverdue(context);
-    if (expired > 0) context.log(`Ended ${expired} expired operation(s) as WritebackExpired.`);
-  },
-});

@@ -1,7 +1,7 @@
 /**
  * The password routes (docs/api.md): reset, change and unlock for the caller (`me/`), reset and
- * unlock of any user for an admin (`users/{upn}/`). Thin: parse and authorize here, run the
- * operation in shared/operations, map its outcome there.
+ * unlock of any user for an admin (`users/{upn}/`). Thin: the route contract authorizes, this file
+ * runs the operation in shared/operations and maps its outcome there.
  */
 import { app, type HttpResponseInit, type InvocationContext } from '@azure/functions';
 import {
@@ -10,9 +10,9 @@ import {
   resetUserPasswordRoute,
   unlockMeRoute,
   unlockUserRoute,
-} from '../shared/api/routes.js';
-import { ADMIN_ROLE, onPremisesUserOf, requireRole, type Caller } from '../shared/auth/index.js';
-import { httpTrigger } from '../shared/http/endpoint.js';
+} from '../shared/api/index.js';
+import { onPremisesUserOf, type Caller } from '../shared/auth/index.js';
+import { httpTrigger } from '../shared/http/index.js';
 import {
   submissionResponse,
   writebackOperations,
@@ -34,7 +34,6 @@ async function run(
   operation: PasswordOperationRequest['operation'],
 ): Promise<HttpResponseInit> {
   const { params, headers, traceparent, caller, context } = input;
-  if (route === 'admin') requireRole(caller, ADMIN_ROLE);
   const key = headers['idempotency-key'];
   const submission = await writebackOperations().submit(
     {

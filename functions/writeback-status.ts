@@ -1,8 +1,8 @@
 /** `GET /api/tenants/{tenantId}/writeback/status` (any token of the tenant): thin binding to shared/heartbeats. */
 import { app } from '@azure/functions';
-import { writebackStatusRoute } from '../shared/api/routes.js';
+import { writebackStatusRoute } from '../shared/api/index.js';
 import { heartbeatMonitor } from '../shared/heartbeats/index.js';
-import { httpTrigger } from '../shared/http/endpoint.js';
+import { httpTrigger } from '../shared/http/index.js';
 
 app.http(
   writebackStatusRoute.name,

@@ -6,7 +6,7 @@
  * carry names we must not pass on. Details returned from here are fixed texts plus codes.
  */
 import { ResultCodeError } from 'ldapts';
-import type { OperationOutcome, PolicyReason } from '../../shared/operations/types.js';
+import type { OperationOutcome, PolicyReason } from '../../shared/domain/index.js';
 
 /** Win32 error codes that AD puts in front of its diagnostic messages. */
 export const Win32 = {

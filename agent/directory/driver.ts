@@ -19,14 +19,14 @@ import type {
   OperationResult,
   ResetFlags,
   UserIdentifier,
-} from '../../shared/operations/types.js';
+} from '../../shared/domain/index.js';
 
 export type {
   DirectoryPolicy,
   OperationResult,
   ResetFlags,
   UserIdentifier,
-} from '../../shared/operations/types.js';
+} from '../../shared/domain/index.js';
 
 export interface DirectoryDriver {
   /** Administrative reset: sets the password without knowing the old one (history and age not applied). */

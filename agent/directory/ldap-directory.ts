@@ -22,7 +22,7 @@
  */
 import { Attribute, Change, Client, type Entry, type Filter } from 'ldapts';
 import { ConfigurationError, ProblemError } from '../../shared/errors/index.js';
-import type { DirectoryPolicy } from '../../shared/operations/types.js';
+import type { DirectoryPolicy } from '../../shared/domain/index.js';
 import {
   LdapResult,
   describeAnswer,

@@ -7,7 +7,7 @@
  * `toString()` of these objects gives the RFC 4515 form with escaping, for reading, not for sending.
  */
 import { AndFilter, EqualityFilter, type Filter } from 'ldapts';
-import type { UserIdentifier } from '../../shared/operations/types.js';
+import type { UserIdentifier } from '../../shared/domain/index.js';
 import { sidToBinary } from './sid.js';
 
 /** Person accounts only: computers are `user` objects too, but have objectCategory computer. */

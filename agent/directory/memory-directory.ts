@@ -8,7 +8,7 @@
  * that lives in one process's memory and is fed demo users.
  */
 import { createHash, randomBytes, randomInt, timingSafeEqual } from 'node:crypto';
-import type { DirectoryPolicy, PolicyReason } from '../../shared/operations/types.js';
+import type { DirectoryPolicy, PolicyReason } from '../../shared/domain/index.js';
 import {
   DirectoryClosedError,
   silentLogger,

@@ -3,7 +3,7 @@
  * LDAP driver uses them to tell which rule AD applied when it refuses a password with the one code
  * it has for all of them (0000052D).
  */
-import type { DirectoryPolicy, PolicyReason } from '../../shared/operations/types.js';
+import type { DirectoryPolicy, PolicyReason } from '../../shared/domain/index.js';
 
 /** What AD compares a password against for the account-name part of complexity. */
 export interface AccountNames {

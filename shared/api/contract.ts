@@ -6,6 +6,13 @@ import type { z } from 'zod';
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE';
 
+/**
+ * Who may call a route: anyone (`anonymous`), any caller with a valid token of the route's tenant
+ * (`tenant`), or such a caller holding an application role (`role`). The HTTP binding enforces it
+ * before the handler runs, and the OpenAPI document publishes it.
+ */
+export type RouteAccess = { kind: 'anonymous' } | { kind: 'tenant' } | { kind: 'role'; role: string };
+
 export interface ResponseContract {
   description: string;
   schema?: z.ZodType;
@@ -17,6 +24,7 @@ export interface RouteContract<
   Query extends z.ZodType = z.ZodType,
   Body extends z.ZodType = z.ZodType,
   Headers extends z.ZodType = z.ZodType,
+  Access extends RouteAccess = RouteAccess,
 > {
   /** The OpenAPI operationId; also the Azure Function's name. */
   name: string;
@@ -25,8 +33,8 @@ export interface RouteContract<
   route: string;
   summary: string;
   tags: string[];
-  /** `bearer`: a caller's Entra ID (or development) token is required. */
-  auth: 'anonymous' | 'bearer';
+  /** Who may call: see RouteAccess. Every kind but `anonymous` requires an Entra ID (or development) token. */
+  access: Access;
   params?: Params;
   query?: Query;
   /** The JSON body; a schema that accepts undefined makes the body optional. */
@@ -44,6 +52,12 @@ export function defineRoute<
   Q extends z.ZodType,
   B extends z.ZodType,
   H extends z.ZodType = z.ZodType,
->(contract: RouteContract<P, Q, B, H>): RouteContract<P, Q, B, H> {
+  A extends RouteAccess = RouteAccess,
+>(contract: RouteContract<P, Q, B, H, A>): RouteContract<P, Q, B, H, A> {
   return contract;
+}
+
+/** Whether a route requires a token (every access but `anonymous`). */
+export function requiresToken(access: RouteAccess): boolean {
+  return access.kind !== 'anonymous';
 }

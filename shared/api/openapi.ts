@@ -6,8 +6,8 @@ import {
   type ZodOpenApiPathsObject,
   type ZodOpenApiResponseObject,
 } from 'zod-openapi';
-import { PROBLEM_CATALOGUE } from '../errors/index.js';
-import type { RouteContract } from './contract.js';
+import { PROBLEM_CATALOGUE } from '../domain/index.js';
+import { requiresToken, type RouteContract } from './contract.js';
 import { apiRoutes } from './routes.js';
 import { ProblemDetails } from './schemas.js';
 
@@ -22,6 +22,7 @@ function problemResponse(codes: readonly string[]): ZodOpenApiResponseObject {
 }
 
 function operationOf(contract: RouteContract): ZodOpenApiOperationObject {
+  const access = contract.access;
   const responses: Record<string, ZodOpenApiResponseObject> = {};
   for (const [status, response] of Object.entries(contract.responses)) {
     responses[status] = {
@@ -34,7 +35,7 @@ function operationOf(contract: RouteContract): ZodOpenApiOperationObject {
   // Group the route's possible problems by status, as one response per status.
   const codes = [
     ...(contract.params || contract.query || contract.body ? ['InvalidRequest'] : []),
-    ...(contract.auth === 'bearer' ? ['Unauthenticated', 'Forbidden', 'ServiceUnavailable'] : []),
+    ...(requiresToken(contract.access) ? ['Unauthenticated', 'Forbidden', 'ServiceUnavailable'] : []),
     ...(contract.problems ?? []),
     'InternalError',
   ];
@@ -53,8 +54,15 @@ function operationOf(contract: RouteContract): ZodOpenApiOperationObject {
   return {
     operationId: contract.name,
     summary: contract.summary,
+    ...(access.kind === 'role'
+      ? { description: `Requires the application role ${access.role} in the caller's token.` }
+      : access.kind === 'tenant'
+        ? { description: "Any caller with a valid token of the route's tenant." }
+        : {}),
     tags: contract.tags,
-    ...(contract.auth === 'bearer' ? { security: [{ bearer: [] }] } : { security: [] }),
+    // OpenAPI's http bearer scheme takes no scopes: the role is published as x-required-role.
+    ...(requiresToken(access) ? { security: [{ bearer: [] }] } : { security: [] }),
+    ...(access.kind === 'role' ? { 'x-required-role': access.role } : {}),
     requestParams,
     ...(contract.body
       ? {

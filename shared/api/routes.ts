@@ -3,6 +3,7 @@
  * functions/ binds it to its behaviour.
  */
 import { z } from 'zod';
+import { ADMIN_ROLE } from '../domain/index.js';
 import { defineRoute, type RouteContract } from './contract.js';
 import {
   CallerIdentity,
@@ -32,7 +33,7 @@ export const healthRoute = defineRoute({
   route: 'health',
   summary: 'Liveness of the API.',
   tags: ['service'],
-  auth: 'anonymous',
+  access: { kind: 'anonymous' },
   responses: { 200: { description: 'The API is running.', schema: HealthReport } },
 });
 
@@ -42,7 +43,7 @@ export const openApiRoute = defineRoute({
   route: 'openapi.json',
   summary: 'This OpenAPI 3.1 document.',
   tags: ['service'],
-  auth: 'anonymous',
+  access: { kind: 'anonymous' },
   responses: {
     200: { description: 'The OpenAPI document.', schema: z.record(z.string(), z.unknown()) },
   },
@@ -54,7 +55,7 @@ export const whoAmIRoute = defineRoute({
   route: 'tenants/{tenantId}/me',
   summary: 'The caller as the API sees them: the identity taken from the token.',
   tags: ['identity'],
-  auth: 'bearer',
+  access: { kind: 'tenant' },
   params: TenantParams,
   responses: { 200: { description: 'The caller.', schema: CallerIdentity } },
 });
@@ -68,7 +69,7 @@ export const enableWritebackRoute = defineRoute({
     "Idempotent: 201 with the agent's connection strings when this request completed the enable, 200 with the " +
     'configuration (no secrets) when writeback was already enabled.',
   tags: ['tenants'],
-  auth: 'bearer',
+  access: { kind: 'role', role: ADMIN_ROLE },
   params: TenantParams,
   responses: {
     200: { description: 'Already enabled: nothing changed.', schema: WritebackConfiguration },
@@ -82,7 +83,7 @@ export const getWritebackRoute = defineRoute({
   route: 'tenants/{tenantId}/writeback',
   summary: "The tenant's writeback configuration, without secrets.",
   tags: ['tenants'],
-  auth: 'bearer',
+  access: { kind: 'role', role: ADMIN_ROLE },
   params: TenantParams,
   responses: { 200: { description: 'The configuration.', schema: WritebackConfiguration } },
   problems: ['WritebackDisabled'],
@@ -96,7 +97,7 @@ export const disableWritebackRoute = defineRoute({
     "Disables password writeback: operations stop at once, the agent's queues and rules are deleted and " +
     "every version of the tenant's keys is disabled. Idempotent.",
   tags: ['tenants'],
-  auth: 'bearer',
+  access: { kind: 'role', role: ADMIN_ROLE },
   params: TenantParams,
   responses: { 200: { description: 'Disabled.', schema: WritebackConfiguration } },
   problems: ['WritebackDisabled'],
@@ -110,7 +111,7 @@ export const writebackStatusRoute = defineRoute({
     "Whether the tenant's writeback agent is alive: online when an agent's heartbeat is fresher than " +
     '2 × HEARTBEAT_INTERVAL + 1 minute and it has not signed off; disabled when writeback is not enabled.',
   tags: ['tenants'],
-  auth: 'bearer',
+  access: { kind: 'tenant' },
   params: TenantParams,
   responses: { 200: { description: 'The status.', schema: WritebackStatus } },
 });
@@ -124,7 +125,7 @@ export const rolloverKeysRoute = defineRoute({
     'writeback-{tenantId}-enc and -sig, and new SAS keys sent to the agent in a sealed control message. The ' +
     'replaced versions keep working through their grace; the old SAS keys until the agent acknowledges.',
   tags: ['tenants'],
-  auth: 'bearer',
+  access: { kind: 'role', role: ADMIN_ROLE },
   params: TenantParams,
   body: RolloverRequest,
   responses: {
@@ -165,7 +166,7 @@ export const resetMyPasswordRoute = defineRoute({
     "Self-service password reset of the caller's on-premises account (identified by onprem_sid, else upn), " +
     'after the portal has verified the user.',
   tags: ['passwords'],
-  auth: 'bearer',
+  access: { kind: 'tenant' },
   params: TenantParams,
   headers: IdempotencyHeaders,
   body: ResetMyPasswordBody,
@@ -179,7 +180,7 @@ export const changeMyPasswordRoute = defineRoute({
   route: 'tenants/{tenantId}/me/password/change',
   summary: 'The caller changes their own password; AD checks the current password and the password history.',
   tags: ['passwords'],
-  auth: 'bearer',
+  access: { kind: 'tenant' },
   params: TenantParams,
   headers: IdempotencyHeaders,
   body: ChangeMyPasswordBody,
@@ -193,7 +194,7 @@ export const unlockMeRoute = defineRoute({
   route: 'tenants/{tenantId}/me/unlock',
   summary: "Unlocks the caller's on-premises account without changing its password.",
   tags: ['passwords'],
-  auth: 'bearer',
+  access: { kind: 'tenant' },
   params: TenantParams,
   headers: IdempotencyHeaders,
   body: NoBody,
@@ -209,7 +210,7 @@ export const resetUserPasswordRoute = defineRoute({
     "Admin reset of a user's on-premises password (role Writeback.Admin). Without newPassword a strong temporary " +
     'password is generated and returned once.',
   tags: ['passwords'],
-  auth: 'bearer',
+  access: { kind: 'role', role: ADMIN_ROLE },
   params: UserParams,
   headers: IdempotencyHeaders,
   body: ResetUserPasswordBody,
@@ -223,7 +224,7 @@ export const unlockUserRoute = defineRoute({
   route: 'tenants/{tenantId}/users/{upn}/unlock',
   summary: "Admin unlock of a user's on-premises account (role Writeback.Admin).",
   tags: ['passwords'],
-  auth: 'bearer',
+  access: { kind: 'role', role: ADMIN_ROLE },
   params: UserParams,
   headers: IdempotencyHeaders,
   body: NoBody,
@@ -239,7 +240,7 @@ export const getOperationRoute = defineRoute({
     "An operation's state, for its requester or an admin, waiting up to waitSeconds (at most 60) for a pending " +
     'one to finish. A failed operation carries the problem its password route answers with.',
   tags: ['passwords'],
-  auth: 'bearer',
+  access: { kind: 'tenant' },
   params: OperationParams,
   query: OperationQuery,
   responses: { 200: { description: 'The operation.', schema: OperationStatus } },

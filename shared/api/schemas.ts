@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import 'zod-openapi';
-import { PROBLEM_CATALOGUE, type ProblemCode } from '../errors/index.js';
+import { OPERATION_KINDS, OPERATION_STATES, POLICY_REASONS, PROBLEM_CODES } from '../domain/index.js';
 
 /**
  * Tenant ids name queues and keys (`writeback-{tenantId}`), hence the narrow pattern (docs/wire.md)
@@ -41,10 +41,10 @@ export const ProblemDetails = z
     title: z.string(),
     status: z.number().int(),
     detail: z.string(),
-    code: z.enum(Object.keys(PROBLEM_CATALOGUE) as [ProblemCode, ...ProblemCode[]]),
+    code: z.enum(PROBLEM_CODES),
     operationId: z.string().optional(),
     reason: z
-      .enum(['tooShort', 'tooLong', 'complexity', 'history', 'minimumAge', 'blocklisted', 'other'])
+      .enum(POLICY_REASONS)
       .optional()
       .meta({ description: 'For PasswordPolicy: the rule that failed.' }),
     errors: z
@@ -356,8 +356,8 @@ export const OperationPending = z
 export const OperationStatus = z
   .object({
     operationId: z.string(),
-    kind: z.enum(['reset', 'change', 'unlock']),
-    status: z.enum(['pending', 'succeeded', 'failed', 'expired']),
+    kind: z.enum(OPERATION_KINDS),
+    status: z.enum(OPERATION_STATES),
     createdAt: Timestamp,
     expiresAt: Timestamp.meta({ description: 'After this the agent refuses the request.' }),
     completedAt: Timestamp.optional(),

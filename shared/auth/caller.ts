@@ -1,9 +1,6 @@
 /** The authenticated caller of an HTTP function, as its verified token describes it. */
 import { ForbiddenError, UnauthenticatedError } from '../errors/index.js';
-import type { UserIdentifier } from '../operations/types.js';
-
-/** The application role of the admin routes (docs/api.md). */
-export const ADMIN_ROLE = 'Writeback.Admin';
+import type { UserIdentifier } from '../domain/index.js';
 
 export interface Caller {
   /** `tid`: always equal to the route's tenant id. */

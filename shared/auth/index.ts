@@ -1,12 +1,6 @@
 /** Authentication and authorisation of HTTP callers (docs/api.md). */
-export {
-  actorOf,
-  ADMIN_ROLE,
-  onPremisesUserOf,
-  requireRole,
-  userIdentifierOf,
-  type Caller,
-} from './caller.js';
+export { actorOf, onPremisesUserOf, requireRole, userIdentifierOf, type Caller } from './caller.js';
+export { ADMIN_ROLE } from '../domain/index.js';
 export {
   authenticate,
   createTokenValidator,

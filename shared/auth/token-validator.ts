@@ -15,9 +15,9 @@ import {
   type JWTVerifyGetKey,
 } from 'jose';
 import { z } from 'zod';
-import { TenantId } from '../api/schemas.js';
+import { TenantId } from '../api/index.js';
 import { ForbiddenError, ProblemError, UnauthenticatedError } from '../errors/index.js';
-import { settings } from '../config/settings.js';
+import { settings } from '../config/index.js';
 import type { Caller } from './caller.js';
 
 export interface TokenValidatorOptions {

@@ -25,15 +25,17 @@ import {
   ManagedIdentityCredential,
   type TokenCredential,
 } from '@azure/identity';
+import type { Environment } from '../config/index.js';
 import { ConfigurationError } from '../errors/index.js';
-
-export type Settings = Readonly<Record<string, string | undefined>>;
 
 /** The identity-based connection of the Key Vault client (`KEYVAULT__clientId` selects a user-assigned identity). */
 export const KEY_VAULT_CONNECTION = 'KEYVAULT';
 
 /** The credential for an identity-based connection `X__…`. */
-export function credentialFromSettings(connectionName: string, env: Settings = process.env): TokenCredential {
+export function credentialFromSettings(
+  connectionName: string,
+  env: Environment = process.env,
+): TokenCredential {
   const clientId = env[`${connectionName}__clientId`];
   const clientSecret = env[`${connectionName}__clientSecret`];
   if (clientSecret) {
@@ -60,7 +62,7 @@ export function credentialFromSettings(connectionName: string, env: Settings = p
 /** A Service Bus client for connection `connectionName` (default: the host's `AzureWebJobsServiceBus`). */
 export function serviceBusClientFromSettings(
   connectionName = 'AzureWebJobsServiceBus',
-  env: Settings = process.env,
+  env: Environment = process.env,
   options: ServiceBusClientOptions = {},
 ): ServiceBusClient {
   const connectionString = env[connectionName];
@@ -79,7 +81,7 @@ export function serviceBusClientFromSettings(
  */
 export function serviceBusAdministrationClientFromSettings(
   connectionName = 'AzureWebJobsServiceBus',
-  env: Settings = process.env,
+  env: Environment = process.env,
   options: ServiceBusAdministrationClientOptions = {},
 ): ServiceBusAdministrationClient {
   const connectionString = env[connectionName];
@@ -108,7 +110,7 @@ export interface ServiceBusEndpoint {
 
 export function serviceBusEndpointFromSettings(
   connectionName = 'AzureWebJobsServiceBus',
-  env: Settings = process.env,
+  env: Environment = process.env,
 ): ServiceBusEndpoint {
   const connectionString = env[connectionName];
   if (connectionString) {
@@ -140,7 +142,7 @@ export function serviceBusEndpointFromSettings(
  * local emulator) names `https://vault.azure.net`, so the SDK's resource check is only relaxed there.
  */
 export function keyClientFromSettings(
-  env: Settings = process.env,
+  env: Environment = process.env,
   options: KeyClientOptions = {},
 ): KeyClient {
   const vaultUri = env.KEYVAULT_URI?.trim() ?? '';
@@ -180,7 +182,7 @@ type TableConnection =
   | { kind: 'connectionString'; connectionString: string; options: TableServiceClientOptions }
   | { kind: 'identity'; serviceUri: string; credential: TokenCredential; options: TableServiceClientOptions };
 
-function tableConnectionOf(connectionName: string, env: Settings): TableConnection {
+function tableConnectionOf(connectionName: string, env: Environment): TableConnection {
   const connectionString = env[connectionName];
   if (connectionString) {
     return {
@@ -206,7 +208,7 @@ function tableConnectionOf(connectionName: string, env: Settings): TableConnecti
  */
 export function tableServiceClientFromSettings(
   connectionName = 'AzureWebJobsStorage',
-  env: Settings = process.env,
+  env: Environment = process.env,
 ): TableServiceClient {
   const c = tableConnectionOf(connectionName, env);
   return c.kind === 'connectionString'
@@ -218,7 +220,7 @@ export function tableServiceClientFromSettings(
 export function tableClientFromSettings(
   tableName: string,
   connectionName = 'AzureWebJobsStorage',
-  env: Settings = process.env,
+  env: Environment = process.env,
 ): TableClient {
   const c = tableConnectionOf(connectionName, env);
   return c.kind === 'connectionString'

@@ -3,20 +3,22 @@
  * them and fails with a ConfigurationError that names the setting. Defaults are the documented ones.
  */
 import { ConfigurationError } from '../errors/index.js';
-import type { Settings } from '../azure/clients.js';
-import { isoDurationToMs } from './durations.js';
-import { parseConnectionString } from '../telemetry/connection-string.js';
+import { isoDurationToMs } from '../domain/index.js';
+import { parseConnectionString } from './connection-string.js';
 
-export { isoDurationToMs, msToIsoDuration } from './durations.js';
 import {
   DEFAULT_CHANGE_LIMIT,
   DEFAULT_TENANT_LIMIT,
   DEFAULT_USER_LIMIT,
   parseRateLimit,
   type RateLimit,
-} from '../ratelimit/limits.js';
+} from './rate-limits.js';
 
-export interface WritebackSettings {
+/** The raw app settings: the process environment (or a test's stand-in) they are read from. */
+export type Environment = Readonly<Record<string, string | undefined>>;
+
+/** The app settings, parsed and checked. */
+export interface AppSettings {
   auth: {
     /**
      * The token issuer. May contain `{tenantId}`, replaced by the token's `tid`: multi-tenant Entra
@@ -99,7 +101,7 @@ function defaultOf(name: AppSettingName): string {
 
 const DAY_MS = 86_400_000;
 
-function duration(env: Settings, name: AppSettingName, minMs: number, maxMs: number): number {
+function duration(env: Environment, name: AppSettingName, minMs: number, maxMs: number): number {
   const fallback = defaultOf(name);
   const raw = env[name]?.trim() || fallback;
   let ms: number;
@@ -114,7 +116,7 @@ function duration(env: Settings, name: AppSettingName, minMs: number, maxMs: num
   return ms;
 }
 
-function requiredUrl(env: Settings, name: string, example: string): string {
+function requiredUrl(env: Environment, name: string, example: string): string {
   const raw = env[name]?.trim();
   if (!raw) throw new ConfigurationError(name, `expected a URL such as ${example}`);
   try {
@@ -126,7 +128,7 @@ function requiredUrl(env: Settings, name: string, example: string): string {
   return raw;
 }
 
-function requiredHttpsUrl(env: Settings, name: string, example: string): string {
+function requiredHttpsUrl(env: Environment, name: string, example: string): string {
   const raw = requiredUrl(env, name, example);
   if (!raw.startsWith('https://'))
     throw new ConfigurationError(name, `expected an https URL such as ${example}`);
@@ -137,7 +139,7 @@ function requiredHttpsUrl(env: Settings, name: string, example: string): string 
  * The storage account of the host and of the tables: a connection string, or (managed identity)
  * `AzureWebJobsStorage__tableServiceUri` with the host's own `__accountName` / `__blobServiceUri`.
  */
-function checkStorage(env: Settings): void {
+function checkStorage(env: Environment): void {
   const name: ConnectionSettingName = 'AzureWebJobsStorage';
   const endpointName = `${name}__${CONNECTION_SETTINGS[name].identityEndpoint}` as const;
   const raw = env[name]?.trim();
@@ -166,7 +168,7 @@ function checkStorage(env: Settings): void {
 }
 
 /** The Service Bus namespace of the tenants' queues: a connection string or a namespace for a managed identity. */
-function checkServiceBus(env: Settings): void {
+function checkServiceBus(env: Environment): void {
   const name: ConnectionSettingName = 'ServiceBusConnection';
   const namespaceName = `${name}__${CONNECTION_SETTINGS[name].identityEndpoint}` as const;
   const raw = env[name]?.trim();
@@ -199,7 +201,7 @@ function checkServiceBus(env: Settings): void {
 }
 
 /** Six NCRONTAB fields (second minute hour day month day-of-week); the host parses the rest. */
-function ncrontab(env: Settings, name: AppSettingName): string {
+function ncrontab(env: Environment, name: AppSettingName): string {
   const fallback = defaultOf(name);
   const raw = env[name]?.trim() || fallback;
   const fields = raw.split(/\s+/);
@@ -212,11 +214,11 @@ function ncrontab(env: Settings, name: AppSettingName): string {
   return raw;
 }
 
-function rateLimit(env: Settings, name: AppSettingName): RateLimit {
+function rateLimit(env: Environment, name: AppSettingName): RateLimit {
   return parseRateLimit(name, env[name], defaultOf(name));
 }
 
-function keyProtection(env: Settings): 'hsm' | 'software' {
+function keyProtection(env: Environment): 'hsm' | 'software' {
   const raw = env.WRITEBACK_KEY_PROTECTION?.trim().toLowerCase() || defaultOf('WRITEBACK_KEY_PROTECTION');
   if (raw !== 'hsm' && raw !== 'software') {
     throw new ConfigurationError('WRITEBACK_KEY_PROTECTION', 'expected hsm (Premium vault) or software');
@@ -225,7 +227,7 @@ function keyProtection(env: Settings): 'hsm' | 'software' {
 }
 
 /** Checked here so that a malformed one stops the host at start-up, not at the first telemetry item. */
-function applicationInsights(env: Settings): string | undefined {
+function applicationInsights(env: Environment): string | undefined {
   const raw = env.APPLICATIONINSIGHTS_CONNECTION_STRING?.trim();
   if (!raw) return undefined;
   parseConnectionString(raw);
@@ -236,7 +238,7 @@ function applicationInsights(env: Settings): string | undefined {
  * Reads and checks every setting of docs/settings.md. Connection settings are checked for their shape
  * only (nothing is dialled here); the clients are built from them in shared/azure/clients.ts.
  */
-export function loadSettings(env: Settings = process.env): WritebackSettings {
+export function loadSettings(env: Environment = process.env): AppSettings {
   const audience = env.AUTH_AUDIENCE?.trim();
   if (!audience)
     throw new ConfigurationError('AUTH_AUDIENCE', 'expected the API audience, such as api://writeback');
@@ -263,10 +265,10 @@ export function loadSettings(env: Settings = process.env): WritebackSettings {
   };
 }
 
-let cached: WritebackSettings | undefined;
+let cached: AppSettings | undefined;
 
 /** The settings of this process, loaded and validated on first use. */
-export function settings(): WritebackSettings {
+export function settings(): AppSettings {
   cached ??= loadSettings();
   return cached;
 }

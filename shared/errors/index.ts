@@ -4,30 +4,7 @@
  * application/problem+json. Messages never contain a password: only say what is wrong, not the value.
  */
 
-/** The catalogue of problem codes: HTTP status and a short, fixed title. */
-export const PROBLEM_CATALOGUE = {
-  Unauthenticated: { status: 401, title: 'Authentication required' },
-  Forbidden: { status: 403, title: 'Not allowed' },
-  InvalidRequest: { status: 400, title: 'Invalid request' },
-  NotFound: { status: 404, title: 'Not found' },
-  WritebackDisabled: { status: 409, title: 'Password writeback is not enabled for this tenant' },
-  WritebackOffline: { status: 503, title: 'Password writeback is offline' },
-  PasswordPolicy: { status: 422, title: 'The password does not meet the directory policy' },
-  CurrentPasswordIncorrect: { status: 422, title: 'The current password is incorrect' },
-  UserNotFound: { status: 404, title: 'No such on-premises user' },
-  ProtectedAccount: { status: 403, title: 'The account is protected' },
-  AccountDisabled: { status: 403, title: 'The on-premises account is disabled' },
-  WritebackExpired: { status: 504, title: 'The request expired before the agent took it' },
-  AgentFailure: { status: 502, title: 'The writeback agent could not complete the operation' },
-  RateLimited: { status: 429, title: 'Too many attempts' },
-  ServiceUnavailable: { status: 503, title: 'A dependency is unavailable' },
-  InternalError: { status: 500, title: 'Internal error' },
-} as const satisfies Record<string, { status: number; title: string }>;
-
-export type ProblemCode = keyof typeof PROBLEM_CATALOGUE;
-
-export type PolicyReason =
-  'tooShort' | 'tooLong' | 'complexity' | 'history' | 'minimumAge' | 'blocklisted' | 'other';
+import { PROBLEM_CATALOGUE, type PolicyReason, type ProblemCode } from '../domain/index.js';
 
 export interface ProblemExtras {
   /** The operation this problem belongs to, where one exists. */
@@ -78,7 +55,7 @@ export class ForbiddenError extends ProblemError {
 
 /**
  * A row changed between our read and our write (an ETag mismatch): the caller reads again and
- * decides anew. Not a fault of the dependency, so `call` lets it through unchanged.
+ * decides anew. Not a fault of the dependency, so `callDependency` lets it through unchanged.
  */
 export class ConcurrencyConflict extends Error {}
 

@@ -7,15 +7,14 @@
  * reads the table once rather than once per request; the replies function of the same instance
  * forgets a tenant's entry when it records a heartbeat of that tenant.
  */
-import { settings as loadedSettings, loadSettings } from '../config/settings.js';
-import type { Settings } from '../azure/clients.js';
+import { settings as loadedSettings, loadSettings, type Environment } from '../config/index.js';
 import { ProblemError } from '../errors/index.js';
-import type { DirectoryPolicy } from '../operations/types.js';
-import { call, type OperationLog } from '../azure/dependency.js';
-import { TenantRegistry } from '../tenants/records.js';
+import type { DirectoryPolicy, Logger } from '../domain/index.js';
+import { callDependency } from '../azure/index.js';
+import { TenantRegistry } from '../tenants/index.js';
 import { HeartbeatStore, type HeartbeatRecord } from './store.js';
-import { rolloverPolicy, type RolloverPolicy } from '../rollover/rollover-policy.js';
-import { credentialsState, keysState, type RolloverState } from '../rollover/rollover-view.js';
+import { rolloverPolicy, type RolloverPolicy } from '../tenants/index.js';
+import { credentialsState, keysState, type RolloverState } from '../tenants/index.js';
 
 /** How long heartbeat rows are reused in one instance. */
 export const HEARTBEAT_CACHE_MS = 5_000;
@@ -124,7 +123,7 @@ export class HeartbeatMonitor {
     this.cacheMs = options.cacheMs ?? HEARTBEAT_CACHE_MS;
   }
 
-  static fromSettings(env: Settings = process.env): HeartbeatMonitor {
+  static fromSettings(env: Environment = process.env): HeartbeatMonitor {
     const appSettings = env === process.env ? loadedSettings() : loadSettings(env);
     return new HeartbeatMonitor({
       store: HeartbeatStore.fromSettings(env),
@@ -138,9 +137,9 @@ export class HeartbeatMonitor {
   async heartbeatStatus(
     tenantId: string,
     query: HeartbeatQuery = {},
-    log?: OperationLog,
+    log?: Logger,
   ): Promise<HeartbeatStatus> {
-    const rows = await call('Table storage', () => this.rows(tenantId), log);
+    const rows = await callDependency('Table storage', () => this.rows(tenantId), log);
     return summarize(rows, this.now(), this.options.heartbeatIntervalMs, query);
   }
 
@@ -148,11 +147,7 @@ export class HeartbeatMonitor {
    * For the password routes, after `requireEnabled`: the status if an agent is online, else 503
    * WritebackOffline with Retry-After.
    */
-  async requireOnline(
-    tenantId: string,
-    query: HeartbeatQuery = {},
-    log?: OperationLog,
-  ): Promise<HeartbeatStatus> {
+  async requireOnline(tenantId: string, query: HeartbeatQuery = {}, log?: Logger): Promise<HeartbeatStatus> {
     const status = await this.heartbeatStatus(tenantId, query, log);
     if (status.online) return status;
     const retryAfterSeconds = Math.min(
@@ -170,8 +165,8 @@ export class HeartbeatMonitor {
   }
 
   /** `GET …/writeback/status`: disabled unless the tenant is enabled; else online or offline. */
-  async status(tenantId: string, log?: OperationLog): Promise<WritebackStatus> {
-    const stored = await call('Table storage', () => this.options.registry.get(tenantId), log);
+  async status(tenantId: string, log?: Logger): Promise<WritebackStatus> {
+    const stored = await callDependency('Table storage', () => this.options.registry.get(tenantId), log);
     if (stored?.record.state !== 'enabled') return { state: 'disabled', lastHeartbeatAt: null, agents: [] };
     const query = stored.record.enabledAt ? { enabledAt: stored.record.enabledAt } : {};
     const { online, ...rest } = await this.heartbeatStatus(tenantId, query, log);
@@ -221,7 +216,7 @@ export function heartbeatMonitor(): HeartbeatMonitor {
 export function heartbeatStatus(
   tenantId: string,
   query?: HeartbeatQuery,
-  log?: OperationLog,
+  log?: Logger,
 ): Promise<HeartbeatStatus> {
   return heartbeatMonitor().heartbeatStatus(tenantId, query, log);
 }
@@ -229,7 +224,7 @@ export function heartbeatStatus(
 export function requireOnline(
   tenantId: string,
   query?: HeartbeatQuery,
-  log?: OperationLog,
+  log?: Logger,
 ): Promise<HeartbeatStatus> {
   return heartbeatMonitor().requireOnline(tenantId, query, log);
 }

@@ -6,10 +6,11 @@
  * ETag so that two instances handling two heartbeats at once cannot put an older one last.
  */
 import { RestError, type TableClient } from '@azure/data-tables';
-import { tableClientFromSettings, type Settings } from '../azure/clients.js';
-import { tableCreator } from '../azure/tables.js';
-import type { DirectoryPolicy } from '../operations/types.js';
+import { tableClientFromSettings } from '../azure/index.js';
+import { tableCreator } from '../azure/index.js';
+import type { DirectoryPolicy } from '../domain/index.js';
 import type { AgentState, HeartbeatReply } from '../wire/index.js';
+import type { Environment } from '../config/index.js';
 
 export const HEARTBEATS_TABLE = 'heartbeats';
 
@@ -99,7 +100,7 @@ export class HeartbeatStore {
     this.ensureTable = tableCreator(table);
   }
 
-  static fromSettings(env: Settings = process.env): HeartbeatStore {
+  static fromSettings(env: Environment = process.env): HeartbeatStore {
     return new HeartbeatStore(tableClientFromSettings(HEARTBEATS_TABLE, 'AzureWebJobsStorage', env));
   }
 

@@ -1,16 +1,13 @@
 /** The one place where errors become application/problem+json responses (RFC 9457, docs/api.md). */
 import type { HttpResponseInit } from '@azure/functions';
 import { ProblemError } from '../errors/index.js';
+import type { Logger } from '../domain/index.js';
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
 
 /** Problem types are URNs: stable identifiers that need no hosted page. */
 export function problemTypeOf(code: string): string {
   return `urn:writeback:problem:${code}`;
-}
-
-export interface ProblemLogger {
-  error(...args: unknown[]): void;
 }
 
 /**
@@ -21,7 +18,7 @@ export interface ProblemLogger {
 export function problemResponse(
   error: unknown,
   invocationId?: string,
-  log?: ProblemLogger,
+  log?: Pick<Logger, 'error'>,
 ): HttpResponseInit {
   const problem =
     error instanceof ProblemError

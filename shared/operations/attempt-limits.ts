@@ -3,10 +3,13 @@
  * every operation counts against its target user and its tenant, and a change also against the
  * user's change attempts, which is what stops guessing of currentPassword.
  */
-import type { OperationLog } from '../azure/dependency.js';
 import type { RateLimit, RateLimitCheck, RateLimiter } from '../ratelimit/index.js';
-import type { OperationKind, UserIdentifier } from './types.js';
-import type { AttemptLimiter } from './writeback-operations.js';
+import type { OperationKind, UserIdentifier, Logger } from '../domain/index.js';
+
+/** Counts one attempt against the rate limits; throws 429 RateLimited when one is exhausted. */
+export interface AttemptLimiter {
+  consume(tenantId: string, user: UserIdentifier, kind: OperationKind, log?: Logger): Promise<void>;
+}
 
 export interface AttemptLimits {
   perUser: RateLimit;
@@ -16,7 +19,7 @@ export interface AttemptLimits {
 
 export function attemptLimiter(limiter: Pick<RateLimiter, 'consume'>, limits: AttemptLimits): AttemptLimiter {
   return {
-    consume(tenantId: string, user: UserIdentifier, kind: OperationKind, log?: OperationLog): Promise<void> {
+    consume(tenantId: string, user: UserIdentifier, kind: OperationKind, log?: Logger): Promise<void> {
       const key = `${user.kind}:${user.value}`;
       const checks: RateLimitCheck[] = [
         { scope: 'user', tenantId, key, limit: limits.perUser },

@@ -5,7 +5,7 @@
  * kept for the life of the instance; the map is bounded so that many tenants cannot grow it forever.
  */
 import type { KeyClient } from '@azure/keyvault-keys';
-import { isTransientKeyVaultError } from '../azure/key-vault-crypto.js';
+import { isTransientKeyVaultError } from '../azure/index.js';
 import { importEncryptionKey, parseKeyId, type EncryptionKey } from '../wire/index.js';
 
 const DEFAULT_CAPACITY = 1_000;

@@ -2,11 +2,11 @@
 export {
   WritebackOperations,
   writebackOperations,
-  type AttemptLimiter,
   type OperationTelemetry,
   type PasswordOperationRequest,
   type Submission,
 } from './writeback-operations.js';
+export { attemptLimiter, type AttemptLimiter, type AttemptLimits } from './attempt-limits.js';
 export {
   OPERATIONS_TABLE,
   OperationStore,
@@ -16,4 +16,5 @@ export {
   type OperationState,
 } from './store.js';
 export { operationStatusResponse, submissionResponse } from './responses.js';
-export type * from './types.js';
+export { EncryptionKeys } from './encryption-keys.js';
+export { RequestSenders } from './request-senders.js';

@@ -5,8 +5,9 @@
  * problem of a failed operation inside it, so a portal reads one shape while it polls.
  */
 import type { HttpResponseInit } from '@azure/functions';
-import { PROBLEM_CATALOGUE, ProblemError, type ProblemCode } from '../errors/index.js';
-import { problemResponse } from '../http/problem.js';
+import { PROBLEM_CATALOGUE, type PolicyReason, type ProblemCode } from '../domain/index.js';
+import { ProblemError } from '../errors/index.js';
+import { problemResponse } from '../http/index.js';
 import type { FailureCode, OperationRecord } from './store.js';
 
 /** What a pending 202 suggests before asking again. */
@@ -27,7 +28,7 @@ const FAILURE_DETAIL: Record<FailureCode, string> = {
   ServiceUnavailable: 'The request could not be sent to the writeback agent; nothing was changed',
 };
 
-const REASON_TEXT: Record<string, string> = {
+const REASON_TEXT: Record<PolicyReason, string> = {
   tooShort: 'it is too short',
   tooLong: 'it is too long',
   complexity: 'it does not meet the complexity rules',

@@ -16,14 +16,20 @@
  */
 import { createHash } from 'node:crypto';
 import { odata, RestError, type TableClient } from '@azure/data-tables';
-import { tableClientFromSettings, type Settings } from '../azure/clients.js';
-import { tableCreator } from '../azure/tables.js';
-import type { PolicyReason } from '../errors/index.js';
-import type { OperationKind, OperationOutcome, UserIdentifier } from './types.js';
+import { tableClientFromSettings } from '../azure/index.js';
+import { tableCreator } from '../azure/index.js';
+import type {
+  OperationKind,
+  OperationOutcome,
+  OperationState,
+  PolicyReason,
+  UserIdentifier,
+} from '../domain/index.js';
+import type { Environment } from '../config/index.js';
 
 export const OPERATIONS_TABLE = 'operations';
 
-export type OperationState = 'pending' | 'succeeded' | 'failed' | 'expired';
+export type { OperationState } from '../domain/index.js';
 
 /**
  * How a failed operation failed: the agent's outcome, or `ServiceUnavailable` when the cloud could
@@ -200,7 +206,7 @@ export class OperationStore {
     this.ensureTable = tableCreator(table);
   }
 
-  static fromSettings(env: Settings = process.env): OperationStore {
+  static fromSettings(env: Environment = process.env): OperationStore {
     return new OperationStore(tableClientFromSettings(OPERATIONS_TABLE, 'AzureWebJobsStorage', env));
   }
 

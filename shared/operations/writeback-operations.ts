@@ -14,24 +14,24 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { KeyClient } from '@azure/keyvault-keys';
-import { keyClientFromSettings, serviceBusClientFromSettings, type Settings } from '../azure/clients.js';
+import { callDependency, keyClientFromSettings, serviceBusClientFromSettings } from '../azure/index.js';
 import { actorOf, ADMIN_ROLE, type Caller } from '../auth/index.js';
-import { loadSettings, settings as loadedSettings, type WritebackSettings } from '../config/settings.js';
-import { ForbiddenError, InvalidRequestError, ProblemError } from '../errors/index.js';
-import { heartbeatMonitor, type HeartbeatMonitor } from '../heartbeats/monitor.js';
-import { AuditLog, type AuditAction } from '../tenants/audit.js';
-import { TenantRegistry } from '../tenants/records.js';
 import {
-  call,
-  SERVICE_BUS_CONNECTION,
-  writebackTenants,
-  type OperationLog,
-} from '../tenants/writeback-tenants.js';
-import type { WritebackTenants } from '../tenants/writeback-tenants.js';
-import { sealRequest, type ResultReply, type WritebackRequest } from '../wire/index.js';
+  loadSettings,
+  settings as loadedSettings,
+  type AppSettings,
+  type Environment,
+} from '../config/index.js';
+import { ForbiddenError, InvalidRequestError, ProblemError } from '../errors/index.js';
+import { heartbeatMonitor, type HeartbeatMonitor } from '../heartbeats/index.js';
+import { AuditLog, type AuditAction } from '../tenants/index.js';
+import { TenantRegistry } from '../tenants/index.js';
+import { SERVICE_BUS_CONNECTION, writebackTenants } from '../tenants/index.js';
+import type { WritebackTenants } from '../tenants/index.js';
+import { sealRequest, type ResultReply, type SealedRequest, type WritebackRequest } from '../wire/index.js';
 import { RateLimiter } from '../ratelimit/index.js';
 import { telemetry, type Telemetry } from '../telemetry/index.js';
-import { attemptLimiter } from './attempt-limits.js';
+import { attemptLimiter, type AttemptLimiter } from './attempt-limits.js';
 import { EncryptionKeys } from './encryption-keys.js';
 import { RequestSenders } from './request-senders.js';
 import {
@@ -42,7 +42,7 @@ import {
   type Requester,
 } from './store.js';
 import { generateTemporaryPassword } from './temporary-password.js';
-import type { OperationKind, ResetFlags, UserIdentifier } from './types.js';
+import type { OperationKind, ResetFlags, UserIdentifier, Logger } from '../domain/index.js';
 import { OperationWaiter } from './waiter.js';
 
 /** How long idempotency keys are remembered: 24 h. */
@@ -75,11 +75,6 @@ export interface Submission {
   record: OperationRecord;
   /** Only for an admin reset without newPassword, and only in the response of the request that made it. */
   temporaryPassword?: string;
-}
-
-/** Counts one attempt against the rate limits; throws 429 RateLimited when one is exhausted. */
-export interface AttemptLimiter {
-  consume(tenantId: string, user: UserIdentifier, kind: OperationKind, log?: OperationLog): Promise<void>;
 }
 
 /** What the pipeline reports to telemetry (shared/telemetry implements it). */
@@ -127,6 +122,45 @@ function flagsOf(
   return flags.length ? flags.join(',') : undefined;
 }
 
+/** What admit() found: the enabled tenant, its encryption key, and the directory's minimum length. */
+interface Admission {
+  tenant: Awaited<ReturnType<WritebackOperationsOptions['tenants']['requireEnabled']>>;
+  key: Awaited<ReturnType<EncryptionKeys['get']>>;
+  minLength: number;
+}
+
+/** The request the agent gets; an admin reset without a password gets a generated one (returned once). */
+function payloadOf(
+  request: PasswordOperationRequest,
+  minLength: number,
+): { payload: WritebackRequest; temporaryPassword?: string } {
+  const { operation, user } = request;
+  if (operation.kind === 'reset') {
+    const temporaryPassword =
+      operation.newPassword === undefined ? generateTemporaryPassword(minLength) : undefined;
+    return {
+      payload: {
+        operation: 'reset',
+        user,
+        newPassword: operation.newPassword ?? (temporaryPassword as string),
+        ...(operation.flags ? { flags: operation.flags } : {}),
+      },
+      ...(temporaryPassword !== undefined ? { temporaryPassword } : {}),
+    };
+  }
+  if (operation.kind === 'change') {
+    return {
+      payload: {
+        operation: 'change',
+        user,
+        currentPassword: operation.currentPassword,
+        newPassword: operation.newPassword,
+      },
+    };
+  }
+  return { payload: { operation: 'unlock', user } };
+}
+
 export class WritebackOperations {
   readonly waiter: OperationWaiter;
   private readonly now: () => Date;
@@ -139,10 +173,10 @@ export class WritebackOperations {
   }
 
   static fromSettings(
-    env: Settings = process.env,
+    env: Environment = process.env,
     extras: { limiter?: AttemptLimiter; telemetry?: OperationTelemetry; heartbeats?: HeartbeatMonitor } = {},
   ): WritebackOperations {
-    const appSettings: WritebackSettings = env === process.env ? loadedSettings() : loadSettings(env);
+    const appSettings: AppSettings = env === process.env ? loadedSettings() : loadSettings(env);
     const keyClient: KeyClient = keyClientFromSettings(env);
     const limiter = extras.limiter ?? attemptLimiter(RateLimiter.fromSettings(env), appSettings.rateLimits);
     return new WritebackOperations({
@@ -161,16 +195,15 @@ export class WritebackOperations {
   }
 
   /** Runs a password operation up to its outcome or the synchronous budget. */
-  async submit(request: PasswordOperationRequest, log?: OperationLog): Promise<Submission> {
-    const { tenantId } = request;
+  async submit(request: PasswordOperationRequest, log?: Logger): Promise<Submission> {
+    const { tenantId, idempotencyKey } = request;
     const started = Date.now();
-    const idempotencyKey = request.idempotencyKey;
     const operationId = randomUUID();
     const createdAt = this.now();
     // The key first: a repeat of an accepted request gets its outcome even once writeback has been
     // disabled since (the password may well have been changed; a 409 would say it was not).
     if (idempotencyKey !== undefined) {
-      const earlier = await call(
+      const earlier = await callDependency(
         'Table storage',
         () =>
           this.options.store.claimIdempotencyKey(
@@ -190,60 +223,20 @@ export class WritebackOperations {
         .releaseIdempotencyKey(tenantId, request.caller.objectId, idempotencyKey)
         .catch((error: unknown) => log?.warn(`Idempotency key not released: ${String(error)}`));
     };
-    let tenant;
-    let key;
-    let minLength = 0;
+    let admitted: Admission;
     try {
-      tenant = await this.refusing(request, () => this.options.tenants.requireEnabled(tenantId, log));
-      const enabledAt = tenant.enabledAt;
-      await this.refusing(request, async () => {
-        await this.options.limiter?.consume(tenantId, request.user, request.operation.kind, log);
-        const status = await this.options.heartbeats.requireOnline(
-          tenantId,
-          enabledAt ? { enabledAt } : {},
-          log,
-        );
-        minLength = status.policy?.minLength ?? 0;
-      });
-      if (!tenant.encryptionKeyId) {
-        throw new ProblemError(
-          'ServiceUnavailable',
-          `Tenant ${tenantId} has no encryption key recorded; enable writeback again.`,
-          { retryAfterSeconds: 5 },
-        );
-      }
-      const keyId = tenant.encryptionKeyId;
-      // A disabled or missing key version is as much a fault as an unreachable vault: 503, logged.
-      key = await call('Key Vault', () => this.options.keys.get(keyId), log);
+      admitted = await this.admit(request, log);
     } catch (error) {
       await release();
       throw error;
     }
+    const { tenant, key } = admitted;
 
-    const { operation } = request;
-    let temporaryPassword: string | undefined;
-    let payload: WritebackRequest;
-    if (operation.kind === 'reset') {
-      const newPassword = operation.newPassword ?? (temporaryPassword = generateTemporaryPassword(minLength));
-      payload = {
-        operation: 'reset',
-        user: request.user,
-        newPassword,
-        ...(operation.flags ? { flags: operation.flags } : {}),
-      };
-    } else if (operation.kind === 'change') {
-      payload = {
-        operation: 'change',
-        user: request.user,
-        currentPassword: operation.currentPassword,
-        newPassword: operation.newPassword,
-      };
-    } else {
-      payload = { operation: 'unlock', user: request.user };
-    }
+    const { payload, temporaryPassword } = payloadOf(request, admitted.minLength);
     const expiresAt = new Date(createdAt.getTime() + this.options.messageTtlMs);
     const sealed = sealRequest({ header: { tenantId, operationId, expiresAt }, payload }, key);
 
+    const { operation } = request;
     const record: OperationRecord = {
       tenantId,
       operationId,
@@ -263,51 +256,21 @@ export class WritebackOperations {
     };
     const watch = this.waiter.watch(tenantId, operationId, record);
     try {
-      await call('Table storage', () => this.options.store.create(record), log);
+      await callDependency('Table storage', () => this.options.store.create(record), log);
     } catch (error) {
       watch.close();
       await release();
       throw error;
     }
-
-    const queue = tenant.requestQueue;
     try {
-      await call(
-        'Service Bus',
-        () =>
-          this.options.senders.send(queue, {
-            body: sealed.body,
-            messageId: sealed.messageId,
-            // Correlation with the reply and with telemetry; the agent copies it into its result.
-            correlationId: operationId,
-            applicationProperties: {
-              ...sealed.applicationProperties,
-              ...(request.traceparent ? { traceparent: request.traceparent } : {}),
-            },
-            timeToLive: this.options.messageTtlMs,
-          }),
-        log,
-        'send request',
-      );
+      await this.send(tenant.requestQueue, sealed, request, log);
     } catch (error) {
       watch.close();
-      // call() logged the fault; the caller learns that nothing reached the agent.
-      const code = ((error as Error).cause as { code?: string } | undefined)?.code;
-      await this.finish(
-        tenantId,
-        operationId,
-        {
-          state: 'failed',
-          code: 'ServiceUnavailable',
-          detail: 'the request could not be sent to the agent',
-          completedAt: this.now(),
-        },
-        log,
-      ).catch((finishError: unknown) =>
-        log?.error(`Operation ${operationId} could not be ended: ${String(finishError)}`),
-      );
+      await this.failUnsent(tenantId, operationId, log);
       // Nothing was sent: a retry with the same Idempotency-Key must send anew, not replay this failure.
       await release();
+      // callDependency() logged the fault; the caller learns that nothing reached the agent.
+      const code = ((error as Error).cause as { code?: string } | undefined)?.code;
       throw new ProblemError(
         'ServiceUnavailable',
         `Service Bus failed${code ? ` (${code})` : ''}: the request was not sent and nothing was changed. Retry.`,
@@ -326,15 +289,93 @@ export class WritebackOperations {
     return { record: final, ...(temporaryPassword !== undefined ? { temporaryPassword } : {}) };
   }
 
+  /**
+   * Whether the operation may go ahead: writeback enabled, within the rate limits, an agent online;
+   * then the tenant's encryption key. Refusals are audited; faults are 503s.
+   */
+  private async admit(request: PasswordOperationRequest, log?: Logger): Promise<Admission> {
+    const { tenantId } = request;
+    const tenant = await this.refusing(request, () => this.options.tenants.requireEnabled(tenantId, log));
+    const enabledAt = tenant.enabledAt;
+    let minLength = 0;
+    await this.refusing(request, async () => {
+      await this.options.limiter?.consume(tenantId, request.user, request.operation.kind, log);
+      const status = await this.options.heartbeats.requireOnline(
+        tenantId,
+        enabledAt ? { enabledAt } : {},
+        log,
+      );
+      minLength = status.policy?.minLength ?? 0;
+    });
+    if (!tenant.encryptionKeyId) {
+      throw new ProblemError(
+        'ServiceUnavailable',
+        `Tenant ${tenantId} has no encryption key recorded; enable writeback again.`,
+        { retryAfterSeconds: 5 },
+      );
+    }
+    const keyId = tenant.encryptionKeyId;
+    // A disabled or missing key version is as much a fault as an unreachable vault: 503, logged.
+    const key = await callDependency('Key Vault', () => this.options.keys.get(keyId), log);
+    return { tenant, key, minLength };
+  }
+
+  /** Sends a sealed request to the tenant's queue. */
+  private async send(
+    queue: string,
+    sealed: SealedRequest,
+    request: PasswordOperationRequest,
+    log?: Logger,
+  ): Promise<void> {
+    await callDependency(
+      'Service Bus',
+      () =>
+        this.options.senders.send(queue, {
+          body: sealed.body,
+          messageId: sealed.messageId,
+          // Correlation with the reply and with telemetry; the agent copies it into its result.
+          correlationId: sealed.messageId,
+          applicationProperties: {
+            ...sealed.applicationProperties,
+            ...(request.traceparent ? { traceparent: request.traceparent } : {}),
+          },
+          timeToLive: this.options.messageTtlMs,
+        }),
+      log,
+      'send request',
+    );
+  }
+
+  /** Ends an operation whose request could not be sent as failed (ServiceUnavailable). */
+  private async failUnsent(tenantId: string, operationId: string, log?: Logger): Promise<void> {
+    await this.finish(
+      tenantId,
+      operationId,
+      {
+        state: 'failed',
+        code: 'ServiceUnavailable',
+        detail: 'the request could not be sent to the agent',
+        completedAt: this.now(),
+      },
+      log,
+    ).catch((finishError: unknown) =>
+      log?.error(`Operation ${operationId} could not be ended: ${String(finishError)}`),
+    );
+  }
+
   /** `GET …/operations/{id}`: the operation if the caller asked for it or is an admin, waiting up to `waitMs`. */
   async get(
     tenantId: string,
     operationId: string,
     caller: Caller,
     waitMs: number,
-    log?: OperationLog,
+    log?: Logger,
   ): Promise<OperationRecord> {
-    const found = await call('Table storage', () => this.options.store.get(tenantId, operationId), log);
+    const found = await callDependency(
+      'Table storage',
+      () => this.options.store.get(tenantId, operationId),
+      log,
+    );
     if (!found) {
       throw new ProblemError('NotFound', `Tenant ${tenantId} has no operation ${operationId}.`);
     }
@@ -359,7 +400,7 @@ export class WritebackOperations {
    * looked up in the partition of the tenant that signed the result, so a result can never end
    * another tenant's operation.
    */
-  async recordResult(result: ResultReply, log?: OperationLog): Promise<CompletionWrite> {
+  async recordResult(result: ResultReply, log?: Logger): Promise<CompletionWrite> {
     const completion: OperationCompletion =
       result.outcome === 'succeeded'
         ? { state: 'succeeded', completedAt: result.finishedAt }
@@ -380,7 +421,7 @@ export class WritebackOperations {
   }
 
   /** Ends every pending operation past its expiry and grace (the expiry timer). Returns how many. */
-  async expireOverdue(log?: OperationLog): Promise<number> {
+  async expireOverdue(log?: Logger): Promise<number> {
     const cutoff = new Date(this.now().getTime() - this.expiryGraceMs);
     let expired = 0;
     for (const tenantId of await this.options.registry.listTenantIds()) {
@@ -397,7 +438,7 @@ export class WritebackOperations {
     tenantId: string,
     operationId: string,
     completion: OperationCompletion,
-    log?: OperationLog,
+    log?: Logger,
   ): Promise<CompletionWrite> {
     const write = await this.options.store.complete(tenantId, operationId, completion);
     if (write.outcome !== 'recorded') return write;
@@ -451,10 +492,10 @@ export class WritebackOperations {
   }
 
   /** A pending operation past its expiry and grace is ended as expired (whoever notices first). */
-  private async expireIfOverdue(record: OperationRecord, log?: OperationLog): Promise<OperationRecord> {
+  private async expireIfOverdue(record: OperationRecord, log?: Logger): Promise<OperationRecord> {
     if (record.state !== 'pending') return record;
     if (this.now().getTime() <= record.expiresAt.getTime() + this.expiryGraceMs) return record;
-    const write = await call(
+    const write = await callDependency(
       'Table storage',
       () => this.finish(record.tenantId, record.operationId, this.expiry(), log),
       log,
@@ -466,14 +507,14 @@ export class WritebackOperations {
   private async replay(
     request: PasswordOperationRequest,
     earlier: { operationId: string; fingerprint: string; createdAt: Date },
-    log?: OperationLog,
+    log?: Logger,
   ): Promise<Submission> {
     if (earlier.fingerprint !== fingerprintOf(request)) {
       throw new InvalidRequestError(
         'The Idempotency-Key was already used, within the last 24 hours, for a different request; use a new key.',
       );
     }
-    const found = await call(
+    const found = await callDependency(
       'Table storage',
       () => this.options.store.get(request.tenantId, earlier.operationId),
       log,

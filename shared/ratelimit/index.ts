@@ -6,12 +6,12 @@ export {
   describeLimit,
   parseRateLimit,
   type RateLimit,
-} from './limits.js';
+} from '../config/index.js';
 export { normaliseKey, type RateLimitScope } from './keys.js';
-export { RATE_LIMITS_TABLE } from './store.js';
 export {
   DEFAULT_TENANT_SHARDS,
   RateLimiter,
   type RateLimitCheck,
   type RateLimiterOptions,
 } from './limiter.js';
+export { RATE_LIMITS_TABLE } from './store.js';

@@ -44,10 +44,10 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { TableClient } from '@azure/data-tables';
-import { tableCreator } from '../azure/tables.js';
-import { tableClientFromSettings, type Settings } from '../azure/clients.js';
+import { tableCreator } from '../azure/index.js';
+import { tableClientFromSettings } from '../azure/index.js';
 import { ProblemError } from '../errors/index.js';
-import { call, type OperationLog } from '../azure/dependency.js';
+import { callDependency } from '../azure/index.js';
 import {
   partitionKeyOf,
   rowKeyOf,
@@ -56,7 +56,7 @@ import {
   shardOf,
   type RateLimitScope,
 } from './keys.js';
-import { describeDuration, describeLimit, MAX_COUNT, type RateLimit } from './limits.js';
+import { describeDuration, describeLimit, MAX_COUNT, type RateLimit } from '../config/index.js';
 import {
   CONFLICT,
   counterEntity,
@@ -67,6 +67,8 @@ import {
 } from './store.js';
 import { RecentRefusals } from './refusals.js';
 import { assess, countsAt, type ShardCounts } from './window.js';
+import type { Logger } from '../domain/index.js';
+import type { Environment } from '../config/index.js';
 
 /** One limit an attempt counts against. */
 export interface RateLimitCheck {
@@ -144,11 +146,13 @@ export class RateLimiter {
     this.tenantShards = Math.min(99, Math.max(1, Math.floor(options.tenantShards ?? DEFAULT_TENANT_SHARDS)));
     this.maxAttempts = Math.max(1, options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS);
     // A table fault on creation is a 503 like any other table fault.
-    this.ensureTable = tableCreator(this.table, () => call('Table storage', () => this.table.createTable()));
+    this.ensureTable = tableCreator(this.table, () =>
+      callDependency('Table storage', () => this.table.createTable()),
+    );
   }
 
   /** The limiter on the host's storage (`AzureWebJobsStorage`), table `ratelimits`. */
-  static fromSettings(env: Settings = process.env): RateLimiter {
+  static fromSettings(env: Environment = process.env): RateLimiter {
     return new RateLimiter({ table: tableClientFromSettings(RATE_LIMITS_TABLE, 'AzureWebJobsStorage', env) });
   }
 
@@ -157,7 +161,7 @@ export class RateLimiter {
    * 429 RateLimited with Retry-After (the longest wait of the refusing checks). All checks must be of
    * one tenant. A table fault throws 503 ServiceUnavailable.
    */
-  async consume(checks: readonly RateLimitCheck[], log?: OperationLog): Promise<void> {
+  async consume(checks: readonly RateLimitCheck[], log?: Pick<Logger, 'warn' | 'error'>): Promise<void> {
     validate(checks);
     const first = checks[0];
     if (!first) return;
@@ -180,7 +184,7 @@ export class RateLimiter {
     await this.ensureTable();
 
     for (let attempt = 1; attempt <= this.maxAttempts; attempt++) {
-      const stored = await call(
+      const stored = await callDependency(
         'Table storage',
         () =>
           readCounters(
@@ -228,7 +232,7 @@ export class RateLimiter {
       }
       if (refusal) throw rateLimited(refusal);
 
-      const written = await call('Table storage', () => writeCounters(this.table, writes), log);
+      const written = await callDependency('Table storage', () => writeCounters(this.table, writes), log);
       if (written !== CONFLICT) return;
       // Random pause, growing with the attempts, so that the writers of a burst spread out.
       await sleep(Math.random() * Math.min(200, 10 * 2 ** attempt));

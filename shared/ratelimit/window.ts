@@ -16,7 +16,7 @@
  * A counter may be sharded (the per-tenant one, see limiter.ts): shard i may hold at most `caps[i]`
  * attempts of a window, the caps add up to the limit, and the estimate sums the shards.
  */
-import type { RateLimit } from './limits.js';
+import type { RateLimit } from '../config/index.js';
 
 /** What a counter row says, as stored. */
 export interface CounterState {

@@ -3,7 +3,6 @@ export {
   ReplyProcessor,
   replyProcessor,
   type ReplyDisposition,
-  type ReplyLog,
   type ReplyProcessorOptions,
 } from './processor.js';
 export {

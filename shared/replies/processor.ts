@@ -13,11 +13,11 @@
  * nothing, and a result naming an operation its tenant does not have (another tenant's, or none) is
  * dropped. Recording it also wakes the HTTP call waiting for it, if that call is on this instance.
  */
-import { loadSettings, settings as loadedSettings } from '../config/settings.js';
-import { keyClientFromSettings, type Settings } from '../azure/clients.js';
-import { heartbeatMonitor, type HeartbeatMonitor } from '../heartbeats/monitor.js';
-import { HeartbeatStore } from '../heartbeats/store.js';
-import { TenantRegistry, type StoredTenant } from '../tenants/records.js';
+import { loadSettings, settings as loadedSettings, type Environment } from '../config/index.js';
+import { keyClientFromSettings } from '../azure/index.js';
+import { heartbeatMonitor, type HeartbeatMonitor } from '../heartbeats/index.js';
+import { HeartbeatStore } from '../heartbeats/index.js';
+import { TenantRegistry, type StoredTenant } from '../tenants/index.js';
 import {
   parseKeyId,
   ReplyError,
@@ -26,17 +26,12 @@ import {
   verifyReply,
   type VerifiedReply,
 } from '../wire/index.js';
-import { KeyRollover, keyRollover } from '../rollover/key-rollover.js';
-import { acceptsSigningKey, rolloverPolicy } from '../rollover/rollover-policy.js';
+import { KeyRollover, keyRollover } from '../rollover/index.js';
+import { acceptsSigningKey, rolloverPolicy } from '../rollover/index.js';
 import { telemetry, type Telemetry } from '../telemetry/index.js';
-import { writebackOperations, type WritebackOperations } from '../operations/writeback-operations.js';
+import { writebackOperations, type WritebackOperations } from '../operations/index.js';
 import { isTransientKeyFailure, SignatureKeys, UnusableSignatureKey } from './signature-keys.js';
-
-export interface ReplyLog {
-  log(...args: unknown[]): void;
-  warn(...args: unknown[]): void;
-  error(...args: unknown[]): void;
-}
+import type { Logger } from '../domain/index.js';
 
 /** What became of a reply. */
 export type ReplyDisposition =
@@ -85,7 +80,7 @@ export class ReplyProcessor {
   }
 
   static fromSettings(
-    env: Settings = process.env,
+    env: Environment = process.env,
     monitor?: Pick<HeartbeatMonitor, 'forget'>,
     operations: Pick<WritebackOperations, 'recordResult'> = writebackOperations(),
     rollover: Pick<KeyRollover, 'acknowledge'> = env === process.env
@@ -109,7 +104,7 @@ export class ReplyProcessor {
   async handle(
     body: unknown,
     metadata: Record<string, unknown> | undefined,
-    log: ReplyLog,
+    log: Logger,
   ): Promise<ReplyDisposition> {
     const started = performance.now();
     const properties = (metadata?.applicationProperties ?? {}) as Record<string, unknown>;
@@ -140,7 +135,7 @@ export class ReplyProcessor {
   private async process(
     body: unknown,
     metadata: Record<string, unknown> | undefined,
-    log: ReplyLog,
+    log: Logger,
   ): Promise<ReplyDisposition> {
     const drop = (reason: string, detail: string): ReplyDisposition => {
       log.warn(`Reply dropped (${reason}): ${detail}; ${describeMessage(metadata)}`);

@@ -7,7 +7,7 @@
  */
 import type { KeyObject } from 'node:crypto';
 import type { KeyClient } from '@azure/keyvault-keys';
-import { isTransientKeyVaultError, vaultOrigin } from '../azure/key-vault-crypto.js';
+import { isTransientKeyVaultError, vaultOrigin } from '../azure/index.js';
 import { importSignatureKey, parseKeyId } from '../wire/index.js';
 
 export const SIGNATURE_KEY_CACHE_MS = 60 * 60_000;

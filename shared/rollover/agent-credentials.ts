@@ -5,8 +5,8 @@
  * (the one the agent uses) is echoed unchanged.
  */
 import type { ServiceBusAdministrationClient } from '@azure/service-bus';
-import { newSasKey } from '../tenants/queues.js';
-import type { SasKeySlot, TenantRecord } from '../tenants/records.js';
+import { newSasKey } from '../tenants/index.js';
+import type { SasKeySlot, TenantRecord } from '../tenants/index.js';
 
 export function otherSlot(slot: SasKeySlot): SasKeySlot {
   return slot === 'primary' ? 'secondary' : 'primary';

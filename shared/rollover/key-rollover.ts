@@ -25,16 +25,15 @@ import {
   keyClientFromSettings,
   serviceBusAdministrationClientFromSettings,
   serviceBusClientFromSettings,
-  type Settings,
-} from '../azure/clients.js';
-import { call, type OperationLog } from '../azure/dependency.js';
-import { loadSettings, settings as loadedSettings } from '../config/settings.js';
+} from '../azure/index.js';
+import { callDependency } from '../azure/index.js';
+import { loadSettings, settings as loadedSettings, type Environment } from '../config/index.js';
 import { ProblemError } from '../errors/index.js';
-import { EncryptionKeys } from '../operations/encryption-keys.js';
-import { RequestSenders } from '../operations/request-senders.js';
+import { EncryptionKeys } from '../operations/index.js';
+import { RequestSenders } from '../operations/index.js';
 import { telemetryIfConfigured } from '../telemetry/index.js';
-import { AuditLog } from '../tenants/audit.js';
-import { SERVICE_BUS_CONNECTION } from '../tenants/writeback-tenants.js';
+import { AuditLog } from '../tenants/index.js';
+import { SERVICE_BUS_CONNECTION } from '../tenants/index.js';
 import {
   TenantRegistry,
   TenantRowConflict,
@@ -42,7 +41,7 @@ import {
   type ReplacedKey,
   type StoredTenant,
   type TenantRecord,
-} from '../tenants/records.js';
+} from '../tenants/index.js';
 import { encryptionKeyName, parseKeyId, sealRequest, signatureKeyName } from '../wire/index.js';
 import { otherSlot, readAgentKeys, regenerateAgentKeys, type AgentKeys } from './agent-credentials.js';
 import type { CreationPacer } from './creation-pacer.js';
@@ -53,7 +52,8 @@ import {
   ROLLOVER_CLAIM_TIMEOUT_MS,
   rolloverPolicy,
   type RolloverPolicy,
-} from './rollover-policy.js';
+} from '../tenants/index.js';
+import type { Logger } from '../domain/index.js';
 
 export type RolloverReason = 'age' | 'manual' | 're-enable';
 
@@ -147,7 +147,7 @@ export class KeyRollover {
     this.now = options.now ?? (() => new Date());
   }
 
-  static fromSettings(env: Settings = process.env): KeyRollover {
+  static fromSettings(env: Environment = process.env): KeyRollover {
     const appSettings = env === process.env ? loadedSettings() : loadSettings(env);
     const pacer = keyVaultCreationPacer(appSettings.keyProtection);
     const keys = keyClientFromSettings(env, {
@@ -175,10 +175,7 @@ export class KeyRollover {
    * roll the keys that are due (most overdue first) and follow up SAS rollovers. Stops starting
    * new tenants at `deadline` (ms since the epoch); what is left is still due at the next run.
    */
-  async run(
-    deadline: number,
-    log: OperationLog & { log?(...args: unknown[]): void },
-  ): Promise<RolloverRunSummary> {
+  async run(deadline: number, log: Logger & { log?(...args: unknown[]): void }): Promise<RolloverRunSummary> {
     const summary: RolloverRunSummary = { rolled: 0, retired: 0, credentialsSent: 0, deferred: 0, failed: 0 };
     const now = this.now();
     const tenants: { stored: StoredTenant; due: Date | undefined }[] = [];
@@ -215,7 +212,7 @@ export class KeyRollover {
    * `POST …/writeback/keys/rollover`: rolls the tenant's keys now. 409 WritebackDisabled unless it
    * is enabled; 503 when another instance is rolling them this moment.
    */
-  async rollNow(tenantId: string, actor: Actor, log?: OperationLog, note?: string): Promise<RolledKeys> {
+  async rollNow(tenantId: string, actor: Actor, log?: Logger, note?: string): Promise<RolledKeys> {
     const rolled = await this.roll(tenantId, 'manual', actor, log, { onlyIfDue: false, note });
     if (!rolled) throw changedConcurrently();
     await this.followUpCredentials(tenantId, log, true).catch((error: unknown) =>
@@ -234,11 +231,11 @@ export class KeyRollover {
     tenantId: string,
     reason: RolloverReason,
     actor: Actor,
-    log: OperationLog | undefined,
+    log: Logger | undefined,
     { onlyIfDue, note }: { onlyIfDue: boolean; note?: string | undefined },
   ): Promise<RolledKeys | undefined> {
     const { registry, policy } = this.options;
-    const stored = await call('Table storage', () => registry.get(tenantId), log);
+    const stored = await callDependency('Table storage', () => registry.get(tenantId), log);
     if (stored?.record.state !== 'enabled') {
       throw new ProblemError(
         'WritebackDisabled',
@@ -259,7 +256,7 @@ export class KeyRollover {
     const rolloverId = randomUUID();
     let claimed: StoredTenant;
     try {
-      claimed = await call(
+      claimed = await callDependency(
         'Table storage',
         () =>
           registry.replace(
@@ -277,8 +274,18 @@ export class KeyRollover {
       throw error;
     }
 
-    const enc = await call('Key Vault', () => this.rotate(encryptionKeyName(tenantId)), log, 'rotate key');
-    const sig = await call('Key Vault', () => this.rotate(signatureKeyName(tenantId)), log, 'rotate key');
+    const enc = await callDependency(
+      'Key Vault',
+      () => this.rotate(encryptionKeyName(tenantId)),
+      log,
+      'rotate key',
+    );
+    const sig = await callDependency(
+      'Key Vault',
+      () => this.rotate(signatureKeyName(tenantId)),
+      log,
+      'rotate key',
+    );
     const at = this.now().toISOString();
     const replaced: ReplacedKey[] = [record.encryptionKeyId, record.signatureKeyId]
       .filter((id): id is string => id !== undefined)
@@ -362,13 +369,9 @@ export class KeyRollover {
    * is recent (a manual roll: the agent then also picks up the new signing version at once).
    * Returns whether a control message went out.
    */
-  async followUpCredentials(
-    tenantId: string,
-    log: OperationLog | undefined,
-    force: boolean,
-  ): Promise<boolean> {
+  async followUpCredentials(tenantId: string, log: Logger | undefined, force: boolean): Promise<boolean> {
     const { registry, serviceBus } = this.options;
-    const stored = await call('Table storage', () => registry.get(tenantId), log);
+    const stored = await callDependency('Table storage', () => registry.get(tenantId), log);
     const pending = stored?.record.pendingCredentials;
     if (!stored || stored.record.state !== 'enabled' || !pending) return false;
     const now = this.now();
@@ -376,13 +379,17 @@ export class KeyRollover {
     let current = stored;
     if (!pending.sentAt) {
       // No control message can have carried this slot yet, so regenerating it (again) is safe.
-      keys = await call(
+      keys = await callDependency(
         'Service Bus',
         () => regenerateAgentKeys(serviceBus, stored.record, pending.slot),
         log,
       );
     } else if (force || now.getTime() - Date.parse(pending.sentAt) >= this.options.messageTtlMs) {
-      keys = await call('Service Bus', () => readAgentKeys(serviceBus, stored.record, pending.slot), log);
+      keys = await callDependency(
+        'Service Bus',
+        () => readAgentKeys(serviceBus, stored.record, pending.slot),
+        log,
+      );
     } else {
       return false;
     }
@@ -409,10 +416,14 @@ export class KeyRollover {
     record: TenantRecord,
     rolloverId: string,
     keys: AgentKeys,
-    log: OperationLog | undefined,
+    log: Logger | undefined,
   ): Promise<void> {
     if (!record.encryptionKeyId) throw new Error(`tenant ${record.tenantId} has no encryption key`);
-    const key = await call('Key Vault', () => this.options.encryptionKeys.get(record.encryptionKeyId!), log);
+    const key = await callDependency(
+      'Key Vault',
+      () => this.options.encryptionKeys.get(record.encryptionKeyId!),
+      log,
+    );
     const sealed = sealRequest(
       {
         header: {
@@ -424,7 +435,7 @@ export class KeyRollover {
       },
       key,
     );
-    await call(
+    await callDependency(
       'Service Bus',
       () =>
         this.options.senders.send(record.requestQueue, {
@@ -444,7 +455,7 @@ export class KeyRollover {
    * slot of both rules is regenerated (whoever held it can no longer connect) and the row records
    * the new slot. A stale acknowledgement (another rollover, or this one already done) changes nothing.
    */
-  async acknowledge(tenantId: string, rolloverId: string, log?: OperationLog): Promise<AcknowledgeOutcome> {
+  async acknowledge(tenantId: string, rolloverId: string, log?: Logger): Promise<AcknowledgeOutcome> {
     const { registry, serviceBus } = this.options;
     const stored = await registry.get(tenantId);
     const pending = stored?.record.pendingCredentials;
@@ -477,14 +488,14 @@ export class KeyRollover {
   }
 
   /** Disables replaced versions whose grace has passed and drops them from the row; returns how many. */
-  private async retire(stored: StoredTenant, log: OperationLog): Promise<number> {
+  private async retire(stored: StoredTenant, log: Logger): Promise<number> {
     const { policy } = this.options;
     const now = this.now();
     const keep = new Set(inGrace(stored.record, policy.graceMs, now).map((k) => k.keyId));
     const expired = (stored.record.replacedKeys ?? []).filter((k) => !keep.has(k.keyId));
     if (expired.length === 0) return 0;
     for (const { keyId } of expired)
-      await call('Key Vault', () => this.disableVersion(keyId), log, 'disable key version');
+      await callDependency('Key Vault', () => this.disableVersion(keyId), log, 'disable key version');
     await this.update(
       stored.record.tenantId,
       stored,
@@ -511,7 +522,7 @@ export class KeyRollover {
    * After taking over an abandoned claim: versions the stopped instance made but never recorded are
    * disabled (every enabled version that is neither current nor in grace).
    */
-  private async sweep(record: TenantRecord, log: OperationLog | undefined): Promise<void> {
+  private async sweep(record: TenantRecord, log: Logger | undefined): Promise<void> {
     const known = new Set(
       [record.encryptionKeyId, record.signatureKeyId, ...(record.replacedKeys ?? []).map((k) => k.keyId)]
         .filter((id): id is string => id !== undefined)
@@ -519,7 +530,7 @@ export class KeyRollover {
     );
     for (const name of [encryptionKeyName(record.tenantId), signatureKeyName(record.tenantId)]) {
       const orphans: string[] = [];
-      await call(
+      await callDependency(
         'Key Vault',
         async () => {
           for await (const version of this.options.keys.listPropertiesOfKeyVersions(name)) {
@@ -531,7 +542,7 @@ export class KeyRollover {
         'list key versions',
       );
       for (const version of orphans) {
-        await call(
+        await callDependency(
           'Key Vault',
           () => this.options.keys.updateKeyProperties(name, version, { enabled: false }),
           log,
@@ -545,7 +556,7 @@ export class KeyRollover {
     tenantId: string,
     first: StoredTenant,
     change: (record: TenantRecord) => TenantRecord | undefined,
-    log: OperationLog | undefined,
+    log: Logger | undefined,
   ): Promise<StoredTenant | undefined> {
     let stored: StoredTenant | undefined = first;
     for (let attempt = 1; stored; attempt++) {
@@ -553,11 +564,11 @@ export class KeyRollover {
       if (!next) return undefined;
       try {
         const etag = stored.etag;
-        return await call('Table storage', () => this.options.registry.replace(next, etag), log);
+        return await callDependency('Table storage', () => this.options.registry.replace(next, etag), log);
       } catch (error) {
         if (!(error instanceof TenantRowConflict) || attempt >= 5) throw error;
       }
-      stored = await call('Table storage', () => this.options.registry.get(tenantId), log);
+      stored = await callDependency('Table storage', () => this.options.registry.get(tenantId), log);
     }
     return undefined;
   }
@@ -570,7 +581,7 @@ export class KeyRollover {
     key: 'encryption' | 'signature' | 'agentCredentials',
     before: string | undefined,
     after: string | undefined,
-    log: OperationLog | undefined,
+    log: Logger | undefined,
     outcome = 'succeeded',
     note?: string,
   ): Promise<void> {

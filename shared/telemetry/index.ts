@@ -4,10 +4,9 @@
  * package; off when APPLICATIONINSIGHTS_CONNECTION_STRING is not set. Every item passes the allow-lists
  * of vocabulary.ts, so nothing secret can be sent, whatever a call site puts in.
  */
-import { settings } from '../config/settings.js';
+import { parseConnectionString, settings } from '../config/index.js';
 import { ConfigurationError } from '../errors/index.js';
 import { ApplicationInsightsTelemetry } from './application-insights.js';
-import { parseConnectionString } from './connection-string.js';
 import { ManagedIdentityCredential, type TokenCredential } from '@azure/identity';
 import type { Telemetry, TelemetryOptions } from './types.js';
 
@@ -19,8 +18,11 @@ export type {
   TelemetryProperties,
 } from './types.js';
 export { DEFAULT_CLOUD_ROLE, DEFAULT_EXPORT_DELAY_MS } from './application-insights.js';
-export { CONNECTION_STRING_SETTING, parseConnectionString } from './connection-string.js';
-export type { ApplicationInsightsConnection } from './connection-string.js';
+export {
+  CONNECTION_STRING_SETTING,
+  parseConnectionString,
+  type ApplicationInsightsConnection,
+} from '../config/index.js';
 export { REDACTED, redactMeasurements, redactTelemetryProperties } from './redaction.js';
 export {
   TELEMETRY_DEPENDENCY_TYPES,

@@ -128,4 +128,4 @@ export function safeResultCode(code: string | number): string {
 }
 
 /** The trace id of a caller's traceparent (shared/wire's one parser), or undefined. */
-export { traceIdOf } from '../wire/trace.js';
+export { traceIdOf } from '../wire/index.js';

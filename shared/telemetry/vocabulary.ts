@@ -9,7 +9,7 @@
  * Numbers and booleans of a listed key are always kept; the shapes only constrain strings.
  */
 
-import { apiRoutes } from '../api/routes.js';
+import { apiRoutes } from '../api/index.js';
 
 /** Words of the domain: codes, outcomes, states, kinds, reasons (`PasswordPolicy`, `tooShort`, `pending`). */
 const TOKEN = /^[A-Za-z][A-Za-z0-9_.-]{0,63}$/;

@@ -6,9 +6,10 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { TableClient } from '@azure/data-tables';
-import { tableClientFromSettings, type Settings } from '../azure/clients.js';
-import { tableCreator } from '../azure/tables.js';
-import type { Actor } from './records.js';
+import { tableClientFromSettings } from '../azure/index.js';
+import { tableCreator } from '../azure/index.js';
+import type { Actor } from './tenant-registry.js';
+import type { Environment } from '../config/index.js';
 
 export const AUDIT_TABLE = 'audit';
 
@@ -54,7 +55,7 @@ export class AuditLog {
     this.ensureTable = tableCreator(table);
   }
 
-  static fromSettings(env: Settings = process.env): AuditLog {
+  static fromSettings(env: Environment = process.env): AuditLog {
     return new AuditLog(tableClientFromSettings(AUDIT_TABLE, 'AzureWebJobsStorage', env));
   }
 

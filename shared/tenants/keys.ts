@@ -6,7 +6,7 @@
  * its old agent held.
  */
 import type { KeyClient, KeyVaultKey } from '@azure/keyvault-keys';
-import { isoDurationToMs } from '../config/durations.js';
+import { isoDurationToMs } from '../domain/index.js';
 import { encryptionKeyName, signatureKeyName } from '../wire/index.js';
 
 export type KeyProtection = 'hsm' | 'software';

@@ -12,7 +12,7 @@ import type {
 } from '@azure/service-bus';
 import { randomBytes } from 'node:crypto';
 import { SHARED_REPLIES_QUEUE } from '../wire/index.js';
-import { msToIsoDuration } from '../config/settings.js';
+import { msToIsoDuration } from '../domain/index.js';
 
 /** Service Bus SAS keys: 32 random bytes, base64 (44 characters), as the service makes them. */
 export function newSasKey(): string {

@@ -17,17 +17,15 @@ import {
   serviceBusAdministrationClientFromSettings,
   serviceBusEndpointFromSettings,
   type ServiceBusEndpoint,
-  type Settings,
-} from '../azure/clients.js';
-import { loadSettings, settings as loadedSettings } from '../config/settings.js';
+} from '../azure/index.js';
+import { loadSettings, settings as loadedSettings, type Environment } from '../config/index.js';
 import { ProblemError } from '../errors/index.js';
-import { call, type OperationLog } from '../azure/dependency.js';
+import { callDependency } from '../azure/index.js';
 
-export { call, type OperationLog } from '../azure/dependency.js';
 import { repliesQueueName, requestQueueName, SHARED_REPLIES_QUEUE } from '../wire/index.js';
 import { AuditLog } from './audit.js';
-import { rolloverPolicy, type RolloverPolicy } from '../rollover/rollover-policy.js';
-import { rolloverView } from '../rollover/rollover-view.js';
+import { rolloverPolicy, type RolloverPolicy } from './rollover-policy.js';
+import { rolloverView } from './rollover-view.js';
 import { disableTenantKeys, ensureTenantKeys, type KeyProtection } from './keys.js';
 import {
   AGENT_LISTEN_RULE,
@@ -44,9 +42,10 @@ import {
   type Actor,
   type StoredTenant,
   type TenantRecord,
-} from './records.js';
+} from './tenant-registry.js';
 import type { z } from 'zod';
-import type { WritebackConfiguration as WritebackConfigurationSchema } from '../api/schemas.js';
+import type { WritebackConfiguration as WritebackConfigurationSchema } from '../api/index.js';
+import type { Logger } from '../domain/index.js';
 
 /** The Service Bus connection setting of the tenants' queues (docs/settings.md). */
 export const SERVICE_BUS_CONNECTION = 'ServiceBusConnection';
@@ -107,7 +106,7 @@ export class WritebackTenants {
   }
 
   /** The process-wide instance, built from the app settings on first use (clients are reused). */
-  static fromSettings(env: Settings = process.env): WritebackTenants {
+  static fromSettings(env: Environment = process.env): WritebackTenants {
     const appSettings = env === process.env ? loadedSettings() : loadSettings(env);
     return new WritebackTenants({
       registry: TenantRegistry.fromSettings(env),
@@ -122,8 +121,8 @@ export class WritebackTenants {
   }
 
   /** GET: the configuration; 409 WritebackDisabled for a tenant never enabled. */
-  async configuration(tenantId: string, log?: OperationLog): Promise<WritebackConfiguration> {
-    const stored = await call('Table storage', () => this.options.registry.get(tenantId), log);
+  async configuration(tenantId: string, log?: Logger): Promise<WritebackConfiguration> {
+    const stored = await callDependency('Table storage', () => this.options.registry.get(tenantId), log);
     if (!stored) throw writebackDisabled(tenantId);
     return this.view(stored.record);
   }
@@ -132,8 +131,8 @@ export class WritebackTenants {
    * For the password routes: the tenant's record if writeback is enabled, else 409 WritebackDisabled.
    * Read on every call (one point read), so a disable stops new operations at once.
    */
-  async requireEnabled(tenantId: string, log?: OperationLog): Promise<TenantRecord> {
-    const stored = await call('Table storage', () => this.options.registry.get(tenantId), log);
+  async requireEnabled(tenantId: string, log?: Logger): Promise<TenantRecord> {
+    const stored = await callDependency('Table storage', () => this.options.registry.get(tenantId), log);
     if (stored?.record.state !== 'enabled') {
       if (!stored) throw writebackDisabled(tenantId);
       throw new ProblemError(
@@ -145,7 +144,7 @@ export class WritebackTenants {
   }
 
   /** PUT: enables writeback, or completes an enable that stopped half-way. */
-  async enable(tenantId: string, actor: Actor, log?: OperationLog): Promise<EnableOutcome> {
+  async enable(tenantId: string, actor: Actor, log?: Logger): Promise<EnableOutcome> {
     for (let attempt = 1; ; attempt++) {
       try {
         return await this.tryEnable(tenantId, actor, log);
@@ -156,9 +155,9 @@ export class WritebackTenants {
     }
   }
 
-  private async tryEnable(tenantId: string, actor: Actor, log?: OperationLog): Promise<EnableOutcome> {
+  private async tryEnable(tenantId: string, actor: Actor, log?: Logger): Promise<EnableOutcome> {
     const { registry, serviceBus, keys } = this.options;
-    const stored = await call('Table storage', () => registry.get(tenantId), log);
+    const stored = await callDependency('Table storage', () => registry.get(tenantId), log);
     if (stored?.record.state === 'enabled')
       return { created: false, configuration: this.view(stored.record) };
 
@@ -180,17 +179,17 @@ export class WritebackTenants {
     // rules or key versions to the new agent (nor leave them to the old one).
     if (stored?.record.state === 'disabling') await this.revokeAgent(stored.record, log);
     let current: StoredTenant;
-    if (!stored) current = await call('Table storage', () => registry.create(starting), log);
+    if (!stored) current = await callDependency('Table storage', () => registry.create(starting), log);
     else if (stored.record.state === 'provisioning') current = stored;
-    else current = await call('Table storage', () => registry.replace(starting, stored.etag), log);
+    else current = await callDependency('Table storage', () => registry.replace(starting, stored.etag), log);
 
     // The forwarding target first: a queue cannot forward to a queue that does not exist.
-    await call(
+    await callDependency(
       'Service Bus',
       () => ensureQueue(serviceBus, SHARED_REPLIES_QUEUE, sharedRepliesQueueSettings()),
       log,
     );
-    const replies = await call(
+    const replies = await callDependency(
       'Service Bus',
       () =>
         ensureQueue(serviceBus, repliesQueue, repliesQueueSettings(), {
@@ -199,7 +198,7 @@ export class WritebackTenants {
         }),
       log,
     );
-    const requests = await call(
+    const requests = await callDependency(
       'Service Bus',
       () =>
         ensureQueue(serviceBus, requestQueue, requestQueueSettings(this.options.messageTtlMs), {
@@ -209,7 +208,7 @@ export class WritebackTenants {
       log,
     );
     const { rollover } = this.options;
-    const ensured = await call(
+    const ensured = await callDependency(
       'Key Vault',
       () => ensureTenantKeys(keys, tenantId, this.options.keyProtection, rollover),
       log,
@@ -232,11 +231,11 @@ export class WritebackTenants {
       updatedAt: enabledAt,
     };
     try {
-      await call('Table storage', () => registry.replace(enabled, current.etag), log);
+      await callDependency('Table storage', () => registry.replace(enabled, current.etag), log);
     } catch (error) {
       if (!(error instanceof TenantRowConflict)) throw error;
       // Another PUT completed the same enable first: it answered the secrets; this one does not.
-      const now = await call('Table storage', () => registry.get(tenantId), log);
+      const now = await callDependency('Table storage', () => registry.get(tenantId), log);
       if (now?.record.state === 'enabled') return { created: false, configuration: this.view(now.record) };
       throw error;
     }
@@ -256,7 +255,7 @@ export class WritebackTenants {
   }
 
   /** DELETE: disables writeback (and repairs a disable that stopped half-way). */
-  async disable(tenantId: string, actor: Actor, log?: OperationLog): Promise<WritebackConfiguration> {
+  async disable(tenantId: string, actor: Actor, log?: Logger): Promise<WritebackConfiguration> {
     for (let attempt = 1; ; attempt++) {
       try {
         return await this.tryDisable(tenantId, actor, log);
@@ -267,13 +266,9 @@ export class WritebackTenants {
     }
   }
 
-  private async tryDisable(
-    tenantId: string,
-    actor: Actor,
-    log?: OperationLog,
-  ): Promise<WritebackConfiguration> {
+  private async tryDisable(tenantId: string, actor: Actor, log?: Logger): Promise<WritebackConfiguration> {
     const { registry } = this.options;
-    const stored = await call('Table storage', () => registry.get(tenantId), log);
+    const stored = await callDependency('Table storage', () => registry.get(tenantId), log);
     if (!stored) throw writebackDisabled(tenantId);
     const wasDisabled = stored.record.state === 'disabled';
     let current = stored;
@@ -287,7 +282,7 @@ export class WritebackTenants {
         disabledBy: actor,
         updatedAt: at,
       };
-      current = await call('Table storage', () => registry.replace(disabling, stored.etag), log);
+      current = await callDependency('Table storage', () => registry.replace(disabling, stored.etag), log);
     }
 
     await this.revokeAgent(current.record, log);
@@ -295,7 +290,7 @@ export class WritebackTenants {
     if (wasDisabled) return this.view(current.record);
     const at = this.now().toISOString();
     const disabled: TenantRecord = { ...current.record, state: 'disabled', updatedAt: at };
-    await call('Table storage', () => registry.replace(disabled, current.etag), log);
+    await callDependency('Table storage', () => registry.replace(disabled, current.etag), log);
     await this.audit(tenantId, 'WritebackDisabled', actor, at, log);
     return this.view(disabled);
   }
@@ -305,11 +300,11 @@ export class WritebackTenants {
    * connection strings name nothing (even once a re-enable recreates the queues), and every key
    * version is disabled.
    */
-  private async revokeAgent(record: TenantRecord, log?: OperationLog): Promise<void> {
+  private async revokeAgent(record: TenantRecord, log?: Logger): Promise<void> {
     const { serviceBus, keys } = this.options;
-    await call('Service Bus', () => deleteQueueIfExists(serviceBus, record.requestQueue), log);
-    await call('Service Bus', () => deleteQueueIfExists(serviceBus, record.repliesQueue), log);
-    await call('Key Vault', () => disableTenantKeys(keys, record.tenantId), log);
+    await callDependency('Service Bus', () => deleteQueueIfExists(serviceBus, record.requestQueue), log);
+    await callDependency('Service Bus', () => deleteQueueIfExists(serviceBus, record.repliesQueue), log);
+    await callDependency('Key Vault', () => disableTenantKeys(keys, record.tenantId), log);
   }
 
   /** Audit is best effort here: the change is made, and failing the request would lose its answer. */
@@ -318,7 +313,7 @@ export class WritebackTenants {
     action: 'WritebackEnabled' | 'WritebackDisabled' | 'KeyRolledOver',
     actor: Actor,
     at: string,
-    log?: OperationLog,
+    log?: Logger,
     reason?: string,
   ): Promise<void> {
     try {

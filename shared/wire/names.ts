@@ -3,7 +3,7 @@
  * versioned Key Vault key ids. One place, so that the pipeline, the agent and the key rollover
  * timer can never disagree about a name.
  */
-import { TenantId } from '../api/schemas.js';
+import { TenantId } from '../api/index.js';
 
 /** The shared queue the result-correlation function reads; every tenant's replies queue forwards into it. */
 export const SHARED_REPLIES_QUEUE = 'writeback-replies';

@@ -21,7 +21,13 @@
 import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
 import { base64url, decodeProtectedHeader, errors, jwtVerify, type CryptoKey, type JWK } from 'jose';
 import { z } from 'zod';
-import type { DirectoryPolicy, OperationOutcome, PolicyReason } from '../operations/types.js';
+import {
+  OPERATION_OUTCOMES,
+  POLICY_REASONS,
+  type DirectoryPolicy,
+  type OperationOutcome,
+  type PolicyReason,
+} from '../domain/index.js';
 import { ReplyError } from './errors.js';
 import { parseKeyId, tenantOfKeyName, wireTenantId } from './names.js';
 
@@ -99,27 +105,6 @@ export type ReplyKeyResolver = (kid: string) => Promise<KeyObject | CryptoKey | 
 
 // ---- schemas ----------------------------------------------------------------------------------
 
-const OUTCOMES = [
-  'succeeded',
-  'PasswordPolicy',
-  'CurrentPasswordIncorrect',
-  'UserNotFound',
-  'ProtectedAccount',
-  'AccountDisabled',
-  'WritebackExpired',
-  'AgentFailure',
-] as const satisfies readonly OperationOutcome[];
-
-const POLICY_REASONS = [
-  'tooShort',
-  'tooLong',
-  'complexity',
-  'history',
-  'minimumAge',
-  'blocklisted',
-  'other',
-] as const satisfies readonly PolicyReason[];
-
 const Tenant = z.string().refine((value) => {
   try {
     wireTenantId(value);
@@ -136,7 +121,7 @@ const ResultClaims = z
   .object({
     tenantId: Tenant,
     operationId: z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/),
-    outcome: z.enum(OUTCOMES),
+    outcome: z.enum(OPERATION_OUTCOMES),
     reason: z.enum(POLICY_REASONS).optional(),
     detail: z.string().max(500).optional(),
     finishedAt: Instant,

@@ -31,7 +31,7 @@ import { Attribute, Change, Client, EqualityFilter, InvalidCredentialsError } fr
 import { BindData, bindDataCode } from '../../agent/directory/ad-answers.js';
 import { secondsToAdInterval } from '../../agent/directory/ad-time.js';
 import { sidFromBinary } from '../../agent/directory/sid.js';
-import type { DirectoryPolicy } from '../../shared/operations/types.js';
+import type { DirectoryPolicy } from '../../shared/domain/index.js';
 
 const run = promisify(execFile);
 

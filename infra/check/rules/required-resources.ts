@@ -3,7 +3,7 @@
  * code expects. Where the code defines a value (table names, the replies queue and its settings, key
  * names, telemetry names, the key protection default) it is imported from shared/, not repeated.
  */
-import { TENANTS_TABLE } from '../../../shared/tenants/records.js';
+import { TENANTS_TABLE } from '../../../shared/tenants/tenant-registry.js';
 import { AUDIT_TABLE } from '../../../shared/tenants/audit.js';
 import { HEARTBEATS_TABLE } from '../../../shared/heartbeats/store.js';
 import { OPERATIONS_TABLE } from '../../../shared/operations/store.js';

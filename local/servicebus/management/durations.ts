@@ -1,5 +1,5 @@
 /** ISO-8601 durations as the management API and Config.json write them (TimeSpan.MaxValue = never). */
-import { isoDurationToMs, msToIsoDuration } from '../../../shared/config/durations.js';
+import { isoDurationToMs, msToIsoDuration } from '../../../shared/domain/index.js';
 import { MAX_DURATION_MS } from '../entities/queue-properties.js';
 
 const MAX_DURATION_TEXT = 'P10675199DT2H48M5.4775807S';

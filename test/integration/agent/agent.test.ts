@@ -14,7 +14,7 @@ import { parseAgentConfig } from '../../../agent/config.js';
 import { DEMO_POLICY, InMemoryDirectory } from '../../../agent/directory/index.js';
 import { jsonLogger } from '../../../agent/log.js';
 import { RECORD_FILE } from '../../../agent/operation-record.js';
-import type { UserIdentifier } from '../../../shared/operations/types.js';
+import type { UserIdentifier } from '../../../shared/domain/index.js';
 import { importEncryptionKey } from '../../../shared/wire/index.js';
 import {
   DEMO_PASSWORD,

@@ -16,7 +16,7 @@ import { startAgent, type RunningAgent } from '../../../agent/agent.js';
 import { loadAgentConfig } from '../../../agent/config.js';
 import { DEMO_POLICY, InMemoryDirectory } from '../../../agent/directory/index.js';
 import { jsonLogger } from '../../../agent/log.js';
-import type { UserIdentifier } from '../../../shared/operations/types.js';
+import type { UserIdentifier } from '../../../shared/domain/index.js';
 import type { SealedRequest, VerifiedReply } from '../../../shared/wire/index.js';
 import {
   delay,

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import type { UserIdentifier } from '../../../shared/operations/types.js';
+import type { UserIdentifier } from '../../../shared/domain/index.js';
 import { eventually } from '../../support/pipeline.js';
 import {
   assertProblem,

@@ -11,7 +11,7 @@ import { after, before, describe, test } from 'node:test';
 import type { ServiceBusReceivedMessage } from '@azure/service-bus';
 import rhea from 'rhea';
 import type { FunctionsHost } from '../../../local/functions-host/index.js';
-import type { UserIdentifier } from '../../../shared/operations/types.js';
+import type { UserIdentifier } from '../../../shared/domain/index.js';
 import { signResult, type ReplySigner } from '../../../shared/wire/index.js';
 import { eventually, type HttpAnswer } from '../../support/pipeline.js';
 import {

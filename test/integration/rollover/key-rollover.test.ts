@@ -22,7 +22,7 @@ import {
   type RolloverPolicy,
 } from '../../../shared/rollover/index.js';
 import { AuditLog } from '../../../shared/tenants/audit.js';
-import { TenantRegistry, type TenantRecord } from '../../../shared/tenants/records.js';
+import { TenantRegistry, type TenantRecord } from '../../../shared/tenants/tenant-registry.js';
 import {
   encryptionKeyName,
   openRequest,

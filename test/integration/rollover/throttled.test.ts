@@ -12,7 +12,7 @@ import { EncryptionKeys } from '../../../shared/operations/encryption-keys.js';
 import { RequestSenders } from '../../../shared/operations/request-senders.js';
 import { CreationPacer, KeyRollover, rolloverPolicy, TIMER_ACTOR } from '../../../shared/rollover/index.js';
 import { AuditLog } from '../../../shared/tenants/audit.js';
-import { TenantRegistry } from '../../../shared/tenants/records.js';
+import { TenantRegistry } from '../../../shared/tenants/tenant-registry.js';
 import { WritebackTenants } from '../../../shared/tenants/writeback-tenants.js';
 import { startCloud, type CloudUnderTest } from '../../support/cloud.js';
 

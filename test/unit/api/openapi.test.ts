@@ -28,9 +28,19 @@ test('every route contract is in the document, with its problems', () => {
     const operation = path[route.method.toLowerCase() as 'get'];
     assert.equal(operation?.operationId, route.name);
     assert.ok(operation?.responses?.['500'], `${route.name} documents its 500`);
-    if (route.auth === 'bearer') {
+    if (route.access.kind !== 'anonymous') {
       assert.ok(operation?.responses?.['401'], `${route.name} documents its 401`);
+      assert.ok(operation?.responses?.['403'], `${route.name} documents its 403`);
       assert.deepEqual(operation?.security, [{ bearer: [] }]);
+    } else {
+      assert.deepEqual(operation?.security, []);
+    }
+    const documented = operation as { 'x-required-role'?: string; description?: string } | undefined;
+    if (route.access.kind === 'role') {
+      assert.equal(documented?.['x-required-role'], route.access.role, `${route.name} publishes its role`);
+      assert.match(documented?.description ?? '', new RegExp(route.access.role.replace('.', '\\.')));
+    } else {
+      assert.equal(documented?.['x-required-role'], undefined, `${route.name} requires no role`);
     }
   }
 });
@@ -42,4 +52,18 @@ test('the schemas that validate requests are the ones in the document', () => {
   assert.ok(tenantParam && 'schema' in tenantParam);
   assert.equal((tenantParam.schema as { pattern?: string }).pattern, '^[A-Za-z0-9][A-Za-z0-9-]{0,62}$');
   assert.ok(document.components?.schemas?.ProblemDetails);
+});
+
+test('the admin routes publish the role Writeback.Admin; the caller routes need only a token', () => {
+  const document = buildOpenApiDocument();
+  const roleOf = (path: string, method: 'get' | 'put' | 'post' | 'delete'): unknown =>
+    (document.paths?.[path]?.[method] as { 'x-required-role'?: string } | undefined)?.['x-required-role'];
+  assert.equal(roleOf('/api/tenants/{tenantId}/writeback', 'put'), 'Writeback.Admin');
+  assert.equal(roleOf('/api/tenants/{tenantId}/writeback', 'get'), 'Writeback.Admin');
+  assert.equal(roleOf('/api/tenants/{tenantId}/writeback', 'delete'), 'Writeback.Admin');
+  assert.equal(roleOf('/api/tenants/{tenantId}/writeback/keys/rollover', 'post'), 'Writeback.Admin');
+  assert.equal(roleOf('/api/tenants/{tenantId}/users/{upn}/password/reset', 'post'), 'Writeback.Admin');
+  assert.equal(roleOf('/api/tenants/{tenantId}/users/{upn}/unlock', 'post'), 'Writeback.Admin');
+  assert.equal(roleOf('/api/tenants/{tenantId}/me/password/reset', 'post'), undefined);
+  assert.equal(roleOf('/api/tenants/{tenantId}/operations/{operationId}', 'get'), undefined);
 });

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { isoDurationToMs, loadSettings } from '../../../shared/config/settings.js';
+import { loadSettings } from '../../../shared/config/settings.js';
+import { isoDurationToMs } from '../../../shared/domain/index.js';
 import { ConfigurationError } from '../../../shared/errors/index.js';
 
 const minimal = {

@@ -8,7 +8,7 @@ import {
 } from '../../../shared/azure/clients.js';
 import { loadSettings } from '../../../shared/config/settings.js';
 import { ConfigurationError } from '../../../shared/errors/index.js';
-import { msToIsoDuration as isoDuration } from '../../../shared/config/settings.js';
+import { msToIsoDuration as isoDuration } from '../../../shared/domain/index.js';
 
 const base = {
   AUTH_ISSUER: 'https://issuer.example/{tenantId}/v2.0',

@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import type { DirectoryDriver, OperationResult } from '../../../../agent/directory/index.js';
-import type { DirectoryPolicy, UserIdentifier } from '../../../../shared/operations/types.js';
+import type { DirectoryPolicy, UserIdentifier } from '../../../../shared/domain/index.js';
 
 export const CANARY = 'Kanarie7q';
 

@@ -8,7 +8,7 @@ import {
   reasonForRefusal,
   type PasswordAttempt,
 } from '../../../../agent/directory/password-rules.js';
-import type { DirectoryPolicy } from '../../../../shared/operations/types.js';
+import type { DirectoryPolicy } from '../../../../shared/domain/index.js';
 
 const POLICY: DirectoryPolicy = {
   minLength: 10,

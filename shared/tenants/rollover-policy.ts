@@ -4,8 +4,8 @@
  * computes the same answer.
  */
 import { createHash } from 'node:crypto';
-import { msToIsoDuration } from '../config/durations.js';
-import type { TenantRecord } from '../tenants/records.js';
+import { msToIsoDuration } from '../domain/index.js';
+import type { TenantRecord } from './tenant-registry.js';
 import { parseKeyId } from '../wire/index.js';
 
 const MINUTE_MS = 60_000;

@@ -1,22 +1,9 @@
 /**
- * Key rollover: the `keyRollover` timer (schedule `%KEY_ROLLOVER_SCHEDULE%`, resolved by the host)
- * and `POST /api/tenants/{tenantId}/writeback/keys/rollover` (role Writeback.Admin). Thin bindings
- * to shared/rollover.
+ * The `keyRollover` timer (schedule `%KEY_ROLLOVER_SCHEDULE%`, resolved by the host): rolls every
+ * tenant's keys that are due. Thin binding to shared/rollover; the on-demand route is rollover-keys.ts.
  */
 import { app } from '@azure/functions';
-import { rolloverKeysRoute } from '../shared/api/routes.js';
-import { actorOf, ADMIN_ROLE, requireRole } from '../shared/auth/index.js';
-import { httpTrigger } from '../shared/http/endpoint.js';
 import { keyRollover, KEY_ROLLOVER_RUN_BUDGET_MS } from '../shared/rollover/index.js';
-
-app.http(
-  rolloverKeysRoute.name,
-  httpTrigger(rolloverKeysRoute, async ({ params, caller, body, context }) => {
-    requireRole(caller, ADMIN_ROLE);
-    const rolled = await keyRollover().rollNow(params.tenantId, actorOf(caller), context, body?.reason);
-    return { status: 200, headers: { 'cache-control': 'no-store' }, jsonBody: rolled };
-  }),
-);
 
 app.timer('keyRollover', {
   schedule: '%KEY_ROLLOVER_SCHEDULE%',

@@ -4,13 +4,9 @@
  */
 import { ConcurrencyConflict, ProblemError } from '../errors/index.js';
 import { telemetryIfConfigured } from '../telemetry/index.js';
+import type { Logger } from '../domain/index.js';
 
-export interface OperationLog {
-  warn(...args: unknown[]): void;
-  error(...args: unknown[]): void;
-}
-
-/** Application Insights' dependency types of the names `call` is given. */
+/** Application Insights' dependency types of the names `callDependency` is given. */
 const DEPENDENCY_TYPE: Record<string, string> = {
   'Table storage': 'Azure Table',
   'Key Vault': 'Azure Key Vault',
@@ -25,10 +21,10 @@ const RETRY_AFTER_SECONDS = 5;
  * (status and error code: no secret is in them) and says that a retry resumes the work. `operation`
  * names the call in telemetry (default: the dependency).
  */
-export async function call<T>(
+export async function callDependency<T>(
   dependency: string,
   work: () => Promise<T>,
-  log?: OperationLog,
+  log?: Pick<Logger, 'warn' | 'error'>,
   operation = dependency,
 ): Promise<T> {
   const started = performance.now();

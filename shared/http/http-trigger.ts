@@ -5,11 +5,11 @@
 import type { HttpFunctionOptions, HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import type { z } from 'zod';
 import { InvalidRequestError } from '../errors/index.js';
-import type { RouteContract } from '../api/contract.js';
-import { defaultTokenValidator, type Caller } from '../auth/index.js';
+import { requiresToken, type RouteAccess, type RouteContract } from '../api/index.js';
+import { defaultTokenValidator, requireRole, type Caller } from '../auth/index.js';
 import { problemResponse } from './problem.js';
 import { telemetry } from '../telemetry/index.js';
-import { traceparentOf } from '../wire/trace.js';
+import { traceparentOf } from '../wire/index.js';
 
 /** Request bodies of this API are a few hundred bytes; anything near this is not a real request. */
 export const MAX_BODY_BYTES = 16 * 1024;
@@ -20,18 +20,25 @@ export interface Authenticator {
 
 type Parsed<T> = T extends z.ZodType ? z.output<T> : undefined;
 
-export interface EndpointInput<P, Q, B, H = undefined> {
+interface RequestInput<P, Q, B, H> {
   params: Parsed<P>;
   query: Parsed<Q>;
   body: Parsed<B>;
   headers: Parsed<H>;
   /** The caller's W3C trace context, when it sent a well-formed one. */
   traceparent: string | undefined;
-  /** Present on `bearer` routes: the validated caller. */
-  caller: Caller;
   request: HttpRequest;
   context: InvocationContext;
 }
+
+/** A handler's input: the validated request, and the caller on every route that requires a token. */
+export type EndpointInput<P, Q, B, H = undefined, A extends RouteAccess = RouteAccess> = RequestInput<
+  P,
+  Q,
+  B,
+  H
+> &
+  (A extends { kind: 'anonymous' } ? unknown : { caller: Caller });
 
 function issuesOf(error: z.ZodError): { path: string; message: string }[] {
   return error.issues.map((issue) => ({ path: issue.path.join('.') || '(root)', message: issue.message }));
@@ -90,12 +97,14 @@ export function httpTrigger<
   Q extends z.ZodType,
   B extends z.ZodType,
   H extends z.ZodType = z.ZodType,
+  A extends RouteAccess = RouteAccess,
 >(
-  contract: RouteContract<P, Q, B, H>,
-  handler: (input: EndpointInput<P, Q, B, H>) => Promise<HttpResponseInit>,
+  contract: RouteContract<P, Q, B, H, A>,
+  handler: (input: EndpointInput<P, Q, B, H, A>) => Promise<HttpResponseInit>,
   authenticator?: Authenticator,
 ): HttpFunctionOptions {
-  const validator = contract.auth === 'bearer' ? (authenticator ?? defaultTokenValidator()) : undefined;
+  const access: RouteAccess = contract.access;
+  const validator = requiresToken(access) ? (authenticator ?? defaultTokenValidator()) : undefined;
   return {
     methods: [contract.method],
     route: contract.route,
@@ -129,13 +138,14 @@ export function httpTrigger<
       const params = (
         contract.params ? validate(contract.params, request.params, 'route') : undefined
       ) as Parsed<P>;
-      // Anonymous routes have no caller; their handlers never read it.
+      // Who may call is checked before anything else of the request is read.
       const caller = validator
         ? await validator.authenticate(
             request.headers.get('authorization'),
             String(request.params.tenantId ?? ''),
           )
-        : (undefined as unknown as Caller);
+        : undefined;
+      if (caller && access.kind === 'role') requireRole(caller, access.role);
       const query = (
         contract.query
           ? validate(contract.query, Object.fromEntries(request.query.entries()), 'query')
@@ -149,7 +159,9 @@ export function httpTrigger<
       const body = (
         contract.body ? validate(contract.body, await readJsonBody(request), 'body') : undefined
       ) as Parsed<B>;
-      return await handler({ params, query, body, headers, traceparent, caller, request, context });
+      const input: RequestInput<P, Q, B, H> = { params, query, body, headers, traceparent, request, context };
+      // The type of the handler's input has `caller` exactly when the route requires a token.
+      return await handler((caller ? { ...input, caller } : input) as EndpointInput<P, Q, B, H, A>);
     } catch (error) {
       return problemResponse(error, context.invocationId, context);
     }

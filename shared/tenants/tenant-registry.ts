@@ -7,10 +7,11 @@
  */
 import { odata, RestError, type TableClient } from '@azure/data-tables';
 import { ConcurrencyConflict } from '../errors/index.js';
-import { tableClientFromSettings, type Settings } from '../azure/clients.js';
-import { tableCreator } from '../azure/tables.js';
+import { tableClientFromSettings } from '../azure/index.js';
+import { tableCreator } from '../azure/index.js';
 import type { z } from 'zod';
-import type { Actor as ActorSchema } from '../api/schemas.js';
+import type { Actor as ActorSchema } from '../api/index.js';
+import type { Environment } from '../config/index.js';
 
 export const TENANTS_TABLE = 'tenants';
 export const WRITEBACK_ROW_KEY = 'writeback';
@@ -243,7 +244,7 @@ export class TenantRegistry {
     this.ensureTable = tableCreator(table);
   }
 
-  static fromSettings(env: Settings = process.env): TenantRegistry {
+  static fromSettings(env: Environment = process.env): TenantRegistry {
     return new TenantRegistry(tableClientFromSettings(TENANTS_TABLE, 'AzureWebJobsStorage', env));
   }
 

@@ -2,7 +2,7 @@
  * Rate limits as configured: "N attempts per window", written `<count>/<ISO-8601 duration>` in the
  * settings (e.g. `10/PT15M`). The config loader reads the three settings with {@link parseRateLimit}.
  */
-import { isoDurationToMs } from '../config/durations.js';
+import { isoDurationToMs } from '../domain/index.js';
 import { ConfigurationError } from '../errors/index.js';
 
 /** At most `count` attempts per `windowMs`. */

@@ -3,8 +3,8 @@ import type { z } from 'zod';
 import type {
   AgentCredentialsView as AgentCredentialsSchema,
   KeyRolloverView as KeyRolloverSchema,
-} from '../api/schemas.js';
-import type { TenantRecord } from '../tenants/records.js';
+} from '../api/index.js';
+import type { TenantRecord } from './tenant-registry.js';
 import { parseKeyId } from '../wire/index.js';
 import { inGrace, nextRolloverAt, OVERDUE_AFTER_MS, type RolloverPolicy } from './rollover-policy.js';
 

@@ -1,14 +1,13 @@
 /**
- * The words of a writeback operation, shared by the cloud side, the wire contract and the agent
- * (docs/api.md and docs/wire.md). Outcomes are the problem codes of the API, so that an agent's answer maps
- * to an HTTP response in one step.
+ * The words of a writeback operation, shared by the cloud side, the wire contract and the agent.
+ * Outcomes are problem codes of the API, so that an agent's answer maps to an HTTP response in one step.
  */
-import type { PolicyReason } from '../errors/index.js';
-
-export type { PolicyReason } from '../errors/index.js';
+import type { PolicyReason, ProblemCode } from './problems.js';
 
 /** What a caller asks for. */
-export type OperationKind = 'reset' | 'change' | 'unlock';
+export const OPERATION_KINDS = ['reset', 'change', 'unlock'] as const;
+
+export type OperationKind = (typeof OPERATION_KINDS)[number];
 
 /**
  * Who on premises: self-service routes use the token's `onprem_sid` when present, else its `upn`;
@@ -17,15 +16,23 @@ export type OperationKind = 'reset' | 'change' | 'unlock';
 export type UserIdentifier = { kind: 'sid'; value: string } | { kind: 'upn'; value: string };
 
 /** The outcome of an operation as the agent reports it. */
-export type OperationOutcome =
-  | 'succeeded'
-  | 'PasswordPolicy'
-  | 'CurrentPasswordIncorrect'
-  | 'UserNotFound'
-  | 'ProtectedAccount'
-  | 'AccountDisabled'
-  | 'WritebackExpired'
-  | 'AgentFailure';
+export const OPERATION_OUTCOMES = [
+  'succeeded',
+  'PasswordPolicy',
+  'CurrentPasswordIncorrect',
+  'UserNotFound',
+  'ProtectedAccount',
+  'AccountDisabled',
+  'WritebackExpired',
+  'AgentFailure',
+] as const satisfies readonly ('succeeded' | ProblemCode)[];
+
+export type OperationOutcome = (typeof OPERATION_OUTCOMES)[number];
+
+/** The state of an operation as the API reports it. */
+export const OPERATION_STATES = ['pending', 'succeeded', 'failed', 'expired'] as const;
+
+export type OperationState = (typeof OPERATION_STATES)[number];
 
 export interface OperationResult {
   outcome: OperationOutcome;
@@ -51,3 +58,6 @@ export interface DirectoryPolicy {
   /** Failed logons before lockout; 0 means never locked out. */
   lockoutThreshold: number;
 }
+
+/** The application role of the admin routes. */
+export const ADMIN_ROLE = 'Writeback.Admin';
