@@ -1,6 +1,6 @@
+/** `GET /api/openapi.json` (anonymous): the OpenAPI 3.1 document, generated from the route contracts. */
 import { app } from '@azure/functions';
-import { openApiRoute } from '../shared/api/index.js';
-import { buildOpenApiDocument } from '../shared/api/index.js';
+import { buildOpenApiDocument, openApiRoute } from '../shared/api/index.js';
 import { httpTrigger } from '../shared/http/index.js';
 
 // Built once per instance: the document only changes with a deployment.

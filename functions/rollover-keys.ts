@@ -5,13 +5,13 @@
 import { app } from '@azure/functions';
 import { rolloverKeysRoute } from '../shared/api/index.js';
 import { actorOf } from '../shared/auth/index.js';
-import { httpTrigger } from '../shared/http/index.js';
+import { httpTrigger, NO_STORE } from '../shared/http/index.js';
 import { keyRollover } from '../shared/rollover/index.js';
 
 app.http(
   rolloverKeysRoute.name,
   httpTrigger(rolloverKeysRoute, async ({ params, caller, body, context }) => {
     const rolled = await keyRollover().rollNow(params.tenantId, actorOf(caller), context, body?.reason);
-    return { status: 200, headers: { 'cache-control': 'no-store' }, jsonBody: rolled };
+    return { status: 200, headers: NO_STORE, jsonBody: rolled };
   }),
 );

@@ -2,13 +2,13 @@
 import { app } from '@azure/functions';
 import { writebackStatusRoute } from '../shared/api/index.js';
 import { heartbeatMonitor } from '../shared/heartbeats/index.js';
-import { httpTrigger } from '../shared/http/index.js';
+import { httpTrigger, NO_STORE } from '../shared/http/index.js';
 
 app.http(
   writebackStatusRoute.name,
   httpTrigger(writebackStatusRoute, async ({ params, context }) => ({
     status: 200,
-    headers: { 'cache-control': 'no-store' },
+    headers: NO_STORE,
     jsonBody: await heartbeatMonitor().status(params.tenantId, context),
   })),
 );

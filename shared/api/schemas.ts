@@ -2,6 +2,7 @@
  * Schemas of the HTTP API. They validate requests and, through zod-openapi, are the OpenAPI
  * document: one definition, so the document grows with every route.
  */
+import { OPERATION_ID_PATTERN } from '../domain/index.js';
 import { z } from 'zod';
 import 'zod-openapi';
 import { OPERATION_KINDS, OPERATION_STATES, POLICY_REASONS, PROBLEM_CODES } from '../domain/index.js';
@@ -301,7 +302,7 @@ export const UserParams = z.object({ tenantId: TenantId, upn: UserPrincipalName 
 
 export const OperationId = z
   .string()
-  .regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/, 'must be a lower-case UUID')
+  .regex(OPERATION_ID_PATTERN, 'must be a lower-case UUID')
   .meta({ description: 'The operation id that a password route answered.' });
 
 export const OperationParams = z.object({ tenantId: TenantId, operationId: OperationId });

@@ -6,6 +6,7 @@
  * first decoded without trust to learn `tid`; the signature, issuer, audience and lifetime are then
  * verified with that tenant's keys, and only then is `tid` compared with the route's tenant.
  */
+import { RETRY_AFTER_SECONDS } from '../domain/index.js';
 import {
   createRemoteJWKSet,
   decodeJwt,
@@ -49,7 +50,6 @@ const DEFAULT_FETCH_TIMEOUT_MS = 5_000;
 const UNKNOWN_TENANT_CACHE_MS = 60_000;
 /** Bound on cached issuers: tenant ids come from callers, so the cache must not grow without limit. */
 const MAX_CACHED_ISSUERS = 1_000;
-const RETRY_AFTER_SECONDS = 5;
 
 const DiscoveryDocument = z.object({
   issuer: z.string(),

@@ -2,6 +2,7 @@
  * The one way to call a dependency (Table storage, Key Vault, Service Bus) from a request: its time
  * and outcome are reported to telemetry, and a fault becomes a 503 that names the dependency.
  */
+import { RETRY_AFTER_SECONDS } from '../domain/index.js';
 import { ConcurrencyConflict, ProblemError } from '../errors/index.js';
 import { telemetryIfConfigured } from '../telemetry/index.js';
 import type { Logger } from '../domain/index.js';
@@ -14,7 +15,6 @@ const DEPENDENCY_TYPE: Record<string, string> = {
 };
 
 /** Seconds a caller should wait before retrying after a dependency fault. */
-const RETRY_AFTER_SECONDS = 5;
 
 /**
  * Runs one call to a dependency. A fault becomes a 503 that names the dependency and its answer

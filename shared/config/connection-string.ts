@@ -3,6 +3,7 @@
  * silently lose every item; a setting that is wrong must stop the host with its name instead
  * (docs/settings.md). Messages never repeat the value.
  */
+import { UUID_PATTERN } from '../domain/index.js';
 import { ConfigurationError } from '../errors/index.js';
 
 export const CONNECTION_STRING_SETTING = 'APPLICATIONINSIGHTS_CONNECTION_STRING';
@@ -13,7 +14,7 @@ export interface ApplicationInsightsConnection {
   ingestionEndpoint?: string;
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const UUID = UUID_PATTERN;
 
 function expectUrl(name: string, value: string | undefined): string | undefined {
   if (value === undefined) return undefined;

@@ -1,3 +1,3 @@
 /** The one HTTP binding of route contracts, and problem responses. */
 export { httpTrigger } from './http-trigger.js';
-export { problemResponse } from './problem.js';
+export { NO_STORE, problemResponse } from './problem.js';

@@ -3,6 +3,9 @@ import type { HttpResponseInit } from '@azure/functions';
 import { ProblemError } from '../errors/index.js';
 import type { Logger } from '../domain/index.js';
 
+/** Every answer of this API is about one caller, or holds secrets: never cached by anyone. */
+export const NO_STORE: Readonly<Record<string, string>> = Object.freeze({ 'cache-control': 'no-store' });
+
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
 
 /** Problem types are URNs: stable identifiers that need no hosted page. */
@@ -32,10 +35,7 @@ export function problemResponse(
     log?.error(`Request failed with ${problem.code}: ${cause}`);
   }
 
-  const headers: Record<string, string> = {
-    'content-type': PROBLEM_CONTENT_TYPE,
-    'cache-control': 'no-store',
-  };
+  const headers: Record<string, string> = { 'content-type': PROBLEM_CONTENT_TYPE, ...NO_STORE };
   if (problem.extras.retryAfterSeconds !== undefined) {
     headers['retry-after'] = String(Math.max(1, Math.ceil(problem.extras.retryAfterSeconds)));
   }

@@ -18,3 +18,4 @@ export {
 export { operationStatusResponse, submissionResponse } from './responses.js';
 export { EncryptionKeys } from './encryption-keys.js';
 export { RequestSenders } from './request-senders.js';
+export { runPasswordRoute, type PasswordRouteInput } from './password-route.js';

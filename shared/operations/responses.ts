@@ -4,6 +4,8 @@
  * `Retry-After`. `GET …/operations/{id}` answers 200 with the operation's state either way, and the
  * problem of a failed operation inside it, so a portal reads one shape while it polls.
  */
+import { NO_STORE } from '../http/index.js';
+import { RETRY_AFTER_SECONDS } from '../domain/index.js';
 import type { HttpResponseInit } from '@azure/functions';
 import { PROBLEM_CATALOGUE, type PolicyReason, type ProblemCode } from '../domain/index.js';
 import { ProblemError } from '../errors/index.js';
@@ -12,8 +14,6 @@ import type { FailureCode, OperationRecord } from './store.js';
 
 /** What a pending 202 suggests before asking again. */
 export const PENDING_RETRY_AFTER_SECONDS = 2;
-
-const NO_STORE = { 'cache-control': 'no-store' };
 
 /** The fixed, non-secret sentence of each failure; the agent's short detail follows it. */
 const FAILURE_DETAIL: Record<FailureCode, string> = {
@@ -55,7 +55,7 @@ export function problemOf(record: OperationRecord): ProblemError | undefined {
   return new ProblemError(code satisfies ProblemCode, `${FAILURE_DETAIL[code]}${because}.`, {
     operationId: record.operationId,
     ...(reason ? { reason } : {}),
-    ...(code === 'ServiceUnavailable' ? { retryAfterSeconds: 5 } : {}),
+    ...(code === 'ServiceUnavailable' ? { retryAfterSeconds: RETRY_AFTER_SECONDS } : {}),
   });
 }
 

@@ -12,6 +12,7 @@
  * final state is written through `finish`, once (an ETag-conditional update), and whoever writes it
  * also writes the audit row, tells this instance's waiters and emits the outcome telemetry.
  */
+import { RETRY_AFTER_SECONDS } from '../domain/index.js';
 import { randomUUID } from 'node:crypto';
 import type { KeyClient } from '@azure/keyvault-keys';
 import { callDependency, keyClientFromSettings, serviceBusClientFromSettings } from '../azure/index.js';
@@ -274,7 +275,7 @@ export class WritebackOperations {
       throw new ProblemError(
         'ServiceUnavailable',
         `Service Bus failed${code ? ` (${code})` : ''}: the request was not sent and nothing was changed. Retry.`,
-        { operationId, retryAfterSeconds: 5 },
+        { operationId, retryAfterSeconds: RETRY_AFTER_SECONDS },
         { cause: (error as Error).cause ?? error },
       );
     }
@@ -311,7 +312,7 @@ export class WritebackOperations {
       throw new ProblemError(
         'ServiceUnavailable',
         `Tenant ${tenantId} has no encryption key recorded; enable writeback again.`,
-        { retryAfterSeconds: 5 },
+        { retryAfterSeconds: RETRY_AFTER_SECONDS },
       );
     }
     const keyId = tenant.encryptionKeyId;

@@ -17,6 +17,7 @@
  * again only while no control message can have carried it, a control message is sent again when
  * its TTL has passed without an acknowledgement.
  */
+import { RETRY_AFTER_SECONDS } from '../domain/index.js';
 import { randomUUID } from 'node:crypto';
 import type { KeyClient, KeyVaultKey } from '@azure/keyvault-keys';
 import type { PipelinePolicy } from '@azure/core-rest-pipeline';
@@ -136,7 +137,7 @@ function changedConcurrently(): ProblemError {
   return new ProblemError(
     'ServiceUnavailable',
     "The tenant's keys are being rolled by another request at the same time; retry.",
-    { retryAfterSeconds: 5 },
+    { retryAfterSeconds: RETRY_AFTER_SECONDS },
   );
 }
 

@@ -9,11 +9,12 @@
  * Numbers and booleans of a listed key are always kept; the shapes only constrain strings.
  */
 
+import { UUID_PATTERN } from '../domain/index.js';
 import { apiRoutes } from '../api/index.js';
 
 /** Words of the domain: codes, outcomes, states, kinds, reasons (`PasswordPolicy`, `tooShort`, `pending`). */
 const TOKEN = /^[A-Za-z][A-Za-z0-9_.-]{0,63}$/;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const UUID = UUID_PATTERN;
 /** Tenant ids (docs/wire.md) (Entra tenant GUIDs match too). */
 const TENANT_ID = /^[A-Za-z0-9][A-Za-z0-9-]{0,62}$/;
 /** `self` / `admin`, or a route template such as `/api/tenants/{tenantId}/me/unlock`. */

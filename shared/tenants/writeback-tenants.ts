@@ -10,6 +10,7 @@
  * Disable writes `disabling` first, so operations stop at once, then deletes the queues (and with
  * them the agent's rules) and disables every key version, and ends with `disabled`.
  */
+import { RETRY_AFTER_SECONDS } from '../domain/index.js';
 import type { KeyClient } from '@azure/keyvault-keys';
 import type { AuthorizationRule, ServiceBusAdministrationClient } from '@azure/service-bus';
 import {
@@ -79,7 +80,6 @@ export interface WritebackTenantsOptions {
 }
 
 /** Seconds a caller should wait before retrying after a dependency fault. */
-const RETRY_AFTER_SECONDS = 5;
 /** Attempts when another admin changes the row between our read and our write. */
 const MAX_ATTEMPTS = 3;
 

@@ -18,6 +18,7 @@
  * The verifier allows 2 minutes of clock skew and refuses anything issued more than 24 h ago or
  * in the future. The cloud should record a heartbeat's signed `now`, not the time it received it.
  */
+import { OPERATION_ID_PATTERN } from '../domain/index.js';
 import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
 import { base64url, decodeProtectedHeader, errors, jwtVerify, type CryptoKey, type JWK } from 'jose';
 import { z } from 'zod';
@@ -120,7 +121,7 @@ const Seconds = z.number().int().nonnegative();
 const ResultClaims = z
   .object({
     tenantId: Tenant,
-    operationId: z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/),
+    operationId: z.string().regex(OPERATION_ID_PATTERN),
     outcome: z.enum(OPERATION_OUTCOMES),
     reason: z.enum(POLICY_REASONS).optional(),
     detail: z.string().max(500).optional(),
@@ -134,7 +135,7 @@ const ResultClaims = z
 
 const CredentialsAckClaims = z.object({
   tenantId: Tenant,
-  rolloverId: z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/),
+  rolloverId: z.string().regex(OPERATION_ID_PATTERN),
   agentId: z.string().regex(/^[A-Za-z0-9._:-]{1,128}$/),
   acknowledgedAt: Instant,
   iat: Seconds,

@@ -3,6 +3,7 @@
  * layout, written on the cloud side and parsed strictly on the agent side. No cryptography here:
  * envelope.ts seals and opens.
  */
+import { OPERATION_ID_PATTERN } from '../domain/index.js';
 import { z } from 'zod';
 import type { UserIdentifier } from '../domain/index.js';
 import { ByteReader, ByteWriter } from './binary.js';
@@ -113,7 +114,7 @@ export const Payload = z.discriminatedUnion('operation', [
   }),
 ]);
 
-export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+export const UUID = OPERATION_ID_PATTERN;
 
 export const Header = z.object({
   tenantId: z.string().refine((value) => {

@@ -27,6 +27,7 @@ import {
   vaultSigner,
   waitForState,
   type OperationsPipeline,
+  delay,
 } from './support.js';
 
 const TTL_MS = 5_000;
@@ -330,8 +331,11 @@ describe('pending operations, expiry, correlation across hosts, and secrets', ()
     assert.equal(error.code, 'WritebackExpired');
     assert.equal(error.status, 504);
 
-    // The admin reset, asked again with its Idempotency-Key: its outcome, 504 WritebackExpired.
+    // The admin reset, asked again with its Idempotency-Key once its own expiry and grace have passed
+    // (it was sent after the first request): its outcome, 504 WritebackExpired.
     const adminReset = waiting.find((w) => w.kind === 'admin reset')!;
+    const adminState = await o.getOperation(adminReset.id, adminReset.token);
+    await delay(Math.max(0, Date.parse(String(adminState.body.expiresAt)) + TTL_MS - Date.now() + 500));
     const retry = await post(
       `users/q-admin@${o.tenantId}.test/password/reset`,
       adminReset.token,

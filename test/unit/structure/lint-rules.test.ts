@@ -20,7 +20,7 @@ test('the structure rules pass on the sources as they are', async () => {
     'shared/domain/problems.ts',
     'shared/errors/index.ts',
     'shared/wire/trace.ts',
-    'functions/me.ts',
+    'functions/who-am-i.ts',
   ]) {
     assert.deepEqual(await rulesFiredBy(path, ''), [], path);
   }
@@ -45,7 +45,7 @@ test('errors import only the domain', async () => {
 
 test('another shared/ folder is reached only through its index.ts', async () => {
   const fired = await rulesFiredBy(
-    'functions/me.ts',
+    'functions/who-am-i.ts',
     "import { problemResponse } from '../shared/http/problem.js';\nexport const p = problemResponse;",
   );
   assert.deepEqual(fired, ['structure/through-index']);

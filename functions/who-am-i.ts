@@ -1,7 +1,8 @@
+/** `GET /api/tenants/{tenantId}/me` (any token of the tenant): the caller as the API sees them. */
 import { app } from '@azure/functions';
 import { whoAmIRoute } from '../shared/api/index.js';
 import { userIdentifierOf } from '../shared/auth/index.js';
-import { httpTrigger } from '../shared/http/index.js';
+import { httpTrigger, NO_STORE } from '../shared/http/index.js';
 
 app.http(
   whoAmIRoute.name,
@@ -14,7 +15,7 @@ app.http(
     }
     return {
       status: 200,
-      headers: { 'cache-control': 'no-store' },
+      headers: NO_STORE,
       jsonBody: {
         tenantId: caller.tenantId,
         objectId: caller.objectId,
