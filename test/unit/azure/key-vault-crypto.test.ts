@@ -5,7 +5,7 @@ import {
   KeyVaultRequestCrypto,
   isTransientKeyVaultError,
   vaultOrigin,
-} from '../../../../shared/azure/key-vault-crypto.js';
+} from '../../../shared/azure/key-vault-crypto.js';
 
 /** A credential that must never be asked: the refusals below happen before any network call. */
 const unused: TokenCredential = {
