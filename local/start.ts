@@ -9,7 +9,7 @@ import '../shared/runtime/require-supported-node.js';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
+import { parseServiceArgs } from './process/cli.js';
 import { startAzurite } from './azurite/index.js';
 import { ensureLocalCa } from './certs/index.js';
 import { startService, type ServiceProcess, type StartServiceOptions } from './process/child.js';
@@ -75,6 +75,24 @@ const options = {
   'keyvault-port': { type: 'string', default: '8443' },
 } as const;
 
+const USAGE = `Usage: npm start [-- options]   (or: node dist/local/start.js [options])
+
+The whole local stack: Azurite, the identity provider, the Service Bus and Key Vault emulators, the
+Functions host and a demo agent for tenant contoso. Ctrl-C stops everything.
+
+Options:
+  --emulators-only        only Azurite, the emulators and the identity provider (for the real func start)
+  --data-dir DIR          where the stack keeps its state (default .local)
+  --host-port N           Functions host (default 7071)
+  --identity-port N       identity provider (default 7072)
+  --blob-port N, --queue-port N, --table-port N   Azurite (default 10000, 10001, 10002)
+  --amqp-port N           Service Bus AMQP (default 5672)
+  --management-port N     Service Bus management HTTPS (default 5443)
+  --keyvault-port N       Key Vault emulator HTTPS (default 8443)
+  -h, --help              this text
+A port of 0 picks any free one; the banner says which.
+`;
+
 function portOf(flags: Record<string, unknown>, name: string): number {
   const port = Number(flags[name]);
   if (!Number.isInteger(port) || port < 0 || port > 65535)
@@ -83,7 +101,7 @@ function portOf(flags: Record<string, unknown>, name: string): number {
 }
 
 async function main(): Promise<void> {
-  const { values: flags } = parseArgs({ options });
+  const { values: flags } = parseServiceArgs('npm start', USAGE, options);
   const emulatorsOnly = flags['emulators-only'];
   const dataDir = path.resolve(flags['data-dir']);
   const running: Running[] = [];
