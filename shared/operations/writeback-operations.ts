@@ -195,6 +195,14 @@ export class WritebackOperations {
     });
   }
 
+  /**
+   * This instance's public-key cache and Service Bus senders, for whatever else sends sealed messages
+   * to the tenants' queues (the key rollover's control messages): one of each per instance.
+   */
+  get transport(): { keys: EncryptionKeys; senders: RequestSenders } {
+    return { keys: this.options.keys, senders: this.options.senders };
+  }
+
   /** Runs a password operation up to its outcome or the synchronous budget. */
   async submit(request: PasswordOperationRequest, log?: Logger): Promise<Submission> {
     const { tenantId, idempotencyKey } = request;

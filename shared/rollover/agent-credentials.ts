@@ -5,8 +5,7 @@
  * (the one the agent uses) is echoed unchanged.
  */
 import type { ServiceBusAdministrationClient } from '@azure/service-bus';
-import { newSasKey } from '../tenants/index.js';
-import type { SasKeySlot, TenantRecord } from '../tenants/index.js';
+import { newSasKey, type SasKeySlot, type TenantRecord } from '../tenants/index.js';
 
 export function otherSlot(slot: SasKeySlot): SasKeySlot {
   return slot === 'primary' ? 'secondary' : 'primary';
@@ -18,47 +17,50 @@ export interface AgentKeys {
   sendKey: string;
 }
 
-async function setRuleKey(
+type AgentQueues = Pick<TenantRecord, 'requestQueue' | 'repliesQueue' | 'listenRule' | 'sendRule'>;
+
+const KEY_FIELD = { primary: 'primaryKey', secondary: 'secondaryKey' } as const;
+
+/** The key in `slot` of rule `ruleName` on `queue`; with `replacement`, sets it first. */
+async function ruleKey(
   admin: ServiceBusAdministrationClient,
   queue: string,
   ruleName: string,
   slot: SasKeySlot,
-  key: string | undefined,
+  replacement?: string,
 ): Promise<string> {
   const properties = await admin.getQueue(queue);
   const rules = properties.authorizationRules ?? [];
   const rule = rules.find((r) => r.keyName === ruleName);
   if (!rule) throw new Error(`queue ${queue} has no rule ${ruleName}`);
-  if (key === undefined) {
-    const current = slot === 'primary' ? rule.primaryKey : rule.secondaryKey;
+  if (replacement === undefined) {
+    const current = rule[KEY_FIELD[slot]];
     if (!current) throw new Error(`rule ${ruleName} on ${queue} has no ${slot} key`);
     return current;
   }
-  const updated = rules.map((r) =>
-    r.keyName === ruleName ? { ...r, [slot === 'primary' ? 'primaryKey' : 'secondaryKey']: key } : r,
-  );
-  await admin.updateQueue({ ...properties, authorizationRules: updated });
-  return key;
+  const authorizationRules = rules.map((r) => (r === rule ? { ...r, [KEY_FIELD[slot]]: replacement } : r));
+  await admin.updateQueue({ ...properties, authorizationRules });
+  return replacement;
 }
 
 /** Regenerates `slot` of both of the agent's rules; returns the new keys. */
 export async function regenerateAgentKeys(
   admin: ServiceBusAdministrationClient,
-  record: Pick<TenantRecord, 'requestQueue' | 'repliesQueue' | 'listenRule' | 'sendRule'>,
+  queues: AgentQueues,
   slot: SasKeySlot,
 ): Promise<AgentKeys> {
-  const listenKey = await setRuleKey(admin, record.requestQueue, record.listenRule, slot, newSasKey());
-  const sendKey = await setRuleKey(admin, record.repliesQueue, record.sendRule, slot, newSasKey());
+  const listenKey = await ruleKey(admin, queues.requestQueue, queues.listenRule, slot, newSasKey());
+  const sendKey = await ruleKey(admin, queues.repliesQueue, queues.sendRule, slot, newSasKey());
   return { listenKey, sendKey };
 }
 
 /** Reads `slot` of both of the agent's rules (to send a control message again). */
 export async function readAgentKeys(
   admin: ServiceBusAdministrationClient,
-  record: Pick<TenantRecord, 'requestQueue' | 'repliesQueue' | 'listenRule' | 'sendRule'>,
+  queues: AgentQueues,
   slot: SasKeySlot,
 ): Promise<AgentKeys> {
-  const listenKey = await setRuleKey(admin, record.requestQueue, record.listenRule, slot, undefined);
-  const sendKey = await setRuleKey(admin, record.repliesQueue, record.sendRule, slot, undefined);
+  const listenKey = await ruleKey(admin, queues.requestQueue, queues.listenRule, slot);
+  const sendKey = await ruleKey(admin, queues.repliesQueue, queues.sendRule, slot);
   return { listenKey, sendKey };
 }

@@ -30,8 +30,7 @@ import {
 import { callDependency } from '../azure/index.js';
 import { loadSettings, settings as loadedSettings, type Environment } from '../config/index.js';
 import { ProblemError } from '../errors/index.js';
-import { EncryptionKeys } from '../operations/index.js';
-import { RequestSenders } from '../operations/index.js';
+import { EncryptionKeys, RequestSenders, writebackOperations } from '../operations/index.js';
 import { telemetryIfConfigured } from '../telemetry/index.js';
 import { AuditLog } from '../tenants/index.js';
 import { SERVICE_BUS_CONNECTION } from '../tenants/index.js';
@@ -154,21 +153,25 @@ export class KeyRollover {
     const keys = keyClientFromSettings(env, {
       additionalPolicies: [{ policy: throttleObserver(pacer), position: 'perRetry' }],
     });
+    const transport =
+      env === process.env
+        ? writebackOperations().transport
+        : {
+            keys: new EncryptionKeys(keys),
+            senders: new RequestSenders(serviceBusClientFromSettings(SERVICE_BUS_CONNECTION, env)),
+          };
     return new KeyRollover({
       registry: TenantRegistry.fromSettings(env),
       audit: AuditLog.fromSettings(env),
       keys,
       serviceBus: serviceBusAdministrationClientFromSettings(SERVICE_BUS_CONNECTION, env),
-      senders: new RequestSenders(serviceBusClientFromSettings(SERVICE_BUS_CONNECTION, env)),
-      encryptionKeys: new EncryptionKeys(keys),
+      // The password routes' cache of public keys and their Service Bus connection, not a second of each.
+      senders: transport.senders,
+      encryptionKeys: transport.keys,
       policy: rolloverPolicy(appSettings),
       messageTtlMs: appSettings.messageTtlMs,
       pacer,
     });
-  }
-
-  get policy(): RolloverPolicy {
-    return this.options.policy;
   }
 
   /**

@@ -81,39 +81,41 @@ export interface TenantRecord {
   updatedAt: string;
 }
 
-/** The stored row: flat columns, as Table storage wants them. */
-interface TenantEntity {
+/** Optional text columns stored exactly as the record holds them. */
+const PLAIN_COLUMNS = [
+  'encryptionKeyId',
+  'signatureKeyId',
+  'encryptionKeyCreatedAt',
+  'encryptionKeyExpiresAt',
+  'signatureKeyCreatedAt',
+  'signatureKeyExpiresAt',
+  'keysRolledAt',
+  'credentialsRolledAt',
+  'enabledAt',
+  'disabledAt',
+] as const satisfies readonly (keyof TenantRecord)[];
+type PlainColumn = (typeof PLAIN_COLUMNS)[number];
+
+/** The stored row: flat columns, as Table storage wants them (nested parts spelled out). */
+interface TenantEntity
+  extends
+    Pick<TenantRecord, 'state' | 'requestQueue' | 'repliesQueue' | 'listenRule' | 'sendRule' | 'updatedAt'>,
+    Partial<Record<PlainColumn, string>> {
   partitionKey: string;
   rowKey: string;
-  state: WritebackState;
-  requestQueue: string;
-  repliesQueue: string;
-  listenRule: string;
-  sendRule: string;
-  encryptionKeyId?: string;
-  signatureKeyId?: string;
-  encryptionKeyCreatedAt?: string;
-  encryptionKeyExpiresAt?: string;
-  signatureKeyCreatedAt?: string;
-  signatureKeyExpiresAt?: string;
   /** JSON of ReplacedKey[] (a handful of entries at most). */
   replacedKeys?: string;
   rollingId?: string;
   rollingSince?: string;
-  keysRolledAt?: string;
   agentKeySlot?: SasKeySlot;
-  credentialsRolledAt?: string;
   pendingRolloverId?: string;
   pendingSlot?: SasKeySlot;
   pendingSince?: string;
   pendingSentAt?: string;
-  enabledAt?: string;
   enabledByObjectId?: string;
   enabledByUpn?: string;
-  disabledAt?: string;
   disabledByObjectId?: string;
   disabledByUpn?: string;
-  updatedAt: string;
 }
 
 const STATES: readonly WritebackState[] = ['provisioning', 'enabled', 'disabling', 'disabled'];
@@ -121,7 +123,7 @@ const STATES: readonly WritebackState[] = ['provisioning', 'enabled', 'disabling
 function toEntity(record: TenantRecord): TenantEntity {
   const optional = <K extends string>(key: K, value: string | undefined) =>
     value === undefined ? {} : ({ [key]: value } as Record<K, string>);
-  return {
+  const entity: TenantEntity = {
     partitionKey: record.tenantId,
     rowKey: WRITEBACK_ROW_KEY,
     state: record.state,
@@ -129,33 +131,28 @@ function toEntity(record: TenantRecord): TenantEntity {
     repliesQueue: record.repliesQueue,
     listenRule: record.listenRule,
     sendRule: record.sendRule,
-    ...optional('encryptionKeyId', record.encryptionKeyId),
-    ...optional('signatureKeyId', record.signatureKeyId),
-    ...optional('encryptionKeyCreatedAt', record.encryptionKeyCreatedAt),
-    ...optional('encryptionKeyExpiresAt', record.encryptionKeyExpiresAt),
-    ...optional('signatureKeyCreatedAt', record.signatureKeyCreatedAt),
-    ...optional('signatureKeyExpiresAt', record.signatureKeyExpiresAt),
     ...optional(
       'replacedKeys',
       record.replacedKeys?.length ? JSON.stringify(record.replacedKeys) : undefined,
     ),
     ...optional('rollingId', record.rolling?.rolloverId),
     ...optional('rollingSince', record.rolling?.since),
-    ...optional('keysRolledAt', record.keysRolledAt),
-    ...optional('agentKeySlot', record.agentKeySlot),
-    ...optional('credentialsRolledAt', record.credentialsRolledAt),
+    ...(record.agentKeySlot ? { agentKeySlot: record.agentKeySlot } : {}),
     ...optional('pendingRolloverId', record.pendingCredentials?.rolloverId),
-    ...optional('pendingSlot', record.pendingCredentials?.slot),
+    ...(record.pendingCredentials ? { pendingSlot: record.pendingCredentials.slot } : {}),
     ...optional('pendingSince', record.pendingCredentials?.since),
     ...optional('pendingSentAt', record.pendingCredentials?.sentAt),
-    ...optional('enabledAt', record.enabledAt),
     ...optional('enabledByObjectId', record.enabledBy?.objectId),
     ...optional('enabledByUpn', record.enabledBy?.upn),
-    ...optional('disabledAt', record.disabledAt),
     ...optional('disabledByObjectId', record.disabledBy?.objectId),
     ...optional('disabledByUpn', record.disabledBy?.upn),
     updatedAt: record.updatedAt,
   };
+  for (const column of PLAIN_COLUMNS) {
+    const value = record[column];
+    if (value !== undefined) entity[column] = value;
+  }
+  return entity;
 }
 
 function actorOf(objectId: string | undefined, upn: string | undefined): Actor | undefined {
@@ -183,21 +180,17 @@ function fromEntity(entity: TenantEntity): TenantRecord {
     sendRule: entity.sendRule,
     updatedAt: entity.updatedAt,
   };
-  if (entity.encryptionKeyId) record.encryptionKeyId = entity.encryptionKeyId;
-  if (entity.signatureKeyId) record.signatureKeyId = entity.signatureKeyId;
-  if (entity.encryptionKeyCreatedAt) record.encryptionKeyCreatedAt = entity.encryptionKeyCreatedAt;
-  if (entity.encryptionKeyExpiresAt) record.encryptionKeyExpiresAt = entity.encryptionKeyExpiresAt;
-  if (entity.signatureKeyCreatedAt) record.signatureKeyCreatedAt = entity.signatureKeyCreatedAt;
-  if (entity.signatureKeyExpiresAt) record.signatureKeyExpiresAt = entity.signatureKeyExpiresAt;
+  for (const column of PLAIN_COLUMNS) {
+    const value = entity[column];
+    if (value) record[column] = value;
+  }
   if (entity.replacedKeys) record.replacedKeys = parseReplacedKeys(entity.replacedKeys);
   if (entity.rollingId && entity.rollingSince) {
     record.rolling = { rolloverId: entity.rollingId, since: entity.rollingSince };
   }
-  if (entity.keysRolledAt) record.keysRolledAt = entity.keysRolledAt;
   if (entity.agentKeySlot === 'primary' || entity.agentKeySlot === 'secondary') {
     record.agentKeySlot = entity.agentKeySlot;
   }
-  if (entity.credentialsRolledAt) record.credentialsRolledAt = entity.credentialsRolledAt;
   if (
     entity.pendingRolloverId &&
     entity.pendingSince &&
@@ -210,8 +203,6 @@ function fromEntity(entity: TenantEntity): TenantRecord {
       ...(entity.pendingSentAt ? { sentAt: entity.pendingSentAt } : {}),
     };
   }
-  if (entity.enabledAt) record.enabledAt = entity.enabledAt;
-  if (entity.disabledAt) record.disabledAt = entity.disabledAt;
   const enabledBy = actorOf(entity.enabledByObjectId, entity.enabledByUpn);
   if (enabledBy) record.enabledBy = enabledBy;
   const disabledBy = actorOf(entity.disabledByObjectId, entity.disabledByUpn);

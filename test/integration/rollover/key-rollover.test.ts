@@ -8,20 +8,17 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { ServiceBusClient } from '@azure/service-bus';
 import { KeyVaultRequestCrypto } from '../../../shared/azure/key-vault-crypto.js';
-import { EncryptionKeys } from '../../../shared/operations/encryption-keys.js';
-import { RequestSenders } from '../../../shared/operations/request-senders.js';
 import { HeartbeatStore } from '../../../shared/heartbeats/store.js';
 import { ReplyProcessor } from '../../../shared/replies/processor.js';
 import { SignatureKeys } from '../../../shared/replies/signature-keys.js';
+import type { KeyRollover } from '../../../shared/rollover/index.js';
 import {
   CreationPacer,
   credentialsState,
-  KeyRollover,
   rolloverPolicy,
   tenantOffsetMs,
   type RolloverPolicy,
 } from '../../../shared/rollover/index.js';
-import { AuditLog } from '../../../shared/tenants/audit.js';
 import { TenantRegistry, type TenantRecord } from '../../../shared/tenants/tenant-registry.js';
 import {
   encryptionKeyName,
@@ -33,6 +30,7 @@ import {
   type ReplySigner,
 } from '../../../shared/wire/index.js';
 import { startCloud, type CloudUnderTest } from '../../support/cloud.js';
+import { keyRolloverOn } from './support.js';
 
 const PERIOD_MS = 60 * 60_000;
 const TTL_MS = 60_000;
@@ -53,19 +51,7 @@ before(async () => {
 after(() => cloud?.stop());
 
 function rollover(pacer = new CreationPacer({ limit: 100, windowMs: 1_000 })): KeyRollover {
-  const keys = cloud.keyClient();
-  return new KeyRollover({
-    registry: new TenantRegistry(cloud.table('tenants')),
-    audit: new AuditLog(cloud.table('audit')),
-    keys,
-    serviceBus: cloud.serviceBusAdmin,
-    senders: new RequestSenders(new ServiceBusClient(cloud.env.ServiceBusConnection!)),
-    encryptionKeys: new EncryptionKeys(keys),
-    policy,
-    messageTtlMs: TTL_MS,
-    pacer,
-    now: clock,
-  });
+  return keyRolloverOn(cloud, { policy, messageTtlMs: TTL_MS, pacer, now: clock });
 }
 
 async function admin(method: string, path: string, body?: unknown) {

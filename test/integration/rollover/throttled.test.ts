@@ -6,15 +6,13 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { ServiceBusClient } from '@azure/service-bus';
 import { serviceBusEndpointFromSettings } from '../../../shared/azure/clients.js';
-import { EncryptionKeys } from '../../../shared/operations/encryption-keys.js';
-import { RequestSenders } from '../../../shared/operations/request-senders.js';
-import { CreationPacer, KeyRollover, rolloverPolicy, TIMER_ACTOR } from '../../../shared/rollover/index.js';
+import { CreationPacer, rolloverPolicy, TIMER_ACTOR } from '../../../shared/rollover/index.js';
 import { AuditLog } from '../../../shared/tenants/audit.js';
 import { TenantRegistry } from '../../../shared/tenants/tenant-registry.js';
 import { WritebackTenants } from '../../../shared/tenants/writeback-tenants.js';
 import { startCloud, type CloudUnderTest } from '../../support/cloud.js';
+import { keyRolloverOn } from './support.js';
 
 const TENANTS = 200;
 const WINDOW_MS = 500;
@@ -65,18 +63,7 @@ test(`${TENANTS} tenants roll under Key Vault's creation limit, with no 429`, as
     warn: (...args: unknown[]) => logged.push({ level: 'warn', text: args.join(' ') }),
     error: (...args: unknown[]) => logged.push({ level: 'error', text: args.join(' ') }),
   };
-  const rollover = new KeyRollover({
-    registry: new TenantRegistry(cloud.table('tenants')),
-    audit: new AuditLog(cloud.table('audit')),
-    keys,
-    serviceBus: cloud.serviceBusAdmin,
-    senders: new RequestSenders(new ServiceBusClient(cloud.env.ServiceBusConnection!)),
-    encryptionKeys: new EncryptionKeys(keys),
-    policy,
-    messageTtlMs: 60_000,
-    pacer: pacer(),
-    now,
-  });
+  const rollover = keyRolloverOn(cloud, { policy, messageTtlMs: 60_000, pacer: pacer(), now });
   offsetMs = PERIOD_MS + 60_000;
   const started = performance.now();
   const summary = await rollover.run(Date.now() + 5 * 60_000, log);
