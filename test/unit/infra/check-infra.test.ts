@@ -26,7 +26,9 @@ interface Edit {
 async function checkBroken(...edits: Edit[]): Promise<Finding[]> {
   const dir = await mkdtemp(path.join(tmpdir(), 'infra-check-'));
   try {
-    await cp(INFRA, dir, { recursive: true, filter: (source) => !source.includes(`${path.sep}check`) });
+    // Relative to infra/: the checkout itself may live under a folder named "check".
+    const isChecker = (source: string): boolean => path.relative(INFRA, source).split(path.sep)[0] === 'check';
+    await cp(INFRA, dir, { recursive: true, filter: (source) => !isChecker(source) });
     for (const edit of edits) {
       const file = path.join(dir, edit.file);
       const text = await readFile(file, 'utf8');
