@@ -27,7 +27,8 @@ async function checkBroken(...edits: Edit[]): Promise<Finding[]> {
   const dir = await mkdtemp(path.join(tmpdir(), 'infra-check-'));
   try {
     // Relative to infra/: the checkout itself may live under a folder named "check".
-    const isChecker = (source: string): boolean => path.relative(INFRA, source).split(path.sep)[0] === 'check';
+    const isChecker = (source: string): boolean =>
+      path.relative(INFRA, source).split(path.sep)[0] === 'check';
     await cp(INFRA, dir, { recursive: true, filter: (source) => !isChecker(source) });
     for (const edit of edits) {
       const file = path.join(dir, edit.file);
