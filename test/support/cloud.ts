@@ -11,7 +11,7 @@ import type { AccessToken, TokenCredential } from '@azure/identity';
 import { KeyClient } from '@azure/keyvault-keys';
 import { ServiceBusAdministrationClient } from '@azure/service-bus';
 import { TableClient } from '@azure/data-tables';
-import { startAzurite, type Azurite } from '../../local/azurite/index.js';
+import { azuriteConnectionString, startAzurite, type Azurite } from '../../local/azurite/index.js';
 import { ensureLocalCa, issueServerCertificate, type LocalCa } from '../../local/certs/index.js';
 import type { FunctionsHost } from '../../local/functions-host/index.js';
 import {
@@ -29,6 +29,21 @@ import { clientRegistrations, DEV_IDENTITIES, SERVICE_TENANT } from '../../local
 import { ensureQueue, sharedRepliesQueueSettings } from '../../shared/tenants/queues.js';
 import { SHARED_REPLIES_QUEUE } from '../../shared/wire/index.js';
 import { appSettings, startAppHost } from './app.js';
+import { startFaultProxy, type FaultProxy } from './fault-proxy.js';
+
+/**
+ * Fault proxies between the app (and the agent, which is given the app's endpoints) and each
+ * dependency; the test's own clients go straight to the dependency, so they see through a fault.
+ */
+export interface CloudFaults {
+  /** Azurite's table endpoint. */
+  storage: FaultProxy;
+  /** The Service Bus emulator's AMQP port (which also serves its management API over TLS). */
+  serviceBus: FaultProxy;
+  keyVault: FaultProxy;
+  /** The vault's URL through its proxy, as the app and the agent reach it. */
+  vaultUri: string;
+}
 
 export interface CloudUnderTest {
   api: string;
@@ -48,6 +63,8 @@ export interface CloudUnderTest {
   developerCredential: TokenCredential;
   /** A client of one table of the app's storage. */
   table(name: string): TableClient;
+  /** With `faults: true`: the proxies that freeze or stop each dependency for the app. */
+  faults?: CloudFaults;
   stop(): Promise<void>;
 }
 
@@ -68,6 +85,8 @@ export interface CloudOptions {
   certsDir?: string;
   /** Key Vault's service limits in the emulator (off by default). */
   keyVaultThrottle?: ThrottleOptions;
+  /** Put a fault proxy between the app and each dependency (`CloudUnderTest.faults`). */
+  faults?: boolean;
 }
 
 export async function startCloud(options: CloudOptions = {}): Promise<CloudUnderTest> {
@@ -105,10 +124,33 @@ export async function startCloud(options: CloudOptions = {}): Promise<CloudUnder
     });
     stops.push(() => keyVault.close());
 
+    let faults: CloudFaults | undefined;
+    if (options.faults) {
+      const proxy = async (port: number): Promise<FaultProxy> => {
+        const started = await startFaultProxy({ port });
+        stops.push(() => started.close());
+        return started;
+      };
+      const storage = await proxy(azurite.tablePort);
+      const serviceBusProxy = await proxy(serviceBus.amqpPort);
+      const keyVaultProxy = await proxy(Number(new URL(keyVault.vaultUri).port));
+      const vaultUrl = new URL(keyVault.vaultUri);
+      vaultUrl.port = String(keyVaultProxy.port);
+      faults = {
+        storage,
+        serviceBus: serviceBusProxy,
+        keyVault: keyVaultProxy,
+        vaultUri: vaultUrl.origin,
+      };
+    }
     const env = appSettings(identity, {
-      AzureWebJobsStorage: azurite.connectionString,
-      ServiceBusConnection: serviceBus.connectionString,
-      KEYVAULT_URI: keyVault.vaultUri,
+      AzureWebJobsStorage: faults
+        ? azuriteConnectionString({ ...azurite, tablePort: faults.storage.port })
+        : azurite.connectionString,
+      ServiceBusConnection: faults
+        ? serviceBus.connectionString.replace(`:${serviceBus.amqpPort};`, `:${faults.serviceBus.port};`)
+        : serviceBus.connectionString,
+      KEYVAULT_URI: faults?.vaultUri ?? keyVault.vaultUri,
       KEYVAULT__tenantId: SERVICE_TENANT,
       KEYVAULT__clientId: DEV_IDENTITIES.functionsApp.clientId,
       KEYVAULT__clientSecret: DEV_IDENTITIES.functionsApp.clientSecret,
@@ -155,6 +197,7 @@ export async function startCloud(options: CloudOptions = {}): Promise<CloudUnder
         }),
       table: (name) =>
         TableClient.fromConnectionString(azurite.connectionString, name, { allowInsecureConnection: true }),
+      ...(faults ? { faults } : {}),
       stop: () => stopAll(stops),
     };
   } catch (error) {

@@ -163,7 +163,7 @@ export async function startPipeline(options: PipelineOptions = {}): Promise<Pipe
       ...demoAgentConfigFile({
         requestsConnectionString: strings.listen,
         repliesConnectionString: strings.send,
-        vaultUrl: cloud.keyVault.vaultUri,
+        vaultUrl: cloud.faults?.vaultUri ?? cloud.keyVault.vaultUri,
         credential: {
           tenantId: SERVICE_TENANT,
           clientId: DEV_IDENTITIES.demoAgent.clientId,
