@@ -88,7 +88,10 @@ export async function startFaultProxy(target: { host?: string; port: number }): 
     });
   const resetAll = (): void => {
     for (const pair of pairs) {
-      pair.client.resetAndDestroy();
+      // A reset while the socket's own shutdown is pending (the dependency ended it) leaves a handle
+      // that Node cannot close: the process then spins at exit. Such a socket is closing anyway.
+      if (pair.client.writableEnded) pair.client.destroy();
+      else pair.client.resetAndDestroy();
       pair.upstream.destroy();
     }
     pairs.clear();

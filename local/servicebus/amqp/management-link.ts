@@ -178,15 +178,20 @@ function execute(
     case 'com.microsoft:set-session-state': {
       context.requireRight('Listen');
       const state = plain(body['session-state']);
-      queue.setSessionState(
-        sessionIdOf(body),
-        associated,
+      const bytes =
         state === null || state === undefined
           ? undefined
           : Buffer.isBuffer(state)
             ? state
-            : Buffer.from(String(state)),
-      );
+            : Buffer.from(String(state));
+      // Session state is bounded like a message (256 KB on the standard tier).
+      if (bytes && bytes.length > context.maxMessageSize) {
+        throw new BrokerError(
+          Condition.messageSizeExceeded,
+          `The session state (${bytes.length} bytes) exceeds the limit (${context.maxMessageSize} bytes).`,
+        );
+      }
+      queue.setSessionState(sessionIdOf(body), associated, bytes);
       return ok();
     }
     case 'com.microsoft:get-session-state': {

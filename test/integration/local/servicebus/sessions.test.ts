@@ -1,8 +1,34 @@
-/** Sessions through the official SDK: accept a given or the next session, locks, state, competition. */
+/**
+ * Sessions through the official SDK: accept a given or the next session, locks, state, competition,
+ * and what the agents' failover relies on: a session whose holder's connection drops is free at
+ * once, one whose holder went silent is free after its lock duration, and the silent holder can then
+ * no longer write the session's state.
+ */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { isServiceBusError } from '@azure/service-bus';
-import { delay, startFixture, type Fixture } from './emulator-fixture.js';
+import { isServiceBusError, ServiceBusClient } from '@azure/service-bus';
+import { startFaultProxy } from '../../../support/fault-proxy.js';
+import { delay, FAST, startFixture, type Fixture } from './emulator-fixture.js';
+
+/** Tries to accept `sessionId` every 50 ms; resolves with how long it took. */
+async function acceptWhenFree(
+  client: ServiceBusClient,
+  queue: string,
+  sessionId: string,
+  timeoutMs: number,
+): Promise<{ ms: number; close(): Promise<void> }> {
+  const started = Date.now();
+  for (;;) {
+    try {
+      const receiver = await client.acceptSession(queue, sessionId, { maxAutoLockRenewalDurationInMs: 0 });
+      return { ms: Date.now() - started, close: () => receiver.close() };
+    } catch (error) {
+      if (!isServiceBusError(error) || error.code !== 'SessionCannotBeLocked') throw error;
+      if (Date.now() - started > timeoutMs) throw new Error(`session ${sessionId} still locked`);
+      await delay(50);
+    }
+  }
+}
 
 describe('Service Bus emulator: sessions', () => {
   let fixture: Fixture;
@@ -120,6 +146,80 @@ describe('Service Bus emulator: sessions', () => {
     await assert.rejects(fixture.client.createSender(queue).sendMessages({ body: 'no session' }));
     const receiver = fixture.client.createReceiver(queue);
     await assert.rejects(receiver.receiveMessages(1, { maxWaitTimeInMs: 500 }));
+    await receiver.close();
+  });
+
+  it("frees a session at once when its holder's connection drops, and keeps its state", async () => {
+    const queue = await fixture.queue({ requiresSession: true, lockDuration: 'PT30S' });
+    await fixture.client.createSender(queue).sendMessages({ body: 'in flight', sessionId: 's' });
+    const proxy = await startFaultProxy({ port: fixture.emulator.amqpPort });
+    const holder = new ServiceBusClient(
+      fixture.emulator.connectionString.replace(`:${fixture.emulator.amqpPort};`, `:${proxy.port};`),
+      FAST,
+    );
+    try {
+      const receiver = await holder.acceptSession(queue, 's', { maxAutoLockRenewalDurationInMs: 0 });
+      await receiver.setSessionState({ written: 'before the crash' });
+      const [message] = await receiver.receiveMessages(1, { maxWaitTimeInMs: 1000 });
+      assert.equal(message?.body, 'in flight');
+      await proxy.stop(); // what the broker sees of kill -9: the connection is reset
+      const taken = await acceptWhenFree(fixture.client, queue, 's', 5_000);
+      assert.ok(taken.ms < 2_000, `taken over after ${taken.ms} ms, well before the 30 s lock`);
+      await taken.close();
+      const next = await fixture.client.acceptSession(queue, 's');
+      assert.deepEqual(await next.getSessionState(), { written: 'before the crash' });
+      const [again] = await next.receiveMessages(1, { maxWaitTimeInMs: 1000 });
+      assert.equal(again?.body, 'in flight', 'the message locked under the session is delivered again');
+      assert.equal(again?.deliveryCount, 1);
+      await next.completeMessage(again!);
+      await next.close();
+    } finally {
+      await holder.close().catch(() => undefined);
+      await proxy.close();
+    }
+  });
+
+  it('frees a session whose holder went silent after the lock duration; the holder can no longer write its state', async () => {
+    const queue = await fixture.queue({ requiresSession: true, lockDuration: 'PT2S' });
+    const proxy = await startFaultProxy({ port: fixture.emulator.amqpPort });
+    const holder = new ServiceBusClient(
+      fixture.emulator.connectionString.replace(`:${fixture.emulator.amqpPort};`, `:${proxy.port};`),
+      FAST,
+    );
+    try {
+      const receiver = await holder.acceptSession(queue, 's', { maxAutoLockRenewalDurationInMs: 0 });
+      await receiver.setSessionState({ by: 'first' });
+      proxy.freeze(); // the holder's machine hangs: no renewal reaches the broker
+      const taken = await acceptWhenFree(fixture.client, queue, 's', 6_000);
+      assert.ok(taken.ms >= 1_500 && taken.ms < 4_000, `taken over after ${taken.ms} ms (lock 2 s)`);
+      await taken.close();
+      await proxy.resume();
+      await assert.rejects(receiver.setSessionState({ by: 'first, too late' }), (error: unknown) => {
+        assert.ok(isServiceBusError(error));
+        assert.equal(error.code, 'SessionLockLost');
+        return true;
+      });
+      const next = await fixture.client.acceptSession(queue, 's');
+      assert.deepEqual(await next.getSessionState(), { by: 'first' });
+      await next.close();
+    } finally {
+      await holder.close().catch(() => undefined);
+      await proxy.close();
+    }
+  });
+
+  it('refuses session state over 256 KB, as a message that size, and keeps the state it had', async () => {
+    const queue = await fixture.queue({ requiresSession: true });
+    const receiver = await fixture.client.acceptSession(queue, 's');
+    await receiver.setSessionState(Buffer.alloc(200 * 1024, 'a'));
+    await assert.rejects(receiver.setSessionState(Buffer.alloc(257 * 1024, 'b')), (error: unknown) => {
+      assert.ok(isServiceBusError(error));
+      assert.equal(error.code, 'MessageSizeExceeded');
+      return true;
+    });
+    const state = (await receiver.getSessionState()) as Buffer;
+    assert.equal(state.length, 200 * 1024);
+    assert.equal(state[0], 'a'.charCodeAt(0));
     await receiver.close();
   });
 });
