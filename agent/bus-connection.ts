@@ -1,38 +1,29 @@
 /**
- * One generation of the agent's Service Bus connection: a client and a peek-lock receiver on the
- * request queue (Listen-only connection string), a client and a sender on the replies queue
- * (Send-only), and the messages in flight on that receiver. A key rollover builds a new one on the
- * new strings, proves it, switches to it, and retires the old one once its messages have settled.
+ * One generation of the agent's Service Bus connection: a client on the request queue (Listen-only
+ * connection string), through which the agent accepts sessions (session-lease.ts), and a client and a
+ * sender on the replies queue (Send-only). A new generation replaces the current one when a key
+ * rollover brings new SAS keys, and when the current one stays broken after an outage
+ * (service-bus-link.ts): a new ServiceBusClient opens a new AMQP connection, which is what a restart
+ * did. Every call made here has a deadline (deadline.ts).
  *
- * Knowing that new keys work:
- * - `verify()` proves both keys on a short-lived pair of clients of their own, with no retries: it
- *   peeks one message through the request queue's `$management` node (the SDK first puts a SAS
- *   token signed with the Listen key on the connection, CBS), then opens a sender link on the
- *   replies queue (`createMessageBatch()` attaches it to learn the maximum message size), which
- *   proves the Send key without sending anything. Not on the connection that will be kept: the SDK
- *   counts UnauthorizedAccess as retryable ("credentials may have been rotated"), so a wrong key
- *   there costs maxRetries × retryDelay (30 s by default) before it fails; here it fails in one
- *   round trip, and a transient fault only means the rollover is retried when the broker
- *   redelivers its control message.
- * - `start()` subscribes and resolves once the receive link of the kept connection is attached, so
- *   the old subscription can stop with no gap in receiving. The SDK connects lazily and its public
- *   API has no "link up" event: `@azure/service-bus` (7.x) calls a `postInitialize` handler after
- *   attaching the link and before giving credit (`InternalMessageHandlers`, not in its public
- *   types). It is used when present; a receive error first rejects; if neither comes within the
- *   timeout (an SDK that no longer calls it), the result says "unconfirmed" and the caller goes on,
- *   covered by `verify()`: a slow attach then only delays messages, which wait on the queue.
- * - The kept sender's first message is the rollover's acknowledgement: it goes out on the new
- *   Send key, or the rollover fails and is retried (the agent then acknowledges again).
+ * Knowing that new keys work: `verify()` proves both keys on a short-lived pair of clients of their
+ * own, with no retries: it peeks one message through the request queue's `$management` node (the SDK
+ * first puts a SAS token signed with the Listen key on the connection, CBS), then opens a sender link
+ * on the replies queue (`createMessageBatch()` attaches it to learn the maximum message size), which
+ * proves the Send key without sending anything. Not on the connection that will be kept: the SDK
+ * counts UnauthorizedAccess as retryable ("credentials may have been rotated"), so a wrong key there
+ * costs maxRetries × retryDelay (30 s by default) before it fails; here it fails in one round trip,
+ * and a transient fault only means the rollover is retried when the broker redelivers its control
+ * message.
  */
 import {
   ServiceBusClient,
-  type MessageHandlers,
-  type ProcessErrorArgs,
   type ServiceBusClientOptions,
-  type ServiceBusReceivedMessage,
-  type ServiceBusReceiver,
+  type ServiceBusMessage,
   type ServiceBusSender,
+  type ServiceBusSessionReceiver,
 } from '@azure/service-bus';
+import { withDeadline } from './deadline.js';
 
 export interface ConnectionStrings {
   /** Listen-only, the request queue. */
@@ -41,13 +32,10 @@ export interface ConnectionStrings {
   replies: string;
 }
 
-export interface ReceiveHandlers {
-  processMessage(message: ServiceBusReceivedMessage, receiver: ServiceBusReceiver): Promise<void>;
-  processError(args: ProcessErrorArgs): Promise<void>;
+export interface Queues {
+  requestQueue: string;
+  repliesQueue: string;
 }
-
-/** Whether the receive link was seen attached, or only its keys verified (see the module comment). */
-export type LinkState = 'attached' | 'unconfirmed';
 
 /**
  * The connection string with its `SharedAccessKey` replaced, every other part as written. Throws
@@ -68,36 +56,31 @@ export function withSharedAccessKey(connectionString: string, key: string): stri
 }
 
 export class BusConnection {
-  /** Messages being handled that this receiver delivered (they settle on it). */
-  readonly inFlight = new Set<Promise<void>>();
-  private subscription: { close(): Promise<void> } | undefined;
+  /** Sends begun on this generation's sender and not finished. */
+  private readonly sending = new Set<Promise<unknown>>();
   private closing: Promise<void> | undefined;
 
   private constructor(
     readonly strings: ConnectionStrings,
+    readonly queues: Queues,
+    /** 1 for the first connection of a process, +1 for each replacement. */
+    readonly generation: number,
     private readonly requestsBus: ServiceBusClient,
     private readonly repliesBus: ServiceBusClient,
-    readonly receiver: ServiceBusReceiver,
-    readonly sender: ServiceBusSender,
+    private readonly sender: ServiceBusSender,
   ) {}
 
   /** Builds the clients; nothing connects until used. */
   static create(
     strings: ConnectionStrings,
-    queues: { requestQueue: string; repliesQueue: string },
+    queues: Queues,
     options: ServiceBusClientOptions,
+    generation: number,
   ): BusConnection {
     const requestsBus = new ServiceBusClient(strings.requests, options);
     const repliesBus = new ServiceBusClient(strings.replies, options);
-    const receiver = requestsBus.createReceiver(queues.requestQueue, {
-      receiveMode: 'peekLock',
-      maxAutoLockRenewalDurationInMs: 5 * 60_000,
-      // The header's expiresAt is an AMQP timestamp; by default the SDK turns Dates in application
-      // properties into numbers, and the envelope's check (which wants the Date back) would refuse it.
-      skipConvertingDate: true,
-    });
     const sender = repliesBus.createSender(queues.repliesQueue);
-    return new BusConnection(strings, requestsBus, repliesBus, receiver, sender);
+    return new BusConnection(strings, queues, generation, requestsBus, repliesBus, sender);
   }
 
   /**
@@ -107,89 +90,84 @@ export class BusConnection {
    */
   static async verify(
     strings: ConnectionStrings,
-    queues: { requestQueue: string; repliesQueue: string },
+    queues: Queues,
     options: ServiceBusClientOptions,
+    deadlineMs: number,
   ): Promise<void> {
-    const timeoutInMs = Math.min(options.retryOptions?.timeoutInMs ?? 60_000, 30_000);
+    const timeoutInMs = Math.min(options.retryOptions?.timeoutInMs ?? 60_000, deadlineMs);
     const once = { ...options, retryOptions: { ...options.retryOptions, maxRetries: 0, timeoutInMs } };
     const requestsBus = new ServiceBusClient(strings.requests, once);
     const repliesBus = new ServiceBusClient(strings.replies, once);
     try {
-      await requestsBus.createReceiver(queues.requestQueue).peekMessages(1);
-      await repliesBus.createSender(queues.repliesQueue).createMessageBatch();
+      await withDeadline('verifying the Listen key', deadlineMs, (abortSignal) =>
+        requestsBus.createReceiver(queues.requestQueue).peekMessages(1, { abortSignal }),
+      );
+      await withDeadline('verifying the Send key', deadlineMs, (abortSignal) =>
+        repliesBus.createSender(queues.repliesQueue).createMessageBatch({ abortSignal }),
+      );
     } finally {
-      await Promise.allSettled([requestsBus.close(), repliesBus.close()]);
+      void Promise.allSettled([requestsBus.close(), repliesBus.close()]);
     }
   }
 
   /**
-   * Starts receiving with `handlers` (`autoCompleteMessages: false`). Resolves when the receive link
-   * is attached (or "unconfirmed" after `attachTimeoutMs`); rejects on a receive error before that.
+   * Locks session `sessionId` of the request queue for this agent (peek-lock; the lease renews the
+   * lock itself). Throws the SDK's error: SessionCannotBeLocked while another agent holds it.
    */
-  start(handlers: ReceiveHandlers, maxConcurrentCalls: number, attachTimeoutMs: number): Promise<LinkState> {
-    return new Promise<LinkState>((resolve, reject) => {
-      let settled = false;
-      const settle = (done: () => void) => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        done();
-      };
-      const timer = setTimeout(() => settle(() => resolve('unconfirmed')), attachTimeoutMs);
-      timer.unref();
-      const receiver = this.receiver;
-      const subscribed: MessageHandlers & { postInitialize(): Promise<void> } = {
-        processMessage: async (message) => {
-          const work = handlers.processMessage(message, receiver);
-          this.inFlight.add(work);
-          try {
-            await work;
-          } finally {
-            this.inFlight.delete(work);
-          }
-        },
-        processError: async (args) => {
-          if (args.errorSource === 'receive') settle(() => reject(args.error));
-          await handlers.processError(args);
-        },
-        postInitialize: async () => settle(() => resolve('attached')),
-      };
-      this.subscription = receiver.subscribe(subscribed, {
-        autoCompleteMessages: false,
-        maxConcurrentCalls,
+  async acceptSession(sessionId: string, deadlineMs: number): Promise<ServiceBusSessionReceiver> {
+    let accepting: Promise<ServiceBusSessionReceiver> | undefined;
+    try {
+      return await withDeadline('accepting the request session', deadlineMs, (abortSignal) => {
+        accepting = this.requestsBus.acceptSession(this.queues.requestQueue, sessionId, {
+          receiveMode: 'peekLock',
+          maxAutoLockRenewalDurationInMs: 0,
+          // The header's expiresAt is an AMQP timestamp; by default the SDK turns Dates in application
+          // properties into numbers, and the envelope's check (which wants the Date back) would refuse it.
+          skipConvertingDate: true,
+          abortSignal,
+        });
+        return accepting;
       });
-    });
+    } catch (error) {
+      // Accepted after the deadline: let go at once, or the lock would sit unused until it lapses.
+      void accepting?.then((late) => late.close()).catch(() => undefined);
+      throw error;
+    }
   }
 
-  /** Stops taking new messages (the link stays open: those in flight can still settle). */
-  async stopReceiving(): Promise<void> {
-    await this.subscription?.close();
+  /** Sends one message on the replies queue. */
+  async send(message: ServiceBusMessage, deadlineMs: number): Promise<void> {
+    const sending = withDeadline('sending on the replies queue', deadlineMs, (abortSignal) =>
+      this.sender.sendMessages(message, { abortSignal }),
+    );
+    this.sending.add(sending);
+    try {
+      await sending;
+    } finally {
+      this.sending.delete(sending);
+    }
   }
 
-  /** Resolves when no message of this receiver is in flight. */
-  async drained(): Promise<void> {
-    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
+  /** Opens the replies link (nothing is sent): proves this generation reaches Service Bus. */
+  async probe(deadlineMs: number): Promise<void> {
+    await withDeadline('opening the replies link', deadlineMs, (abortSignal) =>
+      this.sender.createMessageBatch({ abortSignal }),
+    );
   }
 
-  /** Closes receiver, sender and clients. Idempotent; throws the first error after trying every step. */
-  close(): Promise<void> {
-    return (this.closing ??= (async () => {
-      const steps = [
-        () => this.stopReceiving(),
-        () => this.receiver.close(),
-        () => this.sender.close(),
-        () => this.requestsBus.close(),
-        () => this.repliesBus.close(),
-      ];
-      let first: unknown;
-      for (const step of steps) {
-        try {
-          await step();
-        } catch (error) {
-          first ??= error;
-        }
-      }
-      if (first !== undefined) throw first;
-    })());
+  /** Resolves when the sends begun on this generation have finished, one way or the other. */
+  async sendsSettled(): Promise<void> {
+    while (this.sending.size > 0) await Promise.allSettled([...this.sending]);
+  }
+
+  /**
+   * Closes sender and clients, waiting at most `deadlineMs`: a client whose peer hangs may never
+   * finish closing, and is then left to its sockets' fate. Idempotent; never throws.
+   */
+  close(deadlineMs: number): Promise<void> {
+    return (this.closing ??= withDeadline('closing a Service Bus connection', deadlineMs, async () => {
+      await Promise.allSettled([this.sender.close()]);
+      await Promise.allSettled([this.requestsBus.close(), this.repliesBus.close()]);
+    }).catch(() => undefined));
   }
 }

@@ -11,17 +11,26 @@
  *   let them fail another caller's operation.
  * - An expired request (its authenticated expiry has passed) is answered WritebackExpired and
  *   completed, unless an outcome is already recorded, which is re-sent instead.
- * - Transient faults (Key Vault or Service Bus unreachable, throttled, 5xx; the record's disk) leave
- *   the message to the broker: it is held for a backoff that grows with its delivery count and then
- *   abandoned, so it is redelivered rather than lost or spun through maxDeliveryCount at once.
- * - Exactly once: see OperationRecord. A request found "applying" without an outcome (the agent
- *   stopped mid-apply) is answered AgentFailure "outcome unknown" and not applied again: a second
- *   reset is harmless, but a second change would fail on history or count as a bad password.
+ * - Transient faults (Key Vault or Service Bus unreachable, throttled, 5xx; the record cannot be
+ *   written) leave the message to the broker: it is held for a backoff that grows with its delivery
+ *   count and then abandoned, so it is redelivered rather than lost or spun through
+ *   maxDeliveryCount at once.
+ * - Exactly once, across the tenant's agents (session-record.ts): "applying" — with the user's
+ *   password stamp — is recorded before the directory is touched, the outcome after, and a reply is
+ *   sent only for a recorded outcome, so an agent that lost the session never answers for an
+ *   operation the next one may still settle differently.
+ * - A request found "applying" without an outcome was interrupted: its agent died, hung, or lost
+ *   the session. Its write may still be under way for up to `applyWindowMs` after it began (the
+ *   directory drivers begin no write that could end later), so the agent holding the session now
+ *   waits until that window has passed since it took the session, then asks the directory: a
+ *   password stamp that moved means the operation took effect (succeeded, not applied again);
+ *   unmoved, it did not, and it is applied now. An unlock is applied again (it is idempotent).
  */
 import { randomUUID } from 'node:crypto';
-import type { ServiceBusReceivedMessage, ServiceBusReceiver, ServiceBusSender } from '@azure/service-bus';
+import { performance } from 'node:perf_hooks';
+import type { ServiceBusMessage, ServiceBusReceivedMessage } from '@azure/service-bus';
 import { isTransientKeyVaultError } from '../shared/azure/index.js';
-import type { OperationResult } from '../shared/domain/index.js';
+import type { OperationResult, UserIdentifier } from '../shared/domain/index.js';
 import {
   EnvelopeError,
   RequestExpiredError,
@@ -36,17 +45,23 @@ import {
   type RequestKeyVault,
   traceparentOf,
 } from '../shared/wire/index.js';
-import type { DirectoryDriver } from './directory/index.js';
+import { backoffDelay } from './backoff.js';
+import { pause, withDeadline } from './deadline.js';
+import type { DependencyHealth } from './dependency-health.js';
+import type { DirectoryDriver, WriteOptions } from './directory/index.js';
 import { describeError, type AgentLogger } from './log.js';
-import type { OperationRecord, RecordedOutcome } from './operation-record.js';
+import type { RecordedOutcome } from './session-record.js';
+import type { SessionLease } from './session-lease.js';
 
 export interface WorkerOptions {
   tenantId: string;
+  agentId: string;
   keyVault: RequestKeyVault;
   signer: ReplySigner;
   directory: DirectoryDriver;
-  record: OperationRecord;
-  replies: ServiceBusSender;
+  /** Sends a reply on the replies queue (the link's current generation; it has its own deadline). */
+  send: (message: ServiceBusMessage) => Promise<void>;
+  health: DependencyHealth;
   log: AgentLogger;
   now?: () => Date;
   /**
@@ -62,6 +77,10 @@ export interface WorkerOptions {
   /** Backoff before abandoning after a transient fault: first delay and cap. Defaults 1 s and 30 s. */
   retryBackoffMs?: number;
   maxRetryBackoffMs?: number;
+  /** Deadlines of each call to Key Vault and to the directory. */
+  deadlines: { keyVaultMs: number; directoryMs: number };
+  /** How long a write may take from the moment "applying" is recorded (see the module comment). */
+  applyWindowMs: number;
 }
 
 /** The reason a dead-lettered request carries (DeadLetterReason). */
@@ -78,57 +97,59 @@ class TransientFault extends Error {
   }
 }
 
-/** Notes whether the content key unwrapped: after that, an envelope error concerns an authentic header. */
+/** The session was lost mid-request: the next holder settles it; nothing more is done here. */
+class LeaseGone extends Error {
+  constructor(readonly step: string) {
+    super(`the request session was lost while ${step}`);
+    this.name = 'LeaseGone';
+  }
+}
+
+/**
+ * Key Vault as the envelope sees it, with a deadline on each call, the outcome told to the
+ * dependency health, and a note of whether the content key unwrapped: after that, an envelope error
+ * concerns an authentic header.
+ */
 class TrackingKeyVault implements RequestKeyVault {
   unwrapped = false;
-  constructor(private readonly inner: RequestKeyVault) {}
+  constructor(
+    private readonly inner: RequestKeyVault,
+    private readonly deadlineMs: number,
+    private readonly health: DependencyHealth,
+  ) {}
   get vaultUrl(): string {
     return this.inner.vaultUrl;
   }
   async unwrapKey(keyId: string, algorithm: KeyEncryptionAlgorithm, wrappedKey: Buffer): Promise<Buffer> {
-    const key = await this.inner.unwrapKey(keyId, algorithm, wrappedKey);
+    const key = await this.call('unwrapping a content key', () =>
+      this.inner.unwrapKey(keyId, algorithm, wrappedKey),
+    );
     this.unwrapped = true;
     return key;
   }
   decrypt(keyId: string, algorithm: KeyEncryptionAlgorithm, ciphertext: Buffer): Promise<Buffer> {
-    return this.inner.decrypt(keyId, algorithm, ciphertext);
+    return this.call('decrypting a password', () => this.inner.decrypt(keyId, algorithm, ciphertext));
+  }
+  private async call<T>(step: string, call: () => Promise<T>): Promise<T> {
+    try {
+      const result = await withDeadline(step, this.deadlineMs, call);
+      this.health.ok('keyVault');
+      return result;
+    } catch (error) {
+      if (isTransientKeyVaultError(error)) this.health.failed('keyVault', step, error);
+      throw error;
+    }
   }
 }
-
-const sleep = (ms: number, signal: AbortSignal) =>
-  new Promise<void>((resolve) => {
-    if (signal.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
 
 export class RequestWorker {
   private readonly inFlight = new Map<string, Promise<void>>();
   private readonly now: () => Date;
   private readonly stopping = new AbortController();
   private handled = 0;
-  private sender: ServiceBusSender;
 
   constructor(private readonly options: WorkerOptions) {
     this.now = options.now ?? (() => new Date());
-    this.sender = options.replies;
-  }
-
-  /**
-   * The sender replies go out on. A key rollover swaps it; a reply already being sent finishes on
-   * the previous one, any later one (whichever receiver its request came from) uses the new one.
-   */
-  get replies(): ServiceBusSender {
-    return this.sender;
-  }
-
-  set replies(sender: ServiceBusSender) {
-    this.sender = sender;
   }
 
   /** Messages handled (settled one way or another) since start. */
@@ -136,13 +157,13 @@ export class RequestWorker {
     return this.handled;
   }
 
-  /** Cuts backoff waits short (the message is abandoned at once), for a graceful stop. */
+  /** Cuts backoff and takeover waits short (the message is left to the broker), for a graceful stop. */
   stop(): void {
     this.stopping.abort();
   }
 
-  /** Handles one peek-locked message and settles it. Never throws. */
-  async handle(message: ServiceBusReceivedMessage, receiver: ServiceBusReceiver): Promise<void> {
+  /** Handles one peek-locked message of `lease` and settles it. Never throws. */
+  async handle(message: ServiceBusReceivedMessage, lease: SessionLease): Promise<void> {
     const { log, tenantId } = this.options;
     const messageId = typeof message.messageId === 'string' ? message.messageId : undefined;
     try {
@@ -156,7 +177,7 @@ export class RequestWorker {
           refusal: 'MalformedRequest',
           detail: error instanceof EnvelopeError ? error.message : describeError(error),
         });
-        await this.deadLetter(message, receiver, 'MalformedRequest', error);
+        await this.deadLetter(message, lease, 'MalformedRequest', error);
         return;
       }
       if (header.tenantId !== tenantId) {
@@ -166,7 +187,7 @@ export class RequestWorker {
           refusal: 'WrongTenant',
           detail: `the request names tenant ${header.tenantId}`,
         });
-        await this.deadLetter(message, receiver, 'WrongTenant', `the request names another tenant`);
+        await this.deadLetter(message, lease, 'WrongTenant', `the request names another tenant`);
         return;
       }
       const operationId = header.operationId;
@@ -179,7 +200,7 @@ export class RequestWorker {
       // The same operation twice at once (a duplicate message): the second waits for the first's outcome.
       const running = this.inFlight.get(operationId);
       if (running) await running.catch(() => undefined);
-      const work = this.process(message, receiver, header);
+      const work = this.process(message, lease, header);
       this.inFlight.set(operationId, work);
       try {
         await work;
@@ -196,24 +217,27 @@ export class RequestWorker {
 
   private async process(
     message: ServiceBusReceivedMessage,
-    receiver: ServiceBusReceiver,
+    lease: SessionLease,
     header: RequestHeader,
   ): Promise<void> {
     const { log } = this.options;
     const operationId = header.operationId;
     try {
-      const tracking = new TrackingKeyVault(this.options.keyVault);
+      const tracking = new TrackingKeyVault(
+        this.options.keyVault,
+        this.options.deadlines.keyVaultMs,
+        this.options.health,
+      );
       let payload: OpenedWritebackRequest | CredentialsRequest;
       try {
         payload = (await openRequest(message, tracking, this.now())).payload;
       } catch (error) {
         if (error instanceof RequestExpiredError) {
-          const recorded = this.options.record.get(operationId);
-          if (recorded?.state === 'done')
-            return await this.resend(message, receiver, header, recorded.outcome);
-          if (recorded?.state === 'applying') return await this.outcomeUnknown(message, receiver, header);
+          const recorded = lease.record.get(operationId);
+          if (recorded?.state === 'done') return await this.resend(message, lease, header, recorded.outcome);
+          if (recorded?.state === 'applying') return await this.outcomeUnknown(message, lease, header);
           log.info('request expired', { event: 'expired', operationId, expiresAt: header.expiresAt });
-          return await this.finish(message, receiver, header, {
+          return await this.finish(message, lease, header, {
             outcome: 'WritebackExpired',
             detail: 'the request expired before the agent took it',
           });
@@ -235,32 +259,66 @@ export class RequestWorker {
           ...(error.cause ? { cause: describeError(error.cause) } : {}),
         });
         if (authentic) {
-          await this.answer(
-            header,
-            { outcome: 'AgentFailure', detail: 'the agent could not read the request' },
-            message,
-          );
+          await this.recordAndReply(lease, header, {
+            outcome: 'AgentFailure',
+            detail: 'the agent could not read the request',
+          });
         }
-        await this.deadLetter(message, receiver, authentic ? 'UnreadableRequest' : 'TamperedRequest', error);
+        await this.deadLetter(message, lease, authentic ? 'UnreadableRequest' : 'TamperedRequest', error);
         return;
       }
 
       if (payload.operation === 'credentials')
-        return await this.rollCredentials(message, receiver, header, payload);
+        return await this.rollCredentials(message, lease, header, payload);
 
-      const recorded = this.options.record.get(operationId);
-      if (recorded?.state === 'done') return await this.resend(message, receiver, header, recorded.outcome);
-      if (recorded?.state === 'applying') return await this.outcomeUnknown(message, receiver, header);
+      const recorded = lease.record.get(operationId);
+      if (recorded?.state === 'done') return await this.resend(message, lease, header, recorded.outcome);
+      let stamp: string | undefined;
+      if (recorded?.state === 'applying') {
+        // Interrupted (module comment): wait out the previous holder's window, then ask the directory.
+        const windowEnds = lease.acquiredAt + this.options.applyWindowMs;
+        await pause(windowEnds - performance.now(), this.stopping.signal);
+        if (this.stopping.signal.aborted) throw new TransientFault('stopping', {});
+        stamp = await this.stampOf(payload);
+        if (recorded.stamp !== undefined && stamp !== recorded.stamp) {
+          log.info('interrupted operation had taken effect', {
+            event: 'takenOver',
+            operationId,
+            appliedBy: recorded.by,
+            applied: true,
+          });
+          return await this.finish(message, lease, header, {
+            outcome: 'succeeded',
+            detail: 'applied by an agent that stopped before it answered',
+          });
+        }
+        log.info('interrupted operation had not taken effect; applying it', {
+          event: 'takenOver',
+          operationId,
+          appliedBy: recorded.by,
+          applied: false,
+        });
+      } else {
+        stamp = await this.stampOf(payload);
+      }
 
+      const startedAt = this.now();
+      const deadline = Date.now() + this.options.applyWindowMs;
       try {
-        await this.options.record.markApplying(operationId, header.expiresAt);
+        await lease.record.markApplying(operationId, {
+          expiresAt: header.expiresAt,
+          startedAt,
+          by: this.options.agentId,
+          ...(stamp !== undefined ? { stamp } : {}),
+        });
       } catch (error) {
         throw new TransientFault('writing the operation record', { cause: error });
       }
-      const startedAt = Date.now();
+      if (!lease.held) throw new LeaseGone('recording "applying"');
+      const began = performance.now();
       let result: OperationResult;
       try {
-        result = await apply(this.options.directory, payload);
+        result = await apply(this.options.directory, payload, { deadline });
       } catch (error) {
         // Drivers resolve every directory outcome; a throw is a bug or a closed driver.
         log.error('directory driver failed', {
@@ -277,18 +335,45 @@ export class RequestWorker {
         outcome: result.outcome,
         ...(result.reason ? { reason: result.reason } : {}),
         ...(result.detail ? { detail: result.detail } : {}),
-        durationMs: Date.now() - startedAt,
+        durationMs: Math.round(performance.now() - began),
       });
-      await this.finish(message, receiver, header, result, true);
+      await this.finish(message, lease, header, result, true);
     } catch (error) {
-      await this.retryLater(message, receiver, operationId, error);
+      if (error instanceof LeaseGone) {
+        log.warn('request left to the agent that holds the session next', {
+          event: 'leftToNextHolder',
+          operationId,
+          step: error.step,
+        });
+        return;
+      }
+      await this.retryLater(message, lease, operationId, error);
+    }
+  }
+
+  /** The user's password stamp now (undefined for an unlock, which is applied again if interrupted). */
+  private async stampOf(payload: OpenedWritebackRequest): Promise<string | undefined> {
+    if (payload.operation === 'unlock') return undefined;
+    return this.directoryCall('reading the password stamp', () =>
+      this.options.directory.passwordStamp(payload.user),
+    );
+  }
+
+  private async directoryCall<T>(step: string, call: () => Promise<T>): Promise<T> {
+    try {
+      const result = await withDeadline(step, this.options.deadlines.directoryMs, call);
+      this.options.health.ok('directory');
+      return result;
+    } catch (error) {
+      this.options.health.failed('directory', step, error);
+      throw new TransientFault(step, { cause: error });
     }
   }
 
   /** A control message: handed to onCredentials, then completed. Applying the same keys twice is harmless. */
   private async rollCredentials(
     message: ServiceBusReceivedMessage,
-    receiver: ServiceBusReceiver,
+    lease: SessionLease,
     header: RequestHeader,
     credentials: CredentialsRequest,
   ): Promise<void> {
@@ -300,12 +385,7 @@ export class RequestWorker {
         refusal: 'UnreadableRequest',
         detail: 'this agent does not take new credentials',
       });
-      await this.deadLetter(
-        message,
-        receiver,
-        'UnreadableRequest',
-        'the agent does not take new credentials',
-      );
+      await this.deadLetter(message, lease, 'UnreadableRequest', 'the agent does not take new credentials');
       return;
     }
     try {
@@ -313,49 +393,73 @@ export class RequestWorker {
     } catch (error) {
       throw new TransientFault('taking the new credentials', { cause: error });
     }
-    await receiver.completeMessage(message);
+    await lease.complete(message);
   }
 
-  /** Records an outcome (unless `alreadyApplied` failed to record it), replies and completes. */
+  /**
+   * Records an outcome, replies and completes. An outcome of an operation that was applied is
+   * recorded come what may while the session holds (tried again until it is written): a reply may
+   * only go out for a recorded outcome.
+   */
   private async finish(
     message: ServiceBusReceivedMessage,
-    receiver: ServiceBusReceiver,
+    lease: SessionLease,
     header: RequestHeader,
     result: OperationResult,
     applied = false,
   ): Promise<void> {
     const outcome: RecordedOutcome = { result, finishedAt: this.now() };
-    try {
-      await this.options.record.recordOutcome(header.operationId, header.expiresAt, outcome);
-    } catch (error) {
-      if (!applied) throw new TransientFault('writing the operation record', { cause: error });
-      // Applied already: answer anyway; a redelivery would find "applying" and say "outcome unknown".
-      this.options.log.error('outcome not recorded', {
-        event: 'recordError',
-        operationId: header.operationId,
-        error: describeError(error),
-      });
+    if (applied) await this.recordPersistently(lease, header, outcome);
+    else {
+      try {
+        await lease.record.recordOutcome(header.operationId, header.expiresAt, outcome);
+      } catch (error) {
+        if (!lease.held) throw new LeaseGone('recording the outcome');
+        throw new TransientFault('writing the operation record', { cause: error });
+      }
     }
     await this.reply(header, outcome, message);
-    await receiver.completeMessage(message);
+    await lease.complete(message);
   }
 
-  /** Found "applying" without an outcome: the agent stopped mid-apply; never apply twice. */
+  private async recordPersistently(
+    lease: SessionLease,
+    header: RequestHeader,
+    outcome: RecordedOutcome,
+  ): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await lease.record.recordOutcome(header.operationId, header.expiresAt, outcome);
+        return;
+      } catch (error) {
+        this.options.log.warn('outcome not recorded yet', {
+          event: 'recordError',
+          operationId: header.operationId,
+          attempt: attempt + 1,
+          error: describeError(error),
+        });
+        if (!lease.held || this.stopping.signal.aborted) throw new LeaseGone('recording the outcome');
+        await pause(backoffDelay(attempt, { initialMs: 200, maxMs: 5_000 }), this.stopping.signal);
+      }
+    }
+  }
+
+  /** Found "applying" for an expired request: it cannot be opened to check, nor applied any more. */
   private outcomeUnknown(
     message: ServiceBusReceivedMessage,
-    receiver: ServiceBusReceiver,
+    lease: SessionLease,
     header: RequestHeader,
   ): Promise<void> {
     this.options.log.warn('outcome unknown', { event: 'outcomeUnknown', operationId: header.operationId });
-    return this.finish(message, receiver, header, {
+    return this.finish(message, lease, header, {
       outcome: 'AgentFailure',
-      detail: 'outcome unknown: the agent stopped while applying it',
+      detail: 'outcome unknown: an agent stopped while applying it, and it has expired since',
     });
   }
 
   private async resend(
     message: ServiceBusReceivedMessage,
-    receiver: ServiceBusReceiver,
+    lease: SessionLease,
     header: RequestHeader,
     outcome: RecordedOutcome,
   ): Promise<void> {
@@ -365,20 +469,22 @@ export class RequestWorker {
       outcome: outcome.result.outcome,
     });
     await this.reply(header, outcome, message);
-    await receiver.completeMessage(message);
+    await lease.complete(message);
   }
 
-  /** Records and replies without settling (the caller dead-letters). */
-  private async answer(
+  /** Records and replies without settling (the caller dead-letters); best effort. */
+  private async recordAndReply(
+    lease: SessionLease,
     header: RequestHeader,
     result: OperationResult,
-    message?: ServiceBusReceivedMessage,
   ): Promise<void> {
     const outcome: RecordedOutcome = { result, finishedAt: this.now() };
-    await this.options.record
-      .recordOutcome(header.operationId, header.expiresAt, outcome)
-      .catch(() => undefined);
-    await this.reply(header, outcome, message);
+    try {
+      await lease.record.recordOutcome(header.operationId, header.expiresAt, outcome);
+    } catch {
+      return; // not recorded, not answered: the cloud ends the operation when it expires
+    }
+    await this.reply(header, outcome);
   }
 
   private async reply(
@@ -386,10 +492,10 @@ export class RequestWorker {
     outcome: RecordedOutcome,
     request?: ServiceBusReceivedMessage,
   ): Promise<void> {
-    const { signer, log, tenantId } = this.options;
+    const { signer, log, tenantId, health } = this.options;
     // The cloud's trace context goes back with the result, so telemetry joins request and reply.
     const traceparent = traceparentOf(request?.applicationProperties?.traceparent);
-    const trace = traceparent ? { traceparent } : {};
+    const trace: Record<string, string> = traceparent ? { traceparent } : {};
     const result = {
       tenantId,
       operationId: header.operationId,
@@ -401,12 +507,16 @@ export class RequestWorker {
     let jws: string;
     try {
       await this.options.signerReady?.();
-      jws = await signReply(signer, () => signResult(result, signer, this.now()));
+      jws = await withDeadline('signing a reply', this.options.deadlines.keyVaultMs, () =>
+        signReply(signer, () => signResult(result, signer, this.now())),
+      );
+      health.ok('keyVault');
     } catch (error) {
+      health.failed('keyVault', 'signing a reply', error);
       throw new TransientFault('signing the reply', { cause: error });
     }
     try {
-      await this.sender.sendMessages({
+      await this.options.send({
         body: jws,
         messageId: randomUUID(),
         correlationId: header.operationId,
@@ -426,27 +536,25 @@ export class RequestWorker {
 
   private async deadLetter(
     message: ServiceBusReceivedMessage,
-    receiver: ServiceBusReceiver,
+    lease: SessionLease,
     reason: RefusalReason,
     error: unknown,
   ): Promise<void> {
     const description =
       error instanceof EnvelopeError ? error.message : typeof error === 'string' ? error : 'refused';
-    await receiver.deadLetterMessage(message, {
-      deadLetterReason: reason,
-      deadLetterErrorDescription: description,
-    });
+    await lease.deadLetter(message, reason, description);
   }
 
   private async retryLater(
     message: ServiceBusReceivedMessage,
-    receiver: ServiceBusReceiver,
+    lease: SessionLease,
     operationId: string,
     error: unknown,
   ): Promise<void> {
-    const base = this.options.retryBackoffMs ?? 1000;
-    const cap = this.options.maxRetryBackoffMs ?? 30_000;
-    const delayMs = Math.min(cap, base * 2 ** Math.min(message.deliveryCount ?? 0, 16));
+    const delayMs = backoffDelay(message.deliveryCount ?? 0, {
+      initialMs: this.options.retryBackoffMs ?? 1000,
+      maxMs: this.options.maxRetryBackoffMs ?? 30_000,
+    });
     this.options.log.warn('request left for redelivery', {
       event: 'abandoned',
       operationId,
@@ -455,8 +563,8 @@ export class RequestWorker {
       deliveryCount: message.deliveryCount ?? 0,
       retryInMs: delayMs,
     });
-    await sleep(delayMs, this.stopping.signal);
-    await receiver.abandonMessage(message);
+    await pause(delayMs, this.stopping.signal);
+    if (lease.held) await lease.abandon(message);
   }
 }
 
@@ -474,13 +582,18 @@ export async function signReply(signer: ReplySigner, sign: () => Promise<string>
   }
 }
 
-function apply(directory: DirectoryDriver, payload: OpenedWritebackRequest): Promise<OperationResult> {
+function apply(
+  directory: DirectoryDriver,
+  payload: OpenedWritebackRequest,
+  options: WriteOptions,
+): Promise<OperationResult> {
+  const user: UserIdentifier = payload.user;
   switch (payload.operation) {
     case 'reset':
-      return directory.resetPassword(payload.user, payload.newPassword, payload.flags);
+      return directory.resetPassword(user, payload.newPassword, payload.flags, options);
     case 'change':
-      return directory.changePassword(payload.user, payload.currentPassword, payload.newPassword);
+      return directory.changePassword(user, payload.currentPassword, payload.newPassword, options);
     case 'unlock':
-      return directory.unlock(payload.user);
+      return directory.unlock(user, options);
   }
 }

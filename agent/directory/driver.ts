@@ -12,7 +12,11 @@
  *   or puts them into a result, an error or a log line.
  * - Accounts with adminCount=1 are refused (ProtectedAccount) before disabled ones (AccountDisabled);
  *   both before anything is written.
- * - `readPolicy()` throws a ProblemError with code AgentFailure when the directory cannot be read.
+ * - `readPolicy()` and `passwordStamp()` throw a ProblemError with code AgentFailure when the
+ *   directory cannot be read.
+ * - A write is never begun when it could still be under way at the caller's `deadline`: the
+ *   operation then resolves to AgentFailure, not applied. Agents rely on it when one takes over
+ *   from another that stopped mid-apply (docs/architecture.md, "Two agents per tenant").
  */
 import type {
   DirectoryPolicy,
@@ -28,19 +32,37 @@ export type {
   UserIdentifier,
 } from '../../shared/domain/index.js';
 
+/** How long the caller lets an operation run. */
+export interface WriteOptions {
+  /** Ms since the epoch: no write is begun that could still be under way after it. */
+  deadline?: number;
+}
+
 export interface DirectoryDriver {
   /** Administrative reset: sets the password without knowing the old one (history and age not applied). */
-  resetPassword(user: UserIdentifier, newPassword: string, flags?: ResetFlags): Promise<OperationResult>;
+  resetPassword(
+    user: UserIdentifier,
+    newPassword: string,
+    flags?: ResetFlags,
+    options?: WriteOptions,
+  ): Promise<OperationResult>;
   /** The user's own change: the directory checks the current password, history and minimum age. */
   changePassword(
     user: UserIdentifier,
     currentPassword: string,
     newPassword: string,
+    options?: WriteOptions,
   ): Promise<OperationResult>;
   /** Clears a lockout (succeeds as well when the account is not locked). */
-  unlock(user: UserIdentifier): Promise<OperationResult>;
+  unlock(user: UserIdentifier, options?: WriteOptions): Promise<OperationResult>;
   /** The domain's password policy, as heartbeats report it. */
   readPolicy(): Promise<DirectoryPolicy>;
+  /**
+   * An opaque value that changes each time the user's password is set (a reset or a change, also to
+   * "must change at next logon" again), and at no other time; undefined when no account matches.
+   * Compared before and after, it tells whether a password operation took effect.
+   */
+  passwordStamp(user: UserIdentifier): Promise<string | undefined>;
   /** Waits for operations in flight, then releases connections. Idempotent. */
   close(): Promise<void>;
 }
@@ -52,6 +74,12 @@ export interface DirectoryLogger {
 }
 
 export const silentLogger: DirectoryLogger = { info() {}, warn() {} };
+
+/** The answer to a write whose deadline left no time to make it: certainly not applied. */
+export const TOO_LATE: OperationResult = {
+  outcome: 'AgentFailure',
+  detail: 'not applied: too little time was left before its deadline',
+};
 
 /** Thrown when a driver is used after close(): a bug in the caller, not a directory outcome. */
 export class DirectoryClosedError extends Error {

@@ -1,6 +1,7 @@
 /** The agent's directory layer: one driver interface, an AD driver (LDAP) and an in-memory directory. */
 export {
   DirectoryClosedError,
+  TOO_LATE,
   silentLogger,
   type DirectoryDriver,
   type DirectoryLogger,
@@ -8,6 +9,7 @@ export {
   type OperationResult,
   type ResetFlags,
   type UserIdentifier,
+  type WriteOptions,
 } from './driver.js';
 export { LdapDirectory, type LdapDirectoryOptions } from './ldap-directory.js';
 export {

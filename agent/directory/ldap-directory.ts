@@ -18,7 +18,10 @@
  * - Failures are mapped by LDAP result code and the leading Win32 code (ad-answers.ts); a policy
  *   refusal's reason is told from the domain's policy and the password itself (password-rules.ts).
  * - Only connecting and reading are retried. A write whose connection fails is reported as an
- *   AgentFailure with its outcome unknown, never sent twice.
+ *   AgentFailure with its outcome unknown, never sent twice. A write is not begun when its request
+ *   timeout would reach past the caller's deadline (an AgentFailure, not applied).
+ * - The password stamp is the version of `unicodePwd` in the account's replication metadata
+ *   (unicode-pwd-version.ts): it rises with every password set, whatever pwdLastSet says.
  */
 import { Attribute, Change, Client, type Entry, type Filter } from 'ldapts';
 import { ConfigurationError, ProblemError } from '../../shared/errors/index.js';
@@ -35,6 +38,7 @@ import { adIntervalToSeconds, fileTimeToDate, generalizedTimeToDate } from './ad
 import { ConnectionPool, PoolClosedError, PoolTimeoutError } from './connection-pool.js';
 import {
   DirectoryClosedError,
+  TOO_LATE,
   silentLogger,
   type DirectoryDriver,
   type DirectoryLogger,
@@ -42,10 +46,12 @@ import {
   type OperationResult,
   type ResetFlags,
   type UserIdentifier,
+  type WriteOptions,
 } from './driver.js';
 import { userFilter } from './ldap-filters.js';
 import { reasonForRefusal, type AccountNames } from './password-rules.js';
 import { InvalidSidError } from './sid.js';
+import { unicodePwdVersion } from './unicode-pwd-version.js';
 
 export interface LdapDirectoryOptions {
   /** `ldaps://dc.example.com:636`, or `ldap://…:389` together with `startTls: true`. */
@@ -173,6 +179,7 @@ export class LdapDirectory implements DirectoryDriver {
   private readonly pool: ConnectionPool<Client>;
   private readonly log: DirectoryLogger;
   private readonly deadlineMs: number;
+  private readonly requestTimeoutMs: number;
   private serverFacts?: ServerFacts;
   private closed = false;
 
@@ -180,6 +187,7 @@ export class LdapDirectory implements DirectoryDriver {
     validate(options);
     this.log = options.logger ?? silentLogger;
     this.deadlineMs = options.operationDeadlineMs ?? 15_000;
+    this.requestTimeoutMs = options.requestTimeoutMs ?? 10_000;
     this.pool = new ConnectionPool<Client>({
       size: options.poolSize ?? 4,
       open: () => this.connect(),
@@ -211,8 +219,9 @@ export class LdapDirectory implements DirectoryDriver {
     user: UserIdentifier,
     newPassword: string,
     flags: ResetFlags = {},
+    options: WriteOptions = {},
   ): Promise<OperationResult> {
-    return this.operate('reset', user, async (client, account) => {
+    return this.operate('reset', user, options, async (client, account) => {
       const changes = [
         replace('unicodePwd', unicodePwd(newPassword)),
         replace('pwdLastSet', flags.forceChangeAtNextLogon ? '0' : '-1'),
@@ -226,8 +235,9 @@ export class LdapDirectory implements DirectoryDriver {
     user: UserIdentifier,
     currentPassword: string,
     newPassword: string,
+    options: WriteOptions = {},
   ): Promise<OperationResult> {
-    return this.operate('change', user, async (client, account) => {
+    return this.operate('change', user, options, async (client, account) => {
       const changes = [
         new Change({
           operation: 'delete',
@@ -242,8 +252,8 @@ export class LdapDirectory implements DirectoryDriver {
     });
   }
 
-  async unlock(user: UserIdentifier): Promise<OperationResult> {
-    return this.operate('unlock', user, (client, account) =>
+  async unlock(user: UserIdentifier, options: WriteOptions = {}): Promise<OperationResult> {
+    return this.operate('unlock', user, options, (client, account) =>
       this.update(client, account.dn, [replace('lockoutTime', '0')]),
     );
   }
@@ -255,6 +265,45 @@ export class LdapDirectory implements DirectoryDriver {
     } catch (error) {
       const interpretation = this.interpretFailure(error, 'lookup');
       throw new ProblemError('AgentFailure', `reading the password policy failed: ${interpretation.detail}`);
+    }
+  }
+
+  async passwordStamp(user: UserIdentifier): Promise<string | undefined> {
+    this.assertOpen();
+    let filter: Filter;
+    try {
+      filter = userFilter(user);
+    } catch (error) {
+      if (!(error instanceof InvalidSidError)) throw error;
+      return undefined;
+    }
+    try {
+      return await this.withConnection(async (client) => {
+        const { searchEntries: entries } = await client.search(this.options.baseDn, {
+          scope: 'sub',
+          filter,
+          attributes: ['replPropertyMetaData'],
+          explicitBufferAttributes: ['replPropertyMetaData'],
+          sizeLimit: 2,
+        });
+        // More than one match: the operation itself answers that, and writes nothing.
+        if (entries.length !== 1) return undefined;
+        const value = entries[0]!['replPropertyMetaData'];
+        const blob = Array.isArray(value) ? value[0] : value;
+        const version = Buffer.isBuffer(blob) ? unicodePwdVersion(blob) : undefined;
+        if (version === undefined) {
+          throw new ProblemError(
+            'AgentFailure',
+            "the account's replPropertyMetaData cannot be read (the service account needs read access)",
+          );
+        }
+        return String(version);
+      });
+    } catch (error) {
+      if (error instanceof PoolClosedError) throw new DirectoryClosedError();
+      if (error instanceof RangeError) throw new ProblemError('AgentFailure', error.message);
+      const interpretation = this.interpretFailure(error, 'lookup');
+      throw new ProblemError('AgentFailure', `reading the password stamp failed: ${interpretation.detail}`);
     }
   }
 
@@ -277,7 +326,7 @@ export class LdapDirectory implements DirectoryDriver {
     const client = new Client({
       url: this.options.url,
       connectTimeout: this.options.connectTimeoutMs ?? 5_000,
-      timeout: this.options.requestTimeoutMs ?? 10_000,
+      timeout: this.requestTimeoutMs,
       ...(this.options.startTls ? {} : { tlsOptions }),
     });
     try {
@@ -297,8 +346,9 @@ export class LdapDirectory implements DirectoryDriver {
    */
   private async withConnection<T>(
     work: (client: Client, progress: { writing: boolean }) => Promise<T>,
+    callerDeadline = Infinity,
   ): Promise<T> {
-    const deadline = Date.now() + this.deadlineMs;
+    const deadline = Math.min(Date.now() + this.deadlineMs, callerDeadline);
     for (let attempt = 1; ; attempt++) {
       const progress = { writing: false };
       try {
@@ -325,6 +375,7 @@ export class LdapDirectory implements DirectoryDriver {
   private async operate(
     operation: 'reset' | 'change' | 'unlock',
     user: UserIdentifier,
+    options: WriteOptions,
     write: (client: Client, account: Account) => Promise<OperationResult>,
   ): Promise<OperationResult> {
     this.assertOpen();
@@ -347,9 +398,13 @@ export class LdapDirectory implements DirectoryDriver {
           };
         }
         if (account.disabled) return { outcome: 'AccountDisabled', detail: 'the account is disabled' };
+        // The modify's own timeout must end before the caller's deadline.
+        if (options.deadline !== undefined && Date.now() + this.requestTimeoutMs > options.deadline) {
+          return TOO_LATE;
+        }
         progress.writing = true;
         return write(client, account);
-      });
+      }, options.deadline);
     } catch (error) {
       if (error instanceof PoolClosedError) throw new DirectoryClosedError();
       const interpretation = this.interpretFailure(error, 'lookup');

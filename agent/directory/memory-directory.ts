@@ -11,6 +11,7 @@ import { createHash, randomBytes, randomInt, timingSafeEqual } from 'node:crypto
 import type { DirectoryPolicy, PolicyReason } from '../../shared/domain/index.js';
 import {
   DirectoryClosedError,
+  TOO_LATE,
   silentLogger,
   type DirectoryDriver,
   type DirectoryLogger,
@@ -18,6 +19,7 @@ import {
   type OperationResult,
   type ResetFlags,
   type UserIdentifier,
+  type WriteOptions,
 } from './driver.js';
 import { brokenRule } from './password-rules.js';
 import { canonicalSid } from './sid.js';
@@ -92,6 +94,8 @@ interface StoredUser {
   passwords: StoredPassword[];
   /** undefined: must change at next logon (AD's pwdLastSet = 0). */
   passwordLastSet?: Date;
+  /** How many times the password was set (AD's replication metadata version of unicodePwd). */
+  passwordVersion: number;
   badPasswordCount: number;
   lockedOutAt?: Date;
 }
@@ -149,6 +153,7 @@ export class InMemoryDirectory implements DirectoryDriver {
       disabled: seed.disabled ?? false,
       passwords: [store(seed.password)],
       ...(seed.mustChangePassword ? {} : { passwordLastSet: seed.passwordLastSet ?? this.now() }),
+      passwordVersion: 1,
       badPasswordCount: 0,
     };
     this.users.push(user);
@@ -188,20 +193,34 @@ export class InMemoryDirectory implements DirectoryDriver {
     user: UserIdentifier,
     newPassword: string,
     flags: ResetFlags = {},
+    options: WriteOptions = {},
   ): Promise<OperationResult> {
-    return logRefusal(this.log, 'reset', this.reset(user, newPassword, flags));
+    return logRefusal(
+      this.log,
+      'reset',
+      this.inTime(options, () => this.reset(user, newPassword, flags)),
+    );
   }
 
   async changePassword(
     user: UserIdentifier,
     currentPassword: string,
     newPassword: string,
+    options: WriteOptions = {},
   ): Promise<OperationResult> {
-    return logRefusal(this.log, 'change', this.change(user, currentPassword, newPassword));
+    return logRefusal(
+      this.log,
+      'change',
+      this.inTime(options, () => this.change(user, currentPassword, newPassword)),
+    );
   }
 
-  async unlock(user: UserIdentifier): Promise<OperationResult> {
-    return logRefusal(this.log, 'unlock', this.clearLock(user));
+  async unlock(user: UserIdentifier, options: WriteOptions = {}): Promise<OperationResult> {
+    return logRefusal(
+      this.log,
+      'unlock',
+      this.inTime(options, () => this.clearLock(user)),
+    );
   }
 
   async readPolicy(): Promise<DirectoryPolicy> {
@@ -209,8 +228,20 @@ export class InMemoryDirectory implements DirectoryDriver {
     return { ...this.policy };
   }
 
+  async passwordStamp(user: UserIdentifier): Promise<string | undefined> {
+    this.assertOpen();
+    const found = this.find(user);
+    return found && String(found.passwordVersion);
+  }
+
   async close(): Promise<void> {
     this.closed = true;
+  }
+
+  /** Writes here take no time: a deadline that has passed is the only one too close. */
+  private inTime(options: WriteOptions, write: () => OperationResult): OperationResult {
+    this.assertOpen();
+    return options.deadline !== undefined && Date.now() >= options.deadline ? TOO_LATE : write();
   }
 
   private reset(user: UserIdentifier, newPassword: string, flags: ResetFlags): OperationResult {
@@ -303,6 +334,7 @@ export class InMemoryDirectory implements DirectoryDriver {
   private setPassword(user: StoredUser, newPassword: string): void {
     user.passwords = [store(newPassword), ...user.passwords].slice(0, MAX_HISTORY);
     user.passwordLastSet = this.now();
+    user.passwordVersion++;
   }
 
   private isLockedOut(user: StoredUser): boolean {

@@ -204,10 +204,11 @@ export const AgentStatus = z
     agentId: z.string(),
     version: z.string(),
     lastHeartbeatAt: Timestamp.meta({ description: 'The signed time of its last heartbeat.' }),
-    state: z.enum(['online', 'offline', 'stale']).meta({
+    state: z.enum(['online', 'standby', 'offline', 'stale']).meta({
       description:
-        'online: a fresh heartbeat; offline: its last heartbeat said it was shutting down; stale: no heartbeat ' +
-        'for longer than 2 × HEARTBEAT_INTERVAL + 1 minute.',
+        'online: a fresh heartbeat, and the agent applies requests; standby: a fresh heartbeat from a second ' +
+        'agent that takes over when the active one stops or fails; offline: its last heartbeat said it was ' +
+        'shutting down; stale: no heartbeat for longer than 2 × HEARTBEAT_INTERVAL + 1 minute.',
     }),
   })
   .meta({ id: 'AgentStatus' });

@@ -1,7 +1,8 @@
 /**
  * Is a tenant's writeback agent alive? (docs/api.md, "Writeback status".) An agent is online while its last
- * heartbeat is fresher than 2 × HEARTBEAT_INTERVAL + 1 minute and did not say `going-offline`; a
- * tenant is online when one of its agents is.
+ * heartbeat is fresher than 2 × HEARTBEAT_INTERVAL + 1 minute and said `online` (it holds the tenant's
+ * request session, so it applies requests); a fresh `standby` heartbeat is a second agent ready to take
+ * over, which alone does not make the tenant online; a tenant is online when one of its agents is.
  *
  * Heartbeat rows are cached per instance for a few seconds, so that a burst of password operations
  * reads the table once rather than once per request; the replies function of the same instance
@@ -23,8 +24,11 @@ const CLOCK_SKEW_MS = 2 * 60_000;
 /** Longest Retry-After of WritebackOffline: an agent that comes back sends a heartbeat at once. */
 const MAX_RETRY_AFTER_SECONDS = 60;
 
-/** `online`: fresh and not signed off; `offline`: its last heartbeat said going-offline; `stale`: silent too long. */
-export type AgentStatusState = 'online' | 'offline' | 'stale';
+/**
+ * `online`: fresh and active; `standby`: fresh and waiting to take over; `offline`: its last heartbeat
+ * said going-offline; `stale`: silent too long.
+ */
+export type AgentStatusState = 'online' | 'standby' | 'offline' | 'stale';
 
 export interface AgentStatus {
   agentId: string;
@@ -97,7 +101,7 @@ export function summarize(
       ? 'offline'
       : now.getTime() - row.lastHeartbeatAt.getTime() > freshnessMs
         ? 'stale'
-        : 'online';
+        : row.state;
   const agents = relevant.map((row) => ({
     agentId: row.agentId,
     version: row.agentVersion,

@@ -80,7 +80,7 @@ function fromEntity(entity: HeartbeatEntity): HeartbeatRecord {
     agentVersion: entity.agentVersion,
     startedAt: new Date(entity.startedAt),
     lastHeartbeatAt: new Date(entity.lastHeartbeatAt),
-    state: entity.state === 'going-offline' ? 'going-offline' : 'online',
+    state: entity.state === 'going-offline' || entity.state === 'standby' ? entity.state : 'online',
     policy: {
       minLength: entity.minLength,
       complexity: entity.complexity,

@@ -2,23 +2,28 @@
  * One Service Bus sender per tenant request queue, created on first use and reused by every request
  * of the instance (an AMQP link costs a round trip or two to open; a send on an open link is one).
  * All senders share one client, hence one connection per instance.
+ *
+ * Request queues are session queues: every message sent here goes into the tenant's one request
+ * session (REQUEST_SESSION_ID), the only place that sets it, so that password requests and key
+ * rollover control messages reach whichever agent holds that session.
  */
 import type { ServiceBusClient, ServiceBusMessage, ServiceBusSender } from '@azure/service-bus';
+import { REQUEST_SESSION_ID } from '../wire/index.js';
 
 export class RequestSenders {
   private readonly senders = new Map<string, ServiceBusSender>();
 
   constructor(private readonly client: ServiceBusClient) {}
 
-  /** Sends one message on `queue`. */
-  async send(queue: string, message: ServiceBusMessage): Promise<void> {
+  /** Sends one message on `queue`, in its request session. */
+  async send(queue: string, message: Omit<ServiceBusMessage, 'sessionId'>): Promise<void> {
     let sender = this.senders.get(queue);
     if (!sender) {
       sender = this.client.createSender(queue);
       this.senders.set(queue, sender);
     }
     try {
-      await sender.sendMessages(message);
+      await sender.sendMessages({ ...message, sessionId: REQUEST_SESSION_ID });
     } catch (error) {
       // A sender whose queue was deleted (tenant disabled) or whose link broke for good is not kept.
       if (this.senders.get(queue) === sender) this.senders.delete(queue);

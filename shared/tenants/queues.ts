@@ -35,11 +35,14 @@ type QueueSettings = Pick<
 >;
 
 /**
- * The request queue `writeback-{t}`: requests live for the configured TTL. lockDuration 1 minute: the
- * agent applies a password over LDAPS in well under that, and a crashed agent's lock frees quickly.
- * maxDeliveryCount 5: the agent deduplicates by operationId, so redeliveries are safe but a poison
- * message must not loop. Expired requests are not dead-lettered: they hold an (encrypted) password and
- * nothing reads the dead-letter queue; the operation's expiry is recorded by the cloud side.
+ * The request queue `writeback-{t}`: requests live for the configured TTL. A session queue: every
+ * message is in the one request session, whose lock makes one of the tenant's agents the active one
+ * and whose state holds their shared exactly-once record. lockDuration 1 minute: it is also the
+ * session lock's, so a standby takes over at most a minute after the active agent's machine went
+ * silent (at once when its process died: the broker sees the connection close). maxDeliveryCount 5:
+ * the agent deduplicates by operationId, so redeliveries are safe but a poison message must not loop.
+ * Expired requests are not dead-lettered: they hold an (encrypted) password and nothing reads the
+ * dead-letter queue; the operation's expiry is recorded by the cloud side.
  */
 export function requestQueueSettings(messageTtlMs: number): QueueSettings {
   return {
@@ -47,7 +50,7 @@ export function requestQueueSettings(messageTtlMs: number): QueueSettings {
     maxDeliveryCount: 5,
     defaultMessageTimeToLive: msToIsoDuration(messageTtlMs),
     deadLetteringOnMessageExpiration: false,
-    requiresSession: false,
+    requiresSession: true,
   };
 }
 
@@ -176,6 +179,13 @@ export async function ensureQueue(
     }
   }
   const rules = wantedRules(existing.authorizationRules, agentRule?.name, agentRule?.rights ?? []);
+  if ((existing.requiresSession ?? false) !== (settings.requiresSession ?? false)) {
+    // Service Bus cannot change requiresSession on an existing queue (a leftover of an enable made
+    // before request queues had sessions): make it again, with the same rule and keys.
+    await admin.deleteQueue(name);
+    const created = await admin.createQueue(name, { ...settings, authorizationRules: rules });
+    return { name, rule: ruleOf(created) };
+  }
   if (!differs(existing, settings, rules)) return { name, rule: ruleOf(existing) };
   const updated = await admin.updateQueue({ ...existing, ...settings, authorizationRules: rules });
   return { name, rule: ruleOf(updated) };

@@ -8,6 +8,14 @@ import { TenantId } from '../api/index.js';
 /** The shared queue the result-correlation function reads; every tenant's replies queue forwards into it. */
 export const SHARED_REPLIES_QUEUE = 'writeback-replies';
 
+/**
+ * The one session of a tenant's request queue (a session queue): every message the cloud sends there
+ * carries it. The tenant's agents compete for its lock, so exactly one of them (the active agent)
+ * receives requests at a time, and its session state holds the exactly-once record they share
+ * (docs/architecture.md, "Two agents per tenant").
+ */
+export const REQUEST_SESSION_ID = 'requests';
+
 export type KeyPurpose = 'enc' | 'sig';
 
 /**

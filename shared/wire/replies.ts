@@ -56,7 +56,13 @@ export interface ResultReply {
   finishedAt: Date;
 }
 
-export type AgentState = 'online' | 'going-offline';
+/**
+ * `online`: the agent holds the tenant's request session and applies requests (the active agent);
+ * `standby`: it runs and can reach the queues, but another agent holds the session; it takes over
+ * when that one stops or dies; `going-offline`: the last heartbeat of a graceful stop.
+ */
+export const AGENT_STATES = ['online', 'standby', 'going-offline'] as const;
+export type AgentState = (typeof AGENT_STATES)[number];
 
 export interface HeartbeatReply {
   tenantId: string;
@@ -65,7 +71,7 @@ export interface HeartbeatReply {
   startedAt: Date;
   now: Date;
   policy: DirectoryPolicy;
-  /** `going-offline`: the last heartbeat of a graceful shutdown. */
+  /** See {@link AgentState}. */
   state: AgentState;
 }
 
@@ -157,7 +163,7 @@ const HeartbeatClaims = z.object({
     minimumAgeSeconds: z.number().int().nonnegative(),
     lockoutThreshold: Count,
   }),
-  state: z.enum(['online', 'going-offline']),
+  state: z.enum(AGENT_STATES),
   iat: Seconds,
   exp: Seconds,
 });

@@ -5,17 +5,16 @@
  * verifies the signed replies.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { constants, createCipheriv, publicEncrypt, randomBytes, randomUUID } from 'node:crypto';
-import { startAgent, type RunningAgent } from '../../../agent/agent.js';
+import { startAgent, type HealthReport, type RunningAgent } from '../../../agent/agent.js';
 import { parseAgentConfig } from '../../../agent/config.js';
 import { DEMO_POLICY, InMemoryDirectory } from '../../../agent/directory/index.js';
 import { jsonLogger } from '../../../agent/log.js';
-import { RECORD_FILE } from '../../../agent/operation-record.js';
 import type { UserIdentifier } from '../../../shared/domain/index.js';
-import { importEncryptionKey } from '../../../shared/wire/index.js';
+import { importEncryptionKey, REQUEST_SESSION_ID } from '../../../shared/wire/index.js';
 import {
   DEMO_PASSWORD,
   delay,
@@ -39,7 +38,7 @@ async function runAgent(
   stack: AgentStack,
   tenant: TenantFixture,
   stateDirectory: string,
-  extra: { retryBackoffMs?: number } = {},
+  extra: { retryBackoffMs?: number; applyWindowMs?: number } = {},
 ): Promise<Running> {
   const logs: string[] = [];
   const directory = new InMemoryDirectory({ users: demoUsers(), policy: DEMO_POLICY });
@@ -54,6 +53,8 @@ async function runAgent(
     serviceBusClientOptions: { retryOptions: { maxRetries: 2, timeoutInMs: 10_000 } },
     retryBackoffMs: extra.retryBackoffMs ?? 100,
     maxRetryBackoffMs: 1000,
+    applyWindowMs: extra.applyWindowMs ?? 2_000,
+    standbyRetryMs: 500,
   });
   return {
     agent,
@@ -365,27 +366,91 @@ describe('the writeback agent when things fail', () => {
     await stack?.close();
   });
 
-  it('answers "outcome unknown" for a request the record shows as applying (a crash mid-apply), without applying it', async () => {
-    const stateDirectory = await mkdtemp(join(stack.dir, 'state-'));
+  /** Writes the request session's state as an agent that died mid-apply left it. */
+  async function leaveApplying(
+    operationId: string,
+    entry: { expiresAt: Date; stamp?: string },
+  ): Promise<void> {
+    const session = await stack.root.acceptSession(tenant.requestQueue, REQUEST_SESSION_ID);
+    await session.setSessionState({
+      v: 1,
+      ops: {
+        [operationId]: {
+          s: 'a',
+          x: entry.expiresAt.getTime(),
+          t: Date.now() - 1_000,
+          by: 'agent-that-died',
+          ...(entry.stamp !== undefined ? { p: entry.stamp } : {}),
+        },
+      },
+    });
+    await session.close();
+  }
+
+  it('applies an interrupted operation that had not taken effect: the password stamp did not move', async () => {
     const sealed = await tenant.seal({
       operation: 'reset',
       user: upn('alice'),
       newPassword: 'After-Crash-Passw0rd',
     });
-    const line = {
-      op: sealed.messageId,
-      s: 'applying',
-      exp: sealed.header.expiresAt.getTime(),
-      at: Date.now(),
-    };
-    await writeFile(join(stateDirectory, RECORD_FILE), JSON.stringify(line) + '\n{"op":"torn');
-    const running = await runAgent(stack, tenant, stateDirectory);
+    // A fresh in-memory directory stamps each seeded user's password "1".
+    await leaveApplying(sealed.messageId, { expiresAt: sealed.header.expiresAt, stamp: '1' });
+    const running = await runAgent(stack, tenant, await mkdtemp(join(stack.dir, 'state-')), {
+      applyWindowMs: 1_500,
+    });
+    try {
+      const sentAt = Date.now();
+      await tenant.send(sealed);
+      const reply = await tenant.result(sealed.messageId);
+      assert.equal(reply.result.outcome, 'succeeded');
+      assert.ok(Date.now() - sentAt >= 1_000, "it waited out the previous agent's window first");
+      assert.equal(running.directory.logOn(upn('alice'), 'After-Crash-Passw0rd'), 'ok');
+      const [takeover] = running.events('takenOver');
+      assert.equal(takeover?.['applied'], false);
+      assert.equal(takeover?.['appliedBy'], 'agent-that-died');
+      assert.equal(running.events('applied').length, 1);
+    } finally {
+      await running.agent.stop();
+    }
+  });
+
+  it('answers succeeded, without applying again, an interrupted operation whose stamp moved', async () => {
+    const sealed = await tenant.seal({
+      operation: 'change',
+      user: upn('bob'),
+      currentPassword: DEMO_PASSWORD,
+      newPassword: 'Changed-Before-Crash-1',
+    });
+    // The dead agent saw stamp "0"; the directory now says "1": its change took effect.
+    await leaveApplying(sealed.messageId, { expiresAt: sealed.header.expiresAt, stamp: '0' });
+    const running = await runAgent(stack, tenant, await mkdtemp(join(stack.dir, 'state-')), {
+      applyWindowMs: 300,
+    });
     try {
       await tenant.send(sealed);
       const reply = await tenant.result(sealed.messageId);
+      assert.equal(reply.result.outcome, 'succeeded');
+      assert.equal(running.events('applied').length, 0, 'not applied a second time');
+      assert.equal(running.directory.userState(upn('bob'))?.badPasswordCount, 0);
+      assert.equal(running.events('takenOver')[0]?.['applied'], true);
+    } finally {
+      await running.agent.stop();
+    }
+  });
+
+  it('answers "outcome unknown" for an interrupted operation that has expired since, without applying it', async () => {
+    const sealed = await tenant.seal(
+      { operation: 'reset', user: upn('alice'), newPassword: 'Too-Late-Passw0rd-1' },
+      { expiresAt: new Date(Date.now() + 1_500) },
+    );
+    await leaveApplying(sealed.messageId, { expiresAt: sealed.header.expiresAt, stamp: '2' });
+    const running = await runAgent(stack, tenant, await mkdtemp(join(stack.dir, 'state-')));
+    try {
+      await delay(1_600);
+      await tenant.send(sealed, 60_000);
+      const reply = await tenant.result(sealed.messageId);
       assert.equal(reply.result.outcome, 'AgentFailure');
       assert.match(reply.result.detail ?? '', /outcome unknown/);
-      assert.equal(running.directory.logOn(upn('alice'), DEMO_PASSWORD), 'ok');
       assert.equal(running.events('applied').length, 0);
     } finally {
       await running.agent.stop();
@@ -426,11 +491,19 @@ describe('the writeback agent when things fail', () => {
         await delay(100);
       }
       assert.equal(running.directory.logOn(upn('bob'), DEMO_PASSWORD), 'ok');
-      const health = running.agent.health();
-      assert.equal(health.status, 'ok'); // the directory is fine; Key Vault shows in the logs
+      const degraded = await fetch(running.agent.healthUrl);
+      assert.equal(degraded.status, 503);
+      const report = (await degraded.json()) as HealthReport;
+      assert.equal(report.dependencies.keyVault.state, 'degraded');
+      assert.equal(typeof report.dependencies.keyVault.since, 'string');
+      assert.equal(report.dependencies.keyVault.lastError?.['step'], 'unwrapping a content key');
+      assert.equal(report.dependencies.directory.state, 'ok');
+      assert.equal(running.events('dependencyDegraded')[0]?.['dependency'], 'keyVault');
       await stack.startKeyVault();
       const reply = await tenant.result(sealed.messageId, 30_000);
       assert.equal(reply.result.outcome, 'succeeded');
+      assert.equal(running.agent.health().dependencies.keyVault.state, 'ok');
+      assert.equal(running.events('dependencyRestored')[0]?.['dependency'], 'keyVault');
       assert.equal(running.directory.logOn(upn('bob'), 'While-Down-Passw0rd'), 'ok');
       assert.deepEqual(await tenant.deadLetters(500), []);
     } finally {

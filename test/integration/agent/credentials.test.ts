@@ -228,7 +228,7 @@ describe('key rollover: the agent takes new SAS keys from a control message', ()
       const [rolled, ...more] = running.events('credentialsRolled');
       assert.equal(more.length, 0);
       assert.equal(rolled?.['rolloverId'], control.messageId);
-      assert.equal(rolled?.['receiveLink'], 'attached');
+      assert.equal(rolled?.['generation'], 2, 'a new connection on the new keys');
       assert.deepEqual(
         (rolled?.['persisted'] as { to: string; path: string }[]).map((p) => [p.to, p.path]),
         [
@@ -239,6 +239,12 @@ describe('key rollover: the agent takes new SAS keys from a control message', ()
       assert.equal(typeof running.agent.health().credentialsRolledAt, 'string');
       // The old connection closes once what it delivered (the control message among them) has settled.
       await eventually('the old connection closed', () => running.events('credentialsRetired').length === 1);
+      // The request session moved to the new connection once the control message was completed.
+      await eventually(
+        'the request session taken again on the new connection',
+        () => running.events('sessionAccepted').pop()?.['generation'] === 2,
+      );
+      assert.equal(running.agent.health().connectionGeneration, 2);
       assert.equal(running.agent.health().inFlight, 0);
       assert.deepEqual(await tenant.deadLetters(200), []);
     });

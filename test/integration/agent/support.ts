@@ -28,6 +28,7 @@ import {
   importEncryptionKey,
   importSignatureKey,
   repliesQueueName,
+  REQUEST_SESSION_ID,
   requestQueueName,
   sealRequest,
   signatureKeyName,
@@ -65,7 +66,8 @@ export interface AgentStack {
   admin: ServiceBusAdministrationClient;
   root: ServiceBusClient;
   officerKeys: KeyClient;
-  provisionTenant(tenantId: string): Promise<TenantFixture>;
+  /** A tenant's queues (the request queue a session queue, as enablement makes it), keys and agent identity. */
+  provisionTenant(tenantId: string, options?: { lockDuration?: string }): Promise<TenantFixture>;
   stopKeyVault(): Promise<void>;
   startKeyVault(): Promise<void>;
   close(): Promise<void>;
@@ -92,6 +94,7 @@ export interface TenantFixture {
     payload: WritebackRequest | CredentialsRequest,
     options?: { operationId?: string; expiresAt?: Date; keyVersion?: string; tenantId?: string },
   ): Promise<SealedRequest>;
+  /** Sends a sealed request into the tenant's request session, as the cloud does. */
   send(sealed: SealedRequest, timeToLiveMs?: number): Promise<void>;
   /** The next verified reply matching `match`, within `timeoutMs`. Others are kept for later calls. */
   reply(match: (reply: VerifiedReply) => boolean, timeoutMs?: number): Promise<VerifiedReply>;
@@ -162,7 +165,10 @@ export async function startAgentStack(): Promise<AgentStack> {
   let savedRoles: { principalId: string; role: string; scope: string }[] = [];
   const senders: ServiceBusSender[] = [];
 
-  const provisionTenant = async (tenantId: string): Promise<TenantFixture> => {
+  const provisionTenant = async (
+    tenantId: string,
+    options: { lockDuration?: string } = {},
+  ): Promise<TenantFixture> => {
     const listenKey = randomBytes(32).toString('base64');
     const sendKey = randomBytes(32).toString('base64');
     const requests = requestQueueName(tenantId);
@@ -178,8 +184,9 @@ export async function startAgentStack(): Promise<AgentStack> {
       ],
     });
     await admin.createQueue(requests, {
-      lockDuration: 'PT30S',
+      lockDuration: options.lockDuration ?? 'PT30S',
       maxDeliveryCount: 10,
+      requiresSession: true,
       authorizationRules: [
         {
           claimType: 'SharedAccessKey',
@@ -318,6 +325,7 @@ export async function startAgentStack(): Promise<AgentStack> {
       },
       async send(sealed, timeToLiveMs = 5 * 60_000) {
         await sender.sendMessages({
+          sessionId: REQUEST_SESSION_ID,
           body: sealed.body,
           messageId: sealed.messageId,
           applicationProperties: sealed.applicationProperties,

@@ -25,6 +25,7 @@ import {
   openRequest,
   parseKeyId,
   signatureKeyName,
+  REQUEST_SESSION_ID,
   signCredentialsAck,
   signHeartbeat,
   type ReplySigner,
@@ -247,9 +248,11 @@ describe('key rollover', () => {
     const pending = record.pendingCredentials!;
     assert.ok(pending.sentAt);
 
-    // The agent's view: the control message is on its queue, sealed with the new -enc version.
+    // The agent's view: the control message is in its request session, sealed with the new -enc version.
     const agentBus = new ServiceBusClient(oldListen);
-    const receiver = agentBus.createReceiver('writeback-roll-sas', { skipConvertingDate: true });
+    const receiver = await agentBus.acceptSession('writeback-roll-sas', REQUEST_SESSION_ID, {
+      skipConvertingDate: true,
+    });
     const [message] = await receiver.receiveMessages(1, { maxWaitTimeInMs: 10_000 });
     assert.ok(message, 'a control message');
     assert.equal(message.messageId, pending.rolloverId);
@@ -295,9 +298,7 @@ describe('key rollover', () => {
     assert.equal((await processor(roller).handle(ack, {}, quiet)).outcome, 'stale');
     // The old connection string no longer connects.
     const stale = new ServiceBusClient(oldListen, NO_RETRIES);
-    await assert.rejects(
-      stale.createReceiver('writeback-roll-sas').receiveMessages(1, { maxWaitTimeInMs: 2_000 }),
-    );
+    await assert.rejects(stale.acceptSession('writeback-roll-sas', REQUEST_SESSION_ID));
     await stale.close();
   });
 

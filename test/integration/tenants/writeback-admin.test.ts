@@ -10,6 +10,7 @@ import type { FunctionsHost } from '../../../local/functions-host/index.js';
 import { DEV_IDENTITIES } from '../../../local/stack/identities.js';
 import { ProblemError } from '../../../shared/errors/index.js';
 import { WritebackTenants } from '../../../shared/tenants/index.js';
+import { REQUEST_SESSION_ID } from '../../../shared/wire/index.js';
 import { startAppHost } from '../../support/app.js';
 import { startCloud, type CloudUnderTest } from '../../support/cloud.js';
 
@@ -105,8 +106,22 @@ function refused(error: unknown): boolean {
   return true;
 }
 
+/** A request queue is a session queue: the cloud sends into its one request session. */
+const isRequestQueue = (queue: string) => !queue.endsWith('-replies') && queue !== 'writeback-replies';
+
+async function sendRequest(queue: string, body: string): Promise<void> {
+  await rootBus().createSender(queue).sendMessages({ body, sessionId: REQUEST_SESSION_ID });
+}
+
+/** What an agent does to receive: it accepts the request session (a plain receiver elsewhere). */
+function listenOn(client: ServiceBusClient, queue: string) {
+  return client.acceptSession(queue, REQUEST_SESSION_ID, { receiveMode: 'receiveAndDelete' });
+}
+
 async function receiveOne(client: ServiceBusClient, queue: string): Promise<unknown> {
-  const receiver = client.createReceiver(queue, { receiveMode: 'receiveAndDelete' });
+  const receiver = isRequestQueue(queue)
+    ? await listenOn(client, queue)
+    : client.createReceiver(queue, { receiveMode: 'receiveAndDelete' });
   try {
     const [message] = await receiver.receiveMessages(1, { maxWaitTimeInMs: 3_000 });
     return message?.body;
@@ -176,6 +191,7 @@ describe('writeback enablement of a tenant', () => {
     assert.equal(requests.lockDuration, 'PT1M');
     assert.equal(requests.maxDeliveryCount, 5);
     assert.equal(requests.deadLetteringOnMessageExpiration, false);
+    assert.equal(requests.requiresSession, true, 'agents compete for its one session');
     assert.equal(requests.forwardTo, undefined);
     assert.deepEqual(
       requests.authorizationRules?.map((r) => [r.keyName, r.accessRights]),
@@ -224,7 +240,7 @@ describe('writeback enablement of a tenant', () => {
   });
 
   test('the Listen string receives from the request queue and cannot send', async () => {
-    await rootBus().createSender('writeback-contoso').sendMessages({ body: 'request-1' });
+    await sendRequest('writeback-contoso', 'request-1');
     const agent = busClient(first.agentConnectionStrings!.listen);
     assert.equal(await receiveOne(agent, 'writeback-contoso'), 'request-1');
     await assert.rejects(agent.createSender('writeback-contoso').sendMessages({ body: 'no' }), refused);
@@ -294,7 +310,7 @@ describe('writeback enablement of a tenant', () => {
 
   test('DELETE disables: queues and rules gone, every key version disabled, old strings refused', async () => {
     // An agent that is connected while the tenant is disabled.
-    const connected = busClient(first.agentConnectionStrings!.listen).createReceiver('writeback-contoso');
+    const connected = await listenOn(busClient(first.agentConnectionStrings!.listen), 'writeback-contoso');
     assert.deepEqual(await connected.receiveMessages(1, { maxWaitTimeInMs: 200 }), []);
     const answer = await call(
       'DELETE',
@@ -317,12 +333,14 @@ describe('writeback enablement of a tenant', () => {
       for await (const version of keys.listPropertiesOfKeyVersions(name)) versions.push(version.enabled);
       assert.deepEqual(versions, [false]);
     }
-    await assert.rejects(connected.receiveMessages(1, { maxWaitTimeInMs: 500 }), refused);
+    // Its session receiver was detached with the queue: the SDK then reports the session lost.
+    await assert.rejects(connected.receiveMessages(1, { maxWaitTimeInMs: 500 }), (error: unknown) => {
+      assert.ok(isServiceBusError(error));
+      assert.equal(error.code, 'SessionLockLost');
+      return true;
+    });
     const listen = busClient(first.agentConnectionStrings!.listen);
-    await assert.rejects(
-      listen.createReceiver('writeback-contoso').receiveMessages(1, { maxWaitTimeInMs: 500 }),
-      refused,
-    );
+    await assert.rejects(listenOn(listen, 'writeback-contoso'), refused);
     const send = busClient(first.agentConnectionStrings!.send);
     await assert.rejects(
       send.createSender('writeback-contoso-replies').sendMessages({ body: 'late' }),
@@ -373,12 +391,9 @@ describe('writeback enablement of a tenant', () => {
     assert.equal(versions.get(second.encryptionKeyId), true);
 
     // The queues exist again under the same names: the old credentials still open nothing.
-    await rootBus().createSender('writeback-contoso').sendMessages({ body: 'request-2' });
+    await sendRequest('writeback-contoso', 'request-2');
     const oldListen = busClient(first.agentConnectionStrings!.listen);
-    await assert.rejects(
-      oldListen.createReceiver('writeback-contoso').receiveMessages(1, { maxWaitTimeInMs: 500 }),
-      refused,
-    );
+    await assert.rejects(listenOn(oldListen, 'writeback-contoso'), refused);
     const oldSend = busClient(first.agentConnectionStrings!.send);
     await assert.rejects(
       oldSend.createSender('writeback-contoso-replies').sendMessages({ body: 'x' }),
@@ -421,7 +436,7 @@ describe('faults of Key Vault and Service Bus', () => {
     const enabled = retried.body as unknown as Enabled;
     assert.equal(enabled.state, 'enabled');
     assert.ok(enabled.encryptionKeyId);
-    await rootBus().createSender('writeback-northwind').sendMessages({ body: 'after the retry' });
+    await sendRequest('writeback-northwind', 'after the retry');
     assert.equal(
       await receiveOne(busClient(enabled.agentConnectionStrings!.listen), 'writeback-northwind'),
       'after the retry',

@@ -48,6 +48,24 @@ describe('summarize', () => {
     assert.equal(status.lastHeartbeatAt, NOW.toISOString());
   });
 
+  test('a standby alone does not make the tenant online; with an active agent it is listed as standby', () => {
+    const alone = summarize([row('b', 0, { state: 'standby' })], NOW, INTERVAL_MS);
+    assert.equal(alone.online, false);
+    assert.equal(alone.agents[0]?.state, 'standby');
+    assert.equal(alone.policy, undefined);
+    const pair = summarize([row('b', 0, { state: 'standby' }), row('a', 1)], NOW, INTERVAL_MS);
+    assert.equal(pair.online, true);
+    assert.deepEqual(
+      pair.agents.map((a) => [a.agentId, a.state]),
+      [
+        ['b', 'standby'],
+        ['a', 'online'],
+      ],
+    );
+    const silent = summarize([row('b', 12, { state: 'standby' })], NOW, INTERVAL_MS);
+    assert.equal(silent.agents[0]?.state, 'stale');
+  });
+
   test('online when one agent is; policy of the freshest online agent; agents newest first', () => {
     const newerPolicy = { ...POLICY, minLength: 14 };
     const status = summarize(

@@ -287,6 +287,72 @@ export function directoryConformance(target: () => ConformanceTarget): void {
     assert.equal(await target().logOn(user, password('n-1')), 'badPassword');
   });
 
+  it('stamps each password set, and nothing else: what an agent taking over compares', async () => {
+    const { user, initial } = await fresh();
+    const driver = target().driver;
+    const stamp = () => driver.passwordStamp(byUpn(user));
+    const first = await stamp();
+    assert.equal(typeof first, 'string');
+    assert.equal(await driver.passwordStamp(bySid(user)), first, 'the same by SID');
+    for (const unknown of [
+      { kind: 'upn', value: `nobody-${uniqueName('x')}@corp.example.test` },
+      { kind: 'sid', value: target().unusedSid },
+      { kind: 'sid', value: 'S-1-5-21-not-a-sid' },
+    ] as UserIdentifier[]) {
+      assert.equal(await driver.passwordStamp(unknown), undefined);
+    }
+
+    const seen = new Set([first]);
+    const changed = async (what: string) => {
+      const now = await stamp();
+      assert.ok(!seen.has(now), `${what} gives a new stamp`);
+      seen.add(now);
+    };
+    const unchanged = async (what: string) => assert.equal(await stamp(), [...seen].pop(), what);
+
+    expectOutcome(await driver.resetPassword(byUpn(user), password('stamp-1')), 'succeeded');
+    await changed('a reset');
+    const force = { forceChangeAtNextLogon: true };
+    expectOutcome(await driver.resetPassword(byUpn(user), password('stamp-2'), force), 'succeeded');
+    await changed('a reset to "must change"');
+    expectOutcome(await driver.resetPassword(byUpn(user), password('stamp-3'), force), 'succeeded');
+    await changed('another reset to "must change" (pwdLastSet stays 0)');
+    expectOutcome(
+      await driver.changePassword(byUpn(user), password('stamp-3'), password('stamp-4')),
+      'succeeded',
+    );
+    await changed('a change');
+    expectOutcome(await driver.resetPassword(byUpn(user), 'K7#short'), 'PasswordPolicy', 'tooShort');
+    await unchanged('a refused reset changes nothing');
+    expectOutcome(
+      await driver.changePassword(byUpn(user), initial, password('stamp-5')),
+      'CurrentPasswordIncorrect',
+    );
+    await unchanged('a refused change changes nothing');
+    expectOutcome(await driver.unlock(byUpn(user)), 'succeeded');
+    await unchanged('an unlock is no password set');
+  });
+
+  it('begins no write once its deadline leaves no time: AgentFailure, not applied', async () => {
+    const { user, initial } = await fresh();
+    const driver = target().driver;
+    const before = await driver.passwordStamp(byUpn(user));
+    const late = { deadline: Date.now() - 1 };
+    const reset = await driver.resetPassword(byUpn(user), password('late-1'), {}, late);
+    expectOutcome(reset, 'AgentFailure');
+    assert.match(reset.detail ?? '', /not applied/);
+    expectOutcome(
+      await driver.changePassword(byUpn(user), initial, password('late-2'), late),
+      'AgentFailure',
+    );
+    expectOutcome(await driver.unlock(byUpn(user), late), 'AgentFailure');
+    assert.equal(await driver.passwordStamp(byUpn(user)), before);
+    assert.equal(await target().logOn(user, initial), 'ok');
+    const inTime = { deadline: Date.now() + 60_000 };
+    expectOutcome(await driver.resetPassword(byUpn(user), password('late-3'), {}, inTime), 'succeeded');
+    assert.equal(await target().logOn(user, password('late-3')), 'ok');
+  });
+
   it('never puts a password into a result or a log line', async () => {
     const lines = target().logLines();
     assert.ok(lines.length > 0, 'the refusals above were logged');
