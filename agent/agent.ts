@@ -290,6 +290,7 @@ export async function startAgent(config: AgentConfig, deps: AgentDependencies = 
       log,
       state: () => (requestSession.role === 'active' ? 'online' : 'standby'),
       deadlines,
+      retry: reconnect,
       now,
     });
     later.heartbeats = beats;

@@ -8,7 +8,8 @@
  * Every step has a deadline and reports to the dependency health: reading the policy (the directory;
  * when it cannot be read the heartbeat is skipped, since the agent cannot apply anything: the cloud
  * then sees it offline), signing (Key Vault), sending (Service Bus, through the link, which replaces
- * a connection that keeps failing).
+ * a connection that keeps failing). A heartbeat that failed is tried again after a backoff (capped
+ * below the interval), so that the cloud sees the agent again soon after a dependency is back.
  */
 import type { DirectoryPolicy } from '../shared/domain/index.js';
 import {
@@ -17,6 +18,7 @@ import {
   type AgentState,
   type ReplySigner,
 } from '../shared/wire/index.js';
+import { backoffDelay, type BackoffOptions } from './backoff.js';
 import { withDeadline } from './deadline.js';
 import type { DependencyHealth } from './dependency-health.js';
 import type { DirectoryDriver } from './directory/index.js';
@@ -40,11 +42,15 @@ export interface HeartbeatOptions {
   /** The state a heartbeat sent now reports (from the request session's role). */
   state: () => Exclude<AgentState, 'going-offline'>;
   deadlines: { directoryMs: number; keyVaultMs: number };
+  /** Spacing of the attempts after a failed heartbeat (never more than the interval). */
+  retry: BackoffOptions;
   now?: () => Date;
 }
 
 export class Heartbeats {
   private timer: NodeJS.Timeout | undefined;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private failuresInARow = 0;
   private sending: Promise<void> | undefined;
   private again = false;
   private lastAt: Date | undefined;
@@ -94,31 +100,46 @@ export class Heartbeats {
   }
 
   /** Sends one heartbeat with `state` now and throws what failed (for tests and the health check). */
-  send(state: AgentState): Promise<void> {
-    return this.sendOnce(state);
+  async send(state: AgentState): Promise<void> {
+    await this.sendOnce(state);
   }
 
   /** Stops the schedule and sends the last `going-offline` heartbeat (after the one under way). */
   async stop(): Promise<void> {
     clearInterval(this.timer);
+    clearTimeout(this.retryTimer);
     this.timer = undefined;
     await this.sending;
     await this.sendSafely('going-offline');
   }
 
   private async sendSafely(state: AgentState): Promise<void> {
+    let sent: boolean;
     try {
-      await this.sendOnce(state);
+      sent = await this.sendOnce(state);
     } catch (error) {
       this.options.log.warn('heartbeat failed', {
         event: 'heartbeatError',
         state,
         error: describeError(error),
       });
+      sent = false;
+    }
+    clearTimeout(this.retryTimer);
+    if (sent) {
+      this.failuresInARow = 0;
+    } else if (this.timer !== undefined && state !== 'going-offline') {
+      const retryInMs = Math.min(
+        backoffDelay(this.failuresInARow++, this.options.retry),
+        this.options.intervalMs,
+      );
+      this.retryTimer = setTimeout(() => void this.soon(), retryInMs);
+      this.retryTimer.unref();
     }
   }
 
-  private async sendOnce(state: AgentState): Promise<void> {
+  /** Sends one; false when it was skipped (the directory cannot be read). Throws what failed. */
+  private async sendOnce(state: AgentState): Promise<boolean> {
     const { options } = this;
     const { directory, signer, health, log, deadlines } = options;
     let policy: DirectoryPolicy;
@@ -136,7 +157,7 @@ export class Heartbeats {
           since: health.report().directory.since,
           error: describeError(error),
         });
-        return;
+        return false;
       }
       policy = this.lastPolicy;
     }
@@ -181,5 +202,6 @@ export class Heartbeats {
     );
     this.lastAt = at;
     log.info('heartbeat sent', { event: 'heartbeat', state, kid: signer.kid });
+    return true;
   }
 }

@@ -142,8 +142,14 @@ class TrackingKeyVault implements RequestKeyVault {
   }
 }
 
+/** Who an operation acts on, as a key (a UPN compares case-insensitively, as AD does). */
+function userKey(user: UserIdentifier): string {
+  return user.kind === 'upn' ? `upn:${user.value.toLowerCase()}` : `sid:${user.value.toUpperCase()}`;
+}
+
 export class RequestWorker {
   private readonly inFlight = new Map<string, Promise<void>>();
+  private readonly byUser = new Map<string, Promise<void>>();
   private readonly now: () => Date;
   private readonly stopping = new AbortController();
   private handled = 0;
@@ -271,73 +277,9 @@ export class RequestWorker {
       if (payload.operation === 'credentials')
         return await this.rollCredentials(message, lease, header, payload);
 
-      const recorded = lease.record.get(operationId);
-      if (recorded?.state === 'done') return await this.resend(message, lease, header, recorded.outcome);
-      let stamp: string | undefined;
-      if (recorded?.state === 'applying') {
-        // Interrupted (module comment): wait out the previous holder's window, then ask the directory.
-        const windowEnds = lease.acquiredAt + this.options.applyWindowMs;
-        await pause(windowEnds - performance.now(), this.stopping.signal);
-        if (this.stopping.signal.aborted) throw new TransientFault('stopping', {});
-        stamp = await this.stampOf(payload);
-        if (recorded.stamp !== undefined && stamp !== recorded.stamp) {
-          log.info('interrupted operation had taken effect', {
-            event: 'takenOver',
-            operationId,
-            appliedBy: recorded.by,
-            applied: true,
-          });
-          return await this.finish(message, lease, header, {
-            outcome: 'succeeded',
-            detail: 'applied by an agent that stopped before it answered',
-          });
-        }
-        log.info('interrupted operation had not taken effect; applying it', {
-          event: 'takenOver',
-          operationId,
-          appliedBy: recorded.by,
-          applied: false,
-        });
-      } else {
-        stamp = await this.stampOf(payload);
-      }
-
-      const startedAt = this.now();
-      const deadline = Date.now() + this.options.applyWindowMs;
-      try {
-        await lease.record.markApplying(operationId, {
-          expiresAt: header.expiresAt,
-          startedAt,
-          by: this.options.agentId,
-          ...(stamp !== undefined ? { stamp } : {}),
-        });
-      } catch (error) {
-        throw new TransientFault('writing the operation record', { cause: error });
-      }
-      if (!lease.held) throw new LeaseGone('recording "applying"');
-      const began = performance.now();
-      let result: OperationResult;
-      try {
-        result = await apply(this.options.directory, payload, { deadline });
-      } catch (error) {
-        // Drivers resolve every directory outcome; a throw is a bug or a closed driver.
-        log.error('directory driver failed', {
-          event: 'driverError',
-          operationId,
-          error: describeError(error),
-        });
-        result = { outcome: 'AgentFailure', detail: 'outcome unknown: the directory driver failed' };
-      }
-      log.info('request applied', {
-        event: 'applied',
-        operationId,
-        operation: payload.operation,
-        outcome: result.outcome,
-        ...(result.reason ? { reason: result.reason } : {}),
-        ...(result.detail ? { detail: result.detail } : {}),
-        durationMs: Math.round(performance.now() - began),
-      });
-      await this.finish(message, lease, header, result, true);
+      // One operation per user at a time: an interrupted operation is judged by the user's password
+      // stamp, which another operation on the same user must not move meanwhile.
+      await this.oneAtATime(userKey(payload.user), () => this.applyOnce(message, lease, header, payload));
     } catch (error) {
       if (error instanceof LeaseGone) {
         log.warn('request left to the agent that holds the session next', {
@@ -348,6 +290,96 @@ export class RequestWorker {
         return;
       }
       await this.retryLater(message, lease, operationId, error);
+    }
+  }
+
+  /** Applies a request once (see the module comment), records its outcome, replies and completes. */
+  private async applyOnce(
+    message: ServiceBusReceivedMessage,
+    lease: SessionLease,
+    header: RequestHeader,
+    payload: OpenedWritebackRequest,
+  ): Promise<void> {
+    const { log } = this.options;
+    const operationId = header.operationId;
+    const recorded = lease.record.get(operationId);
+    if (recorded?.state === 'done') return await this.resend(message, lease, header, recorded.outcome);
+    let stamp: string | undefined;
+    if (recorded?.state === 'applying') {
+      // Interrupted (module comment): wait out the previous holder's window, then ask the directory.
+      const windowEnds = lease.acquiredAt + this.options.applyWindowMs;
+      await pause(windowEnds - performance.now(), this.stopping.signal);
+      if (this.stopping.signal.aborted) throw new TransientFault('stopping', {});
+      stamp = await this.stampOf(payload);
+      if (recorded.stamp !== undefined && stamp !== recorded.stamp) {
+        log.info('interrupted operation had taken effect', {
+          event: 'takenOver',
+          operationId,
+          appliedBy: recorded.by,
+          applied: true,
+        });
+        return await this.finish(message, lease, header, {
+          outcome: 'succeeded',
+          detail: 'applied by an agent that stopped before it answered',
+        });
+      }
+      log.info('interrupted operation had not taken effect; applying it', {
+        event: 'takenOver',
+        operationId,
+        appliedBy: recorded.by,
+        applied: false,
+      });
+    } else {
+      stamp = await this.stampOf(payload);
+    }
+
+    const startedAt = this.now();
+    const deadline = Date.now() + this.options.applyWindowMs;
+    try {
+      await lease.record.markApplying(operationId, {
+        expiresAt: header.expiresAt,
+        startedAt,
+        by: this.options.agentId,
+        ...(stamp !== undefined ? { stamp } : {}),
+      });
+    } catch (error) {
+      throw new TransientFault('writing the operation record', { cause: error });
+    }
+    if (!lease.held) throw new LeaseGone('recording "applying"');
+    const began = performance.now();
+    let result: OperationResult;
+    try {
+      result = await apply(this.options.directory, payload, { deadline });
+    } catch (error) {
+      // Drivers resolve every directory outcome; a throw is a bug or a closed driver.
+      log.error('directory driver failed', {
+        event: 'driverError',
+        operationId,
+        error: describeError(error),
+      });
+      result = { outcome: 'AgentFailure', detail: 'outcome unknown: the directory driver failed' };
+    }
+    log.info('request applied', {
+      event: 'applied',
+      operationId,
+      operation: payload.operation,
+      outcome: result.outcome,
+      ...(result.reason ? { reason: result.reason } : {}),
+      ...(result.detail ? { detail: result.detail } : {}),
+      durationMs: Math.round(performance.now() - began),
+    });
+    await this.finish(message, lease, header, result, true);
+  }
+
+  /** Runs `work` after the previous work for `key` has finished. */
+  private async oneAtATime(key: string, work: () => Promise<void>): Promise<void> {
+    const previous = this.byUser.get(key);
+    const mine = (previous ?? Promise.resolve()).catch(() => undefined).then(work);
+    this.byUser.set(key, mine);
+    try {
+      await mine;
+    } finally {
+      if (this.byUser.get(key) === mine) this.byUser.delete(key);
     }
   }
 

@@ -11,6 +11,15 @@ export class HostStartError extends Error {
   }
 }
 
+/** host.json `extensions.serviceBus.clientRetryOptions`, in the SDK's terms. */
+export interface ClientRetryOptions {
+  mode: 'exponential' | 'fixed';
+  timeoutInMs: number;
+  retryDelayInMs: number;
+  maxRetryDelayInMs: number;
+  maxRetries: number;
+}
+
 export interface HostJson {
   routePrefix: string;
   serviceBus: {
@@ -18,6 +27,8 @@ export interface HostJson {
     prefetchCount: number;
     autoCompleteMessages: boolean;
     maxAutoLockRenewalDurationMs: number;
+    /** How the trigger's client retries, and reconnects after an outage (the extension's defaults if absent). */
+    clientRetryOptions: ClientRetryOptions;
   };
   /** Minimum level of user (function) logs, from `logging.logLevel`. */
   functionLogLevel: string;
@@ -88,6 +99,31 @@ export function readHostJson(appDir: string): HostJson {
     }
     maxAutoLockRenewalDurationMs = ms;
   }
+  const timeSpan = (value: unknown, fallback: number, name: string): number => {
+    if (value === undefined) return fallback;
+    const ms = typeof value === 'string' ? parseTimeSpan(value) : undefined;
+    if (ms === undefined) {
+      throw new HostStartError(
+        `host.json: extensions.serviceBus.clientRetryOptions.${name} must be a TimeSpan "hh:mm:ss"`,
+      );
+    }
+    return ms;
+  };
+  // The Service Bus extension's defaults: exponential, 0.8 s to 1 min, 3 retries, 1 minute a try.
+  const retry = record(get(sb, 'clientRetryOptions'));
+  const mode = String(get(retry, 'mode') ?? 'exponential').toLowerCase();
+  if (mode !== 'exponential' && mode !== 'fixed') {
+    throw new HostStartError(
+      'host.json: extensions.serviceBus.clientRetryOptions.mode must be exponential or fixed',
+    );
+  }
+  const clientRetryOptions: ClientRetryOptions = {
+    mode,
+    timeoutInMs: timeSpan(get(retry, 'tryTimeout'), 60_000, 'tryTimeout'),
+    retryDelayInMs: timeSpan(get(retry, 'delay'), 800, 'delay'),
+    maxRetryDelayInMs: timeSpan(get(retry, 'maxDelay'), 60_000, 'maxDelay'),
+    maxRetries: num(get(retry, 'maxRetries'), 3, 'clientRetryOptions.maxRetries'),
+  };
   const auto = get(sb, 'autoCompleteMessages');
   const logLevels = record(get(record(get(raw, 'logging')), 'logLevel'));
   const functionLogLevel = String(get(logLevels, 'Function') ?? get(logLevels, 'default') ?? 'Information');
@@ -100,6 +136,7 @@ export function readHostJson(appDir: string): HostJson {
       prefetchCount: num(get(sb, 'prefetchCount'), 0, 'prefetchCount'),
       autoCompleteMessages: auto === undefined ? true : auto === true,
       maxAutoLockRenewalDurationMs,
+      clientRetryOptions,
     },
     functionLogLevel,
     raw,

@@ -10,7 +10,9 @@
  * - the connection: binding `connection` names a setting (default `AzureWebJobsServiceBus`); `X` is a
  *   connection string, or `X__fullyQualifiedNamespace` a namespace reached with a credential (see
  *   shared/azure/clients.ts). `AzureWebJobsX` is tried when `X` is absent, as the host does;
- * - `%Setting%` in queueName/topicName/subscriptionName is resolved from settings.
+ * - `%Setting%` in queueName/topicName/subscriptionName is resolved from settings;
+ * - host.json `clientRetryOptions` (mode, tryTimeout, delay, maxDelay, maxRetries) set the client's
+ *   retries, which also space the listener's attempts to reconnect after an outage.
  *
  * What the function receives, as from the real host to the Node.js worker:
  * - the body as a string (UTF-8), which the library turns into an object when it is JSON; with
@@ -22,7 +24,12 @@
  *   the .NET client reports it (it adds one to the AMQP header's count; the JavaScript SDK does not).
  */
 import { randomUUID } from 'node:crypto';
-import type { ServiceBusClient, ServiceBusReceivedMessage, ServiceBusReceiver } from '@azure/service-bus';
+import {
+  RetryMode,
+  type ServiceBusClient,
+  type ServiceBusReceivedMessage,
+  type ServiceBusReceiver,
+} from '@azure/service-bus';
 import { serviceBusClientFromSettings } from '../../shared/azure/clients.js';
 import type { RegisteredFunction, WorkerApp } from './core-api.js';
 import type { RpcBindingInfo, RpcTypedData } from './core-types.js';
@@ -186,7 +193,10 @@ export class ServiceBusListeners {
     let client = this.#clients.get(connection);
     if (!client) {
       try {
-        client = serviceBusClientFromSettings(connection, this.env);
+        const { mode, ...retry } = this.options.clientRetryOptions;
+        client = serviceBusClientFromSettings(connection, this.env, {
+          retryOptions: { ...retry, mode: mode === 'fixed' ? RetryMode.Fixed : RetryMode.Exponential },
+        });
       } catch (err) {
         throw new HostStartError(`Service Bus connection '${connection}': ${(err as Error).message}`);
       }

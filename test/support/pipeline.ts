@@ -7,7 +7,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { startAgent, type RunningAgent } from '../../agent/agent.js';
+import { startAgent, type AgentDependencies, type RunningAgent } from '../../agent/agent.js';
 import { parseAgentConfig } from '../../agent/config.js';
 import { DEMO_USER_PASSWORD, DEMO_USERS, demoAgentConfigFile } from '../../agent/demo-config.js';
 import {
@@ -45,6 +45,11 @@ export interface PipelineUnderTest {
   agentLogs(): string[];
   startAgent(): Promise<RunningAgent>;
   stopAgent(): Promise<void>;
+  /**
+   * The agent's configuration file content (what enabling answered, the demo users), for another
+   * agent of the tenant, e.g. one run as a process (`agentId`, `stateDirectory` and more overridden).
+   */
+  agentConfigFile(overrides?: Record<string, unknown>): Record<string, unknown>;
   /** A caller's token of the pipeline's tenant (or another). */
   token(options?: {
     user?: string;
@@ -82,6 +87,10 @@ export interface PipelineOptions extends CloudOptions {
   agent?: boolean;
   /** The agent's directory instead of the in-memory one (e.g. an LdapDirectory on a Samba DC); not closed here. */
   directory?: DirectoryDriver;
+  /** The in-process agent's options, over the test defaults (short backoffs, few retries). */
+  agentOptions?: Omit<AgentDependencies, 'directory' | 'logger'>;
+  /** Its configuration, over the demo agent's (e.g. `agentId`). */
+  agentConfig?: Record<string, unknown>;
 }
 
 export async function startPipeline(options: PipelineOptions = {}): Promise<PipelineUnderTest> {
@@ -176,6 +185,7 @@ export async function startPipeline(options: PipelineOptions = {}): Promise<Pipe
       }),
       tenantId,
       agentId: `test-agent-${tenantId}`,
+      ...options.agentConfig,
     };
     const startTheAgent = async () => {
       const config = parseAgentConfig(configFile, dir, {});
@@ -189,6 +199,7 @@ export async function startPipeline(options: PipelineOptions = {}): Promise<Pipe
         serviceBusClientOptions: { retryOptions: { maxRetries: 2, timeoutInMs: 10_000 } },
         retryBackoffMs: 100,
         maxRetryBackoffMs: 1000,
+        ...options.agentOptions,
       });
       return agent;
     };
@@ -202,6 +213,7 @@ export async function startPipeline(options: PipelineOptions = {}): Promise<Pipe
       agent: () => agent,
       agentLogs: () => logs,
       startAgent: startTheAgent,
+      agentConfigFile: (overrides = {}) => ({ ...configFile, ...overrides }),
       async stopAgent() {
         await agent?.stop();
         agent = undefined;
