@@ -1,28 +1,49 @@
 /**
  * The agent heals itself (issue #13): the whole pipeline with a fault proxy between the app and
  * the agent and each dependency (test/support/fault-proxy.ts), heartbeats every 2 s, and the agent's
- * SDK retries cut short so that an outage outlasts them. For each outage — Service Bus refusing
- * connections, Service Bus hanging, Key Vault refusing — the running agent reports the dependency
+ * SDK retries cut short so that an outage outlasts them; its directory is reached over the network
+ * too (test/support/shared-directory.ts). For each outage — Service Bus refusing connections, Service
+ * Bus hanging, Key Vault refusing, the directory refusing — the running agent reports the dependency
  * degraded on /health and in its log meanwhile, then, without a restart, sends a heartbeat within
  * one interval of the dependency's return and applies a reset. The recovery times are printed.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { HealthReport } from '../../../agent/agent.js';
+import { DEMO_USERS } from '../../../agent/demo-config.js';
 import type { Dependency } from '../../../agent/dependency-health.js';
-import type { FaultProxy } from '../../support/fault-proxy.js';
-import { eventually, startPipeline, type PipelineUnderTest } from '../../support/pipeline.js';
+import { DEMO_POLICY } from '../../../agent/directory/index.js';
+import { startFaultProxy, type FaultProxy } from '../../support/fault-proxy.js';
+import {
+  DEMO_USER_PASSWORD,
+  eventually,
+  startPipeline,
+  type PipelineUnderTest,
+} from '../../support/pipeline.js';
+import {
+  RemoteDirectory,
+  startSharedDirectory,
+  type SharedDirectory,
+} from '../../support/shared-directory.js';
 
 const INTERVAL_MS = 2_000;
 
 describe('the agent through outages of its dependencies', () => {
   let p: PipelineUnderTest;
+  let directory: SharedDirectory;
+  let directoryProxy: FaultProxy;
   let startedAt: string;
   const measured: Record<string, number> = {};
 
   before(async () => {
+    directory = await startSharedDirectory({
+      users: DEMO_USERS.map((user) => ({ ...user, password: DEMO_USER_PASSWORD })),
+      policy: DEMO_POLICY,
+    });
+    directoryProxy = await startFaultProxy({ port: directory.port });
     p = await startPipeline({
       faults: true,
+      directory: new RemoteDirectory(`http://127.0.0.1:${directoryProxy.port}`, 2_000),
       env: { HEARTBEAT_INTERVAL: 'PT2S' },
       agentOptions: {
         // Retries that give up within ~3 s, so that the outages below outlast them.
@@ -42,6 +63,8 @@ describe('the agent through outages of its dependencies', () => {
     // One line per outage: how long after the dependency came back the first heartbeat went out.
     process.stdout.write(`# recovery after the dependency came back (ms): ${JSON.stringify(measured)}\n`);
     await p?.stop();
+    await directoryProxy?.close();
+    await directory?.close();
   });
 
   const events = (name: string) =>
@@ -177,6 +200,20 @@ describe('the agent through outages of its dependencies', () => {
     );
     await recovered();
     await resetSucceeds('After-Vault-Passw0rd-3');
+  });
+
+  it('the directory refusing: /health degraded, heartbeats skipped (the agent cannot apply); back within one interval', async () => {
+    await directoryProxy.stop();
+    const during = await degraded('directory');
+    assert.equal(during.directoryReachable, false);
+    assert.ok(events('heartbeatSkipped').length > 0);
+    measured['directoryStopped'] = await resumeAndTime(directoryProxy);
+    assert.ok(
+      measured['directoryStopped']! <= INTERVAL_MS,
+      `a heartbeat ${measured['directoryStopped']} ms after the directory came back`,
+    );
+    await recovered();
+    await resetSucceeds('After-Directory-Passw0rd-4');
   });
 
   it('never logged a password or a secret meanwhile', () => {
