@@ -21,7 +21,7 @@ import {
   KeyVaultRequestCrypto,
   type VaultClientOptions,
 } from '../shared/azure/index.js';
-import { readRequestHeader, REQUEST_SESSION_ID } from '../shared/wire/index.js';
+import { agentSessionId, readRequestHeader, REQUEST_SESSION_ID } from '../shared/wire/index.js';
 import type { AgentConfig } from './config.js';
 import { CredentialsRollover } from './credentials-rollover.js';
 import { CredentialsStore } from './credentials-store.js';
@@ -31,7 +31,7 @@ import { InMemoryDirectory, LdapDirectory, type DirectoryDriver } from './direct
 import { Heartbeats } from './heartbeats.js';
 import { describeError, jsonLogger, type AgentLogger } from './log.js';
 import { KeyVersionWatch } from './key-version-watch.js';
-import { RequestSession, type SessionRole } from './request-session.js';
+import { RequestSession, type RequestSessionOptions, type SessionRole } from './request-session.js';
 import { ServiceBusLink } from './service-bus-link.js';
 import { RequestWorker } from './worker.js';
 
@@ -81,6 +81,8 @@ export interface HealthReport {
   /** `active`: holds the request session and applies requests; `standby`: another agent does. */
   role: SessionRole;
   roleSince: string;
+  /** This agent's own session (key rollover control messages): `active` while it holds it. */
+  agentSession: SessionRole;
   tenantId: string;
   agentId: string;
   version: string;
@@ -201,7 +203,7 @@ export async function startAgent(config: AgentConfig, deps: AgentDependencies = 
     const queues = { requestQueue: config.requestQueue, repliesQueue: config.repliesQueue };
     let stopRequested = false;
     // The session and the heartbeats are built after the link, which tells them about new connections.
-    const later: { session?: RequestSession; heartbeats?: Heartbeats } = {};
+    const later: { sessions?: RequestSession[]; heartbeats?: Heartbeats } = {};
     const link = new ServiceBusLink({
       strings: { requests: config.requestsConnectionString, replies: config.repliesConnectionString },
       queues,
@@ -212,7 +214,7 @@ export async function startAgent(config: AgentConfig, deps: AgentDependencies = 
       rebuildAfterFailures: deps.rebuildAfterFailures ?? 3,
       reconnect,
       onReplaced: async () => {
-        await later.session?.handOver();
+        await Promise.all((later.sessions ?? []).map((session) => session.handOver()));
         void later.heartbeats?.soon();
       },
     });
@@ -251,30 +253,41 @@ export async function startAgent(config: AgentConfig, deps: AgentDependencies = 
       ...(deps.maxRetryBackoffMs !== undefined ? { maxRetryBackoffMs: deps.maxRetryBackoffMs } : {}),
     });
 
-    const requestSession = new RequestSession({
+    const handle: RequestSessionOptions['handle'] = (message, lease) => {
+      // A request sealed under an -enc version not seen yet: a key rollover happened, and it rolled
+      // -sig too. Look the signing key up while this request is opened and applied.
+      try {
+        const header = readRequestHeader(message);
+        if (header.tenantId === config.tenantId) keyWatch.saw(header.keyVersion);
+      } catch {
+        // The worker refuses it, and says why.
+      }
+      return worker.handle(message, lease);
+    };
+    const sessionOptions = {
       link,
-      sessionId: REQUEST_SESSION_ID,
-      handle: (message, lease) => {
-        // A request sealed under an -enc version not seen yet: a key rollover happened, and it rolled
-        // -sig too. Look the signing key up while this request is opened and applied.
-        try {
-          const header = readRequestHeader(message);
-          if (header.tenantId === config.tenantId) keyWatch.saw(header.keyVersion);
-        } catch {
-          // The worker refuses it, and says why.
-        }
-        return worker.handle(message, lease);
-      },
+      handle,
       concurrency: config.concurrency,
       lease: { deadlineMs: deadlines.serviceBusMs },
       log,
       standbyRetryMs: deps.standbyRetryMs ?? 5_000,
       reconnect,
       drainMs: config.shutdownTimeoutMs,
+    };
+    const requestSession = new RequestSession({
+      ...sessionOptions,
+      kind: 'requests',
+      sessionId: REQUEST_SESSION_ID,
       onRoleChange: () => void later.heartbeats?.soon(),
     });
-    later.session = requestSession;
-    closers.push(() => requestSession.stop());
+    // Its own session: the key rollover's control messages for this agent, active or on standby.
+    const agentSession = new RequestSession({
+      ...sessionOptions,
+      kind: 'agent',
+      sessionId: agentSessionId(config.agentId),
+    });
+    later.sessions = [requestSession, agentSession];
+    closers.push(() => Promise.all([requestSession.stop(), agentSession.stop()]));
 
     const beats = new Heartbeats({
       tenantId: config.tenantId,
@@ -309,6 +322,7 @@ export async function startAgent(config: AgentConfig, deps: AgentDependencies = 
             : 'degraded',
         role,
         roleSince: requestSession.since.toISOString(),
+        agentSession: agentSession.role,
         tenantId: config.tenantId,
         agentId: config.agentId,
         version: AGENT_VERSION,
@@ -354,6 +368,7 @@ export async function startAgent(config: AgentConfig, deps: AgentDependencies = 
     // The first heartbeat says whether this agent is active or on standby: ask for the session first
     // (within a deadline: an unreachable Service Bus does not hold the start).
     requestSession.start();
+    agentSession.start();
     await requestSession.decided(deadlines.serviceBusMs);
     await beats.start();
 
@@ -365,7 +380,7 @@ export async function startAgent(config: AgentConfig, deps: AgentDependencies = 
         stopRequested = true;
         log.info('agent stopping', { event: 'stopping', inFlight: requestSession.inFlight });
         worker.stop();
-        const drained = await requestSession.stop();
+        const [drained] = await Promise.all([requestSession.stop(), agentSession.stop()]);
         if (!drained) {
           log.warn('operations still in flight at shutdown; the broker will redeliver them', {
             event: 'shutdownTimeout',

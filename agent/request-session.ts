@@ -10,6 +10,10 @@
  *   tells the link (service-bus-link.ts), which replaces a connection that stays broken.
  * `handOver()` lets the session go and asks again on the link's current connection (a new
  * generation after a key rollover or an outage).
+ *
+ * The same loop keeps the agent's own session (`kind: 'agent'`, agentSessionId), where the cloud
+ * sends each agent its key rollover control messages; nobody else asks for it, unless two agents
+ * were given the same agent id, which is then said (`agentSessionContended`).
  */
 import { isServiceBusError, type ServiceBusReceivedMessage } from '@azure/service-bus';
 import { backoffDelay, type BackoffOptions } from './backoff.js';
@@ -20,8 +24,30 @@ import type { ServiceBusLink } from './service-bus-link.js';
 
 export type SessionRole = 'starting' | 'active' | 'standby' | 'disconnected' | 'stopped';
 
+/** How the log names a session and its events. */
+const WORDING = {
+  requests: {
+    name: 'the request session',
+    accepted: 'sessionAccepted',
+    standby: 'standby',
+    notAccepted: 'sessionNotAccepted',
+    released: 'sessionReleased',
+    lost: 'sessionLost',
+  },
+  agent: {
+    name: "this agent's own session",
+    accepted: 'agentSessionAccepted',
+    standby: 'agentSessionContended',
+    notAccepted: 'agentSessionNotAccepted',
+    released: 'agentSessionReleased',
+    lost: 'agentSessionLost',
+  },
+} as const;
+
 export interface RequestSessionOptions {
   link: ServiceBusLink;
+  /** `requests`: the tenant's request session; `agent`: this agent's own. */
+  kind: 'requests' | 'agent';
   sessionId: string;
   handle: (message: ServiceBusReceivedMessage, lease: SessionLease) => Promise<void>;
   concurrency: number;
@@ -106,6 +132,7 @@ export class RequestSession {
 
   private async loop(): Promise<void> {
     const { link, log, sessionId } = this.options;
+    const words = WORDING[this.options.kind];
     let failures = 0;
     while (!this.stopping.signal.aborted) {
       if (this.wake.signal.aborted) this.wake = new AbortController();
@@ -119,8 +146,12 @@ export class RequestSession {
           failures = 0;
           link.reachable();
           if (this.currentRole !== 'standby') {
-            log.info('standby: another agent holds the request session', {
-              event: 'standby',
+            const message =
+              this.options.kind === 'requests'
+                ? 'standby: another agent holds the request session'
+                : "another process holds this agent's own session: do two agents have the same agent id?";
+            log[this.options.kind === 'requests' ? 'info' : 'warn'](message, {
+              event: words.standby,
               sessionId,
             });
           }
@@ -134,8 +165,8 @@ export class RequestSession {
         }
         link.failed('accepting the request session', error);
         const retryInMs = backoffDelay(failures++, this.options.reconnect);
-        log.warn('the request session could not be accepted', {
-          event: 'sessionNotAccepted',
+        log.warn(`${words.name} could not be accepted`, {
+          event: words.notAccepted,
           generation: connection.generation,
           attempt: failures,
           retryInMs,
@@ -159,14 +190,19 @@ export class RequestSession {
           error: describeError(args.error),
         });
       });
-      log.info('active: this agent holds the request session', {
-        event: 'sessionAccepted',
-        sessionId,
-        generation: connection.generation,
-        recordEntries: lease.record.size,
-        recordBytes: lease.record.bytes,
-        ...(lease.skippedEntries ? { skippedEntries: lease.skippedEntries } : {}),
-      });
+      log.info(
+        this.options.kind === 'requests'
+          ? 'active: this agent holds the request session'
+          : 'this agent holds its own session: key rollover control messages for it arrive there',
+        {
+          event: words.accepted,
+          sessionId,
+          generation: connection.generation,
+          recordEntries: lease.record.size,
+          recordBytes: lease.record.bytes,
+          ...(lease.skippedEntries ? { skippedEntries: lease.skippedEntries } : {}),
+        },
+      );
       this.setRole('active');
       const stopOrWake = new Promise<'wake'>((resolve) => {
         const signal = AbortSignal.any([this.stopping.signal, this.wake.signal]);
@@ -176,13 +212,13 @@ export class RequestSession {
       const end = await Promise.race([lease.ended, stopOrWake]);
       if (end === 'wake') {
         this.drained = await lease.release(this.options.drainMs);
-        log.info('the request session was let go', {
-          event: 'sessionReleased',
+        log.info(`${words.name} was let go`, {
+          event: words.released,
           reason: this.stopping.signal.aborted ? 'stopping' : 'new connection',
         });
       } else if (end.reason === 'lost') {
-        log.warn('the request session was lost', {
-          event: 'sessionLost',
+        log.warn(`${words.name} was lost`, {
+          event: words.lost,
           step: end.step,
           ...(end.error ? { error: describeError(end.error) } : {}),
         });

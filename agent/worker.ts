@@ -36,6 +36,7 @@ import {
   RequestExpiredError,
   openRequest,
   readRequestHeader,
+  REQUEST_SESSION_ID,
   signResult,
   type KeyEncryptionAlgorithm,
   type CredentialsRequest,
@@ -276,6 +277,22 @@ export class RequestWorker {
 
       if (payload.operation === 'credentials')
         return await this.rollCredentials(message, lease, header, payload);
+      if (lease.sessionId !== REQUEST_SESSION_ID) {
+        // Only the request session's state records requests for exactly-once: none is applied elsewhere.
+        log.warn('request refused', {
+          event: 'refused',
+          operationId,
+          refusal: 'UnreadableRequest',
+          detail: 'a password request outside the request session',
+        });
+        await this.deadLetter(
+          message,
+          lease,
+          'UnreadableRequest',
+          'a password request outside the request session',
+        );
+        return;
+      }
 
       // One operation per user at a time: an interrupted operation is judged by the user's password
       // stamp, which another operation on the same user must not move meanwhile.

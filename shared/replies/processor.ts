@@ -41,8 +41,13 @@ export type ReplyDisposition =
   | { outcome: 'recorded'; kind: 'result'; tenantId: string; operationId: string }
   /** A duplicate or late result: the operation had already ended. */
   | { outcome: 'ignored'; kind: 'result'; tenantId: string; operationId: string }
-  /** A key rollover's acknowledgement: the old SAS keys are retired, or it was stale. */
-  | { outcome: 'acknowledged' | 'stale'; kind: 'credentialsAck'; tenantId: string; rolloverId: string }
+  /** A key rollover's acknowledgement: the old SAS keys are retired, other agents are awaited, or it was stale. */
+  | {
+      outcome: 'acknowledged' | 'awaiting' | 'stale';
+      kind: 'credentialsAck';
+      tenantId: string;
+      rolloverId: string;
+    }
   | { outcome: 'dropped'; reason: string };
 
 export interface ReplyProcessorOptions {
@@ -200,10 +205,15 @@ export class ReplyProcessor {
 
     if (reply.kind === 'credentialsAck') {
       const { rolloverId, agentId } = reply.credentialsAck;
-      const outcome = await this.options.rollover.acknowledge(tenantId, rolloverId, log);
+      const outcome = await this.options.rollover.acknowledge(tenantId, rolloverId, agentId, log);
+      const what =
+        outcome === 'acknowledged'
+          ? 'taken: the old SAS keys are retired'
+          : outcome === 'awaiting'
+            ? "taken; the tenant's other agents have yet to acknowledge"
+            : 'ignored (stale)';
       log.log(
-        `Credentials acknowledgement ${outcome === 'acknowledged' ? 'taken: the old SAS keys are retired' : 'ignored (stale)'}: ` +
-          `tenant ${tenantId}, agent ${agentId}, rollover ${rolloverId}`,
+        `Credentials acknowledgement ${what}: tenant ${tenantId}, agent ${agentId}, rollover ${rolloverId}`,
       );
       return { outcome, kind: 'credentialsAck', tenantId, rolloverId };
     }

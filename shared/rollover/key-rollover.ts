@@ -11,7 +11,10 @@
  *    the roll still opens, a reply signed just before it still verifies) and, unless one is under
  *    way, a SAS rollover for the slot the agent does not use;
  * 4. SAS: regenerate that slot of both rules, mark the control message sent, send it sealed like a
- *    password request; the agent's signed acknowledgement retires the old slot (`acknowledge`);
+ *    password request to each agent that sends heartbeats (active or standby), in its own session,
+ *    so that a standby gets the new keys too; once every agent still seen acknowledged (signed), the
+ *    old slot is retired (`acknowledge`). With no agent to be seen, it goes to the request session,
+ *    for whichever agent takes it;
  * 5. later runs disable replaced versions once their grace has passed.
  * Every step can be repeated after a crash: a stale claim is taken over, a SAS slot is regenerated
  * again only while no control message can have carried it, a control message is sent again when
@@ -42,7 +45,14 @@ import {
   type StoredTenant,
   type TenantRecord,
 } from '../tenants/index.js';
-import { encryptionKeyName, parseKeyId, sealRequest, signatureKeyName } from '../wire/index.js';
+import {
+  agentSessionId,
+  encryptionKeyName,
+  parseKeyId,
+  REQUEST_SESSION_ID,
+  sealRequest,
+  signatureKeyName,
+} from '../wire/index.js';
 import { otherSlot, readAgentKeys, regenerateAgentKeys, type AgentKeys } from './agent-credentials.js';
 import type { CreationPacer } from './creation-pacer.js';
 import { keyVaultCreationPacer } from './creation-pacer.js';
@@ -54,6 +64,15 @@ import {
   type RolloverPolicy,
 } from '../tenants/index.js';
 import type { Logger } from '../domain/index.js';
+import { heartbeatMonitor, HeartbeatMonitor } from '../heartbeats/index.js';
+
+/** The agents a heartbeat monitor sees online or on standby: those a control message goes to. */
+export function liveAgentsOf(monitor: HeartbeatMonitor): NonNullable<KeyRolloverOptions['liveAgents']> {
+  return async (tenantId, enabledAt) => {
+    const status = await monitor.heartbeatStatus(tenantId, enabledAt ? { enabledAt } : {});
+    return status.agents.filter((a) => a.state === 'online' || a.state === 'standby').map((a) => a.agentId);
+  };
+}
 
 export type RolloverReason = 'age' | 'manual' | 're-enable';
 
@@ -76,6 +95,11 @@ export interface KeyRolloverOptions {
   policy: RolloverPolicy;
   messageTtlMs: number;
   pacer: CreationPacer;
+  /**
+   * The tenant's agents that send heartbeats (online or on standby) since its enablement at
+   * `enabledAt`: those a control message goes to. Default: none (the request session).
+   */
+  liveAgents?: (tenantId: string, enabledAt: string | undefined) => Promise<string[]>;
   now?: () => Date;
 }
 
@@ -100,7 +124,8 @@ export interface RolloverRunSummary {
   failed: number;
 }
 
-export type AcknowledgeOutcome = 'acknowledged' | 'stale';
+/** `awaiting`: taken, and the tenant's other agents have yet to acknowledge. */
+export type AcknowledgeOutcome = 'acknowledged' | 'awaiting' | 'stale';
 
 /** Retry-After of a 429, in ms (seconds or an HTTP date); 10 s when absent. */
 export function retryAfterMs(header: string | undefined, now = Date.now()): number {
@@ -171,6 +196,8 @@ export class KeyRollover {
       policy: rolloverPolicy(appSettings),
       messageTtlMs: appSettings.messageTtlMs,
       pacer,
+      // The instance's monitor, whose cache the replies function refreshes with each heartbeat.
+      liveAgents: liveAgentsOf(env === process.env ? heartbeatMonitor() : HeartbeatMonitor.fromSettings(env)),
     });
   }
 
@@ -371,7 +398,8 @@ export class KeyRollover {
   /**
    * Sends (or sends again) the tenant's pending SAS rollover. `force`: send even if the last send
    * is recent (a manual roll: the agent then also picks up the new signing version at once).
-   * Returns whether a control message went out.
+   * A resend goes to the agents still to acknowledge that are still to be seen; when none is left
+   * and some acknowledged, the rollover completes. Returns whether a control message went out.
    */
   async followUpCredentials(tenantId: string, log: Logger | undefined, force: boolean): Promise<boolean> {
     const { registry, serviceBus } = this.options;
@@ -397,6 +425,18 @@ export class KeyRollover {
     } else {
       return false;
     }
+    const acknowledged = pending.acknowledgedBy ?? [];
+    const live = await callDependency(
+      'Table storage',
+      () => this.options.liveAgents?.(tenantId, stored.record.enabledAt) ?? Promise.resolve([]),
+      log,
+    );
+    const agents = live.filter((agentId) => !acknowledged.includes(agentId));
+    if (agents.length === 0 && acknowledged.length > 0) {
+      // Every agent still to be seen has the new keys; the others went away.
+      await this.complete(stored, pending.rolloverId, log);
+      return false;
+    }
     const marked = await this.update(
       tenantId,
       current,
@@ -404,7 +444,7 @@ export class KeyRollover {
         record.pendingCredentials?.rolloverId === pending.rolloverId
           ? {
               ...record,
-              pendingCredentials: { ...record.pendingCredentials, sentAt: now.toISOString() },
+              pendingCredentials: { ...record.pendingCredentials, sentAt: now.toISOString(), agents },
               updatedAt: now.toISOString(),
             }
           : undefined,
@@ -412,7 +452,8 @@ export class KeyRollover {
     );
     if (!marked) return false;
     current = marked;
-    await this.sendControlMessage(current.record, pending.rolloverId, keys, log);
+    const sessions = agents.length > 0 ? agents.map(agentSessionId) : [REQUEST_SESSION_ID];
+    await this.sendControlMessage(current.record, pending.rolloverId, keys, sessions, log);
     return true;
   }
 
@@ -420,6 +461,7 @@ export class KeyRollover {
     record: TenantRecord,
     rolloverId: string,
     keys: AgentKeys,
+    sessions: string[],
     log: Logger | undefined,
   ): Promise<void> {
     if (!record.encryptionKeyId) throw new Error(`tenant ${record.tenantId} has no encryption key`);
@@ -439,31 +481,81 @@ export class KeyRollover {
       },
       key,
     );
-    await callDependency(
-      'Service Bus',
-      () =>
-        this.options.senders.send(record.requestQueue, {
-          body: sealed.body,
-          messageId: sealed.messageId,
-          correlationId: rolloverId,
-          applicationProperties: sealed.applicationProperties,
-          timeToLive: this.options.messageTtlMs,
-        }),
-      log,
-      'send control message',
-    );
+    for (const session of sessions) {
+      await callDependency(
+        'Service Bus',
+        () =>
+          this.options.senders.send(
+            record.requestQueue,
+            {
+              body: sealed.body,
+              messageId: sealed.messageId,
+              correlationId: rolloverId,
+              applicationProperties: sealed.applicationProperties,
+              timeToLive: this.options.messageTtlMs,
+            },
+            session,
+          ),
+        log,
+        'send control message',
+      );
+    }
   }
 
   /**
-   * The agent's signed acknowledgement of a control message: it works on the new slot, so the old
-   * slot of both rules is regenerated (whoever held it can no longer connect) and the row records
-   * the new slot. A stale acknowledgement (another rollover, or this one already done) changes nothing.
+   * An agent's signed acknowledgement of a control message: it works on the new slot. Once every
+   * agent still seen (heartbeats, online or on standby) acknowledged, the old slot of both rules is
+   * regenerated (whoever held it can no longer connect) and the row records the new slot; an agent
+   * seen that has not got the message yet gets it when the timer follows the rollover up. A stale
+   * acknowledgement (another rollover, or this one already done) changes nothing.
    */
-  async acknowledge(tenantId: string, rolloverId: string, log?: Logger): Promise<AcknowledgeOutcome> {
-    const { registry, serviceBus } = this.options;
+  async acknowledge(
+    tenantId: string,
+    rolloverId: string,
+    agentId: string,
+    log?: Logger,
+  ): Promise<AcknowledgeOutcome> {
+    const { registry } = this.options;
     const stored = await registry.get(tenantId);
     const pending = stored?.record.pendingCredentials;
     if (!stored || stored.record.state !== 'enabled' || pending?.rolloverId !== rolloverId) return 'stale';
+    const acknowledgedBy = [...new Set([...(pending.acknowledgedBy ?? []), agentId])];
+    const live = this.options.liveAgents
+      ? await this.options.liveAgents(tenantId, stored.record.enabledAt)
+      : [];
+    if (live.some((agent) => !acknowledgedBy.includes(agent))) {
+      const noted = await this.update(
+        tenantId,
+        stored,
+        (record) =>
+          record.pendingCredentials?.rolloverId === rolloverId
+            ? {
+                ...record,
+                pendingCredentials: {
+                  ...record.pendingCredentials,
+                  acknowledgedBy: [
+                    ...new Set([...(record.pendingCredentials.acknowledgedBy ?? []), agentId]),
+                  ],
+                },
+                updatedAt: this.now().toISOString(),
+              }
+            : undefined,
+        log,
+      );
+      return noted ? 'awaiting' : 'stale';
+    }
+    return this.complete(stored, rolloverId, log);
+  }
+
+  /** Retires the old slot of a SAS rollover whose agents all have the new one. */
+  private async complete(
+    stored: StoredTenant,
+    rolloverId: string,
+    log?: Logger,
+  ): Promise<AcknowledgeOutcome> {
+    const { serviceBus } = this.options;
+    const tenantId = stored.record.tenantId;
+    const pending = stored.record.pendingCredentials!;
     const retired = otherSlot(pending.slot);
     await regenerateAgentKeys(serviceBus, stored.record, retired);
     const at = this.now().toISOString();

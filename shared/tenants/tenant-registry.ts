@@ -44,6 +44,13 @@ export interface PendingCredentials {
   since: string;
   /** When the control message was last sent (absent: the keys may not be regenerated yet). */
   sentAt?: string;
+  /**
+   * The agents it was last sent to, one message in each one's own session (absent or empty: it went
+   * to the request session). The old slot is retired once every agent still seen acknowledged.
+   */
+  agents?: string[];
+  /** The agents that acknowledged so far. */
+  acknowledgedBy?: string[];
 }
 
 /** One tenant's writeback configuration, as stored. */
@@ -112,6 +119,9 @@ interface TenantEntity
   pendingSlot?: SasKeySlot;
   pendingSince?: string;
   pendingSentAt?: string;
+  /** JSON of PendingCredentials.agents and .acknowledgedBy (agent ids, a few at most). */
+  pendingAgents?: string;
+  pendingAcknowledgedBy?: string;
   enabledByObjectId?: string;
   enabledByUpn?: string;
   disabledByObjectId?: string;
@@ -119,6 +129,25 @@ interface TenantEntity
 }
 
 const STATES: readonly WritebackState[] = ['provisioning', 'enabled', 'disabling', 'disabled'];
+
+/** A list of agent ids as a column (undefined when there is none). */
+function jsonList(list: string[] | undefined): string | undefined {
+  return list && list.length > 0 ? JSON.stringify(list) : undefined;
+}
+
+/** `{ [key]: ids }` from a column, or nothing when it is absent or not a list of strings. */
+function listOf<K extends string>(key: K, column: string | undefined): Partial<Record<K, string[]>> {
+  if (!column) return {};
+  try {
+    const list: unknown = JSON.parse(column);
+    if (Array.isArray(list) && list.every((id) => typeof id === 'string')) {
+      return { [key]: list } as Record<K, string[]>;
+    }
+  } catch {
+    // A column that does not parse counts as absent.
+  }
+  return {};
+}
 
 function toEntity(record: TenantRecord): TenantEntity {
   const optional = <K extends string>(key: K, value: string | undefined) =>
@@ -142,6 +171,8 @@ function toEntity(record: TenantRecord): TenantEntity {
     ...(record.pendingCredentials ? { pendingSlot: record.pendingCredentials.slot } : {}),
     ...optional('pendingSince', record.pendingCredentials?.since),
     ...optional('pendingSentAt', record.pendingCredentials?.sentAt),
+    ...optional('pendingAgents', jsonList(record.pendingCredentials?.agents)),
+    ...optional('pendingAcknowledgedBy', jsonList(record.pendingCredentials?.acknowledgedBy)),
     ...optional('enabledByObjectId', record.enabledBy?.objectId),
     ...optional('enabledByUpn', record.enabledBy?.upn),
     ...optional('disabledByObjectId', record.disabledBy?.objectId),
@@ -201,6 +232,8 @@ function fromEntity(entity: TenantEntity): TenantRecord {
       slot: entity.pendingSlot,
       since: entity.pendingSince,
       ...(entity.pendingSentAt ? { sentAt: entity.pendingSentAt } : {}),
+      ...listOf('agents', entity.pendingAgents),
+      ...listOf('acknowledgedBy', entity.pendingAcknowledgedBy),
     };
   }
   const enabledBy = actorOf(entity.enabledByObjectId, entity.enabledByUpn);

@@ -3,6 +3,7 @@
  * versioned Key Vault key ids. One place, so that the pipeline, the agent and the key rollover
  * timer can never disagree about a name.
  */
+import { createHash } from 'node:crypto';
 import { TenantId } from '../api/index.js';
 
 /** The shared queue the result-correlation function reads; every tenant's replies queue forwards into it. */
@@ -15,6 +16,18 @@ export const SHARED_REPLIES_QUEUE = 'writeback-replies';
  * (docs/architecture.md, "Two agents per tenant").
  */
 export const REQUEST_SESSION_ID = 'requests';
+
+/**
+ * The session of one agent on its tenant's request queue: key rollover control messages addressed to
+ * that agent, so that every agent of the tenant (the standby too) gets its new SAS keys. Session ids
+ * are at most 128 characters: a long agent id is shortened with a hash of it.
+ */
+export function agentSessionId(agentId: string): string {
+  const id = `agent:${agentId}`;
+  if (id.length <= 128) return id;
+  const hash = createHash('sha256').update(agentId).digest('hex').slice(0, 32);
+  return `agent:${agentId.slice(0, 89)}~${hash}`;
+}
 
 export type KeyPurpose = 'enc' | 'sig';
 

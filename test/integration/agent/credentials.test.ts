@@ -17,7 +17,7 @@ import { loadAgentConfig } from '../../../agent/config.js';
 import { DEMO_POLICY, InMemoryDirectory } from '../../../agent/directory/index.js';
 import { jsonLogger } from '../../../agent/log.js';
 import type { UserIdentifier } from '../../../shared/domain/index.js';
-import type { SealedRequest, VerifiedReply } from '../../../shared/wire/index.js';
+import { agentSessionId, type SealedRequest, type VerifiedReply } from '../../../shared/wire/index.js';
 import {
   delay,
   demoUsers,
@@ -53,6 +53,7 @@ const ALL_LOGS: string[] = [];
 
 async function runAgent(configPath: string, env: Record<string, string> = {}): Promise<Running> {
   const logs: string[] = [];
+  // Each agent has a directory of its own here: these tests look at keys, not at who applied what.
   const agent = await startAgent(loadAgentConfig(configPath, env), {
     directory: new InMemoryDirectory({ users: demoUsers(), policy: DEMO_POLICY }),
     logger: jsonLogger({}, (line) => {
@@ -64,6 +65,7 @@ async function runAgent(configPath: string, env: Record<string, string> = {}): P
     serviceBusClientOptions: { retryOptions: { maxRetries: 2, timeoutInMs: 10_000 } },
     retryBackoffMs: 100,
     maxRetryBackoffMs: 1000,
+    standbyRetryMs: 300,
   });
   return {
     agent,
@@ -76,7 +78,12 @@ async function runAgent(configPath: string, env: Record<string, string> = {}): P
 type SecretsIn = 'files' | 'inline' | 'env';
 
 /** A folder with the agent's configuration file (and secret files), as an operator would set it up. */
-async function installAgent(stack: AgentStack, tenant: TenantFixture, secretsIn: SecretsIn) {
+async function installAgent(
+  stack: AgentStack,
+  tenant: TenantFixture,
+  secretsIn: SecretsIn,
+  extra: Record<string, unknown> = {},
+) {
   const dir = await mkdtemp(join(stack.dir, `${tenant.tenantId}-`));
   const env: Record<string, string> = {};
   let serviceBus: Record<string, unknown>;
@@ -101,7 +108,7 @@ async function installAgent(stack: AgentStack, tenant: TenantFixture, secretsIn:
     };
   }
   const stateDirectory = join(dir, 'state');
-  const configPath = await writeConfig(dir, tenant.configFile(stateDirectory, { serviceBus }));
+  const configPath = await writeConfig(dir, tenant.configFile(stateDirectory, { serviceBus, ...extra }));
   return { dir, env, configPath, stateDirectory };
 }
 
@@ -115,9 +122,15 @@ async function reset(tenant: TenantFixture, name = 'alice'): Promise<string> {
   return (await tenant.result(sealed.messageId)).result.outcome;
 }
 
-async function sendControl(tenant: TenantFixture, keys: AgentKeys): Promise<SealedRequest> {
+/** A control message, into the request session or (as the cloud does for each agent it sees) agents' own. */
+async function sendControl(
+  tenant: TenantFixture,
+  keys: AgentKeys,
+  agentIds: string[] = [],
+): Promise<SealedRequest> {
   const sealed = await tenant.seal({ operation: 'credentials', ...keys }, { operationId: randomUUID() });
-  await tenant.send(sealed);
+  if (agentIds.length === 0) await tenant.send(sealed);
+  for (const agentId of agentIds) await tenant.send(sealed, undefined, agentSessionId(agentId));
   return sealed;
 }
 
@@ -323,6 +336,55 @@ describe('key rollover: the agent takes new SAS keys from a control message', ()
       assert.equal(reply.result.outcome, 'succeeded');
       // The signer's own schedule is hourly: only the new -enc version explains the new -sig one.
       assert.equal(reply.keyId.split('/').pop(), sigVersion);
+    });
+  });
+
+  describe('two agents, one on standby', () => {
+    it('each takes the new keys from a control message in its own session; the standby takes over on them once the old keys are gone', async () => {
+      const tenant = await stack.provisionTenant('woodgrove');
+      remember({
+        listenKey: keyOf(tenant.listenConnectionString),
+        sendKey: keyOf(tenant.sendConnectionString),
+      });
+      const installA = await installAgent(stack, tenant, 'files', { agentId: 'agent-a' });
+      const installB = await installAgent(stack, tenant, 'files', { agentId: 'agent-b' });
+      const a = await runAgent(installA.configPath);
+      const b = await runAgent(installB.configPath);
+      try {
+        await eventually('agent-b on standby', () => b.agent.health().role === 'standby');
+        assert.equal(a.agent.health().role, 'active');
+        assert.equal(b.agent.health().agentSession, 'active', 'the standby holds its own session');
+
+        const keys = remember(await tenant.regenerateAgentKeys('secondaryKey'));
+        const control = await sendControl(tenant, keys, ['agent-a', 'agent-b']);
+        const acks = [await ackOf(tenant, control.messageId), await ackOf(tenant, control.messageId)];
+        assert.deepEqual(acks.map((ack) => ack.credentialsAck.agentId).sort(), ['agent-a', 'agent-b']);
+        for (const install of [installA, installB]) {
+          assert.equal(
+            await readFile(join(install.dir, 'requests.secret'), 'utf8'),
+            `${withKey(tenant.listenConnectionString, keys.listenKey)}\n`,
+          );
+        }
+        // The cloud retires the old keys once both acknowledged; the pair works on. (Moving the request
+        // session to the new connection lets it go for a moment: the standby may have taken it.)
+        remember(await tenant.regenerateAgentKeys('primaryKey'));
+        assert.equal(await reset(tenant), 'succeeded');
+        await eventually(
+          'one agent active, the other on standby',
+          () =>
+            [a, b].some((x) => x.agent.health().role === 'active') &&
+            [a, b].some((x) => x.agent.health().role === 'standby'),
+        );
+        const [active, standby] = a.agent.health().role === 'active' ? [a, b] : [b, a];
+        await standby.agent.heartbeat(); // the standby's heartbeats, on the new Send key
+
+        await active.agent.stop();
+        await eventually('the standby taking over', () => standby.agent.health().role === 'active');
+        assert.equal(await reset(tenant, 'bob'), 'succeeded');
+      } finally {
+        await a.agent.stop();
+        await b.agent.stop();
+      }
     });
   });
 

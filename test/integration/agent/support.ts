@@ -94,8 +94,8 @@ export interface TenantFixture {
     payload: WritebackRequest | CredentialsRequest,
     options?: { operationId?: string; expiresAt?: Date; keyVersion?: string; tenantId?: string },
   ): Promise<SealedRequest>;
-  /** Sends a sealed request into the tenant's request session, as the cloud does. */
-  send(sealed: SealedRequest, timeToLiveMs?: number): Promise<void>;
+  /** Sends a sealed request into the tenant's request session (or `sessionId`), as the cloud does. */
+  send(sealed: SealedRequest, timeToLiveMs?: number, sessionId?: string): Promise<void>;
   /** The next verified reply matching `match`, within `timeoutMs`. Others are kept for later calls. */
   reply(match: (reply: VerifiedReply) => boolean, timeoutMs?: number): Promise<VerifiedReply>;
   result(operationId: string, timeoutMs?: number): Promise<VerifiedReply & { kind: 'result' }>;
@@ -323,9 +323,9 @@ export async function startAgentStack(): Promise<AgentStack> {
           importEncryptionKey(bundle.key!),
         );
       },
-      async send(sealed, timeToLiveMs = 5 * 60_000) {
+      async send(sealed, timeToLiveMs = 5 * 60_000, sessionId = REQUEST_SESSION_ID) {
         await sender.sendMessages({
-          sessionId: REQUEST_SESSION_ID,
+          sessionId,
           body: sealed.body,
           messageId: sealed.messageId,
           applicationProperties: sealed.applicationProperties,

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { ServiceBusClient } from '@azure/service-bus';
 import { KeyVaultRequestCrypto } from '../../../shared/azure/key-vault-crypto.js';
+import { HeartbeatMonitor } from '../../../shared/heartbeats/monitor.js';
 import { HeartbeatStore } from '../../../shared/heartbeats/store.js';
 import { ReplyProcessor } from '../../../shared/replies/processor.js';
 import { SignatureKeys } from '../../../shared/replies/signature-keys.js';
@@ -15,12 +16,14 @@ import type { KeyRollover } from '../../../shared/rollover/index.js';
 import {
   CreationPacer,
   credentialsState,
+  liveAgentsOf,
   rolloverPolicy,
   tenantOffsetMs,
   type RolloverPolicy,
 } from '../../../shared/rollover/index.js';
 import { TenantRegistry, type TenantRecord } from '../../../shared/tenants/tenant-registry.js';
 import {
+  agentSessionId,
   encryptionKeyName,
   openRequest,
   parseKeyId,
@@ -53,6 +56,24 @@ after(() => cloud?.stop());
 
 function rollover(pacer = new CreationPacer({ limit: 100, windowMs: 1_000 })): KeyRollover {
   return keyRolloverOn(cloud, { policy, messageTtlMs: TTL_MS, pacer, now: clock });
+}
+
+/** A rollover that sends control messages to the agents whose heartbeats it sees (as the app does). */
+function rolloverToAgents(): KeyRollover {
+  const monitor = new HeartbeatMonitor({
+    store: new HeartbeatStore(cloud.table('heartbeats')),
+    registry: new TenantRegistry(cloud.table('tenants')),
+    heartbeatIntervalMs: 5 * 60_000,
+    cacheMs: 0,
+    now: clock,
+  });
+  return keyRolloverOn(cloud, {
+    policy,
+    messageTtlMs: TTL_MS,
+    pacer: new CreationPacer({ limit: 100, windowMs: 1_000 }),
+    now: clock,
+    liveAgents: liveAgentsOf(monitor),
+  });
 }
 
 async function admin(method: string, path: string, body?: unknown) {
@@ -300,6 +321,103 @@ describe('key rollover', () => {
     const stale = new ServiceBusClient(oldListen, NO_RETRIES);
     await assert.rejects(stale.acceptSession('writeback-roll-sas', REQUEST_SESSION_ID));
     await stale.close();
+  });
+
+  test('SAS with two agents: a control message in each agent’s session; the old slot goes once both acknowledged', async () => {
+    const enabled = await enable('roll-pair');
+    const oldListen = enabled.agentConnectionStrings.listen;
+    await makeDue('roll-pair');
+    const roller = rolloverToAgents();
+    const before = await row('roll-pair');
+    // The tenant runs two agents: one active, one on standby. Both send heartbeats.
+    for (const [agentId, state] of [
+      ['agent-1', 'online'],
+      ['agent-2', 'standby'],
+    ] as const) {
+      const heartbeat = await signHeartbeat(
+        { ...heartbeatOf('roll-pair', clock()), agentId, state },
+        signerFor(before.signatureKeyId!),
+      );
+      assert.equal((await processor(roller).handle(heartbeat, {}, quiet)).outcome, 'recorded');
+    }
+    assert.equal((await roller.run(Date.now() + 60_000, quiet)).credentialsSent, 1);
+    const record = await row('roll-pair');
+    const pending = record.pendingCredentials!;
+    assert.deepEqual([...pending.agents!].sort(), ['agent-1', 'agent-2']);
+
+    const agentBus = new ServiceBusClient(oldListen, NO_RETRIES);
+    try {
+      for (const agentId of ['agent-1', 'agent-2']) {
+        const session = await agentBus.acceptSession('writeback-roll-pair', agentSessionId(agentId));
+        const [message] = await session.receiveMessages(1, { maxWaitTimeInMs: 5_000 });
+        assert.equal(message?.messageId, pending.rolloverId, `a control message for ${agentId}`);
+        await session.completeMessage(message!);
+        await session.close();
+      }
+      const requests = await agentBus.acceptSession('writeback-roll-pair', REQUEST_SESSION_ID);
+      assert.deepEqual(
+        await requests.receiveMessages(1, { maxWaitTimeInMs: 300 }),
+        [],
+        'none for the request session',
+      );
+      await requests.close();
+    } finally {
+      await agentBus.close();
+    }
+
+    const ack = (agentId: string) =>
+      signCredentialsAck(
+        { tenantId: 'roll-pair', rolloverId: pending.rolloverId, agentId, acknowledgedAt: clock() },
+        signerFor(record.signatureKeyId!),
+      );
+    assert.equal((await processor(roller).handle(await ack('agent-2'), {}, quiet)).outcome, 'awaiting');
+    const halfway = await row('roll-pair');
+    assert.deepEqual(halfway.pendingCredentials?.acknowledgedBy, ['agent-2']);
+    assert.equal(halfway.agentKeySlot, 'primary', 'the old slot still works: agent-1 has yet to move');
+    const stillWorks = new ServiceBusClient(oldListen, NO_RETRIES);
+    assert.ok(Array.isArray(await stillWorks.createReceiver('writeback-roll-pair').peekMessages(1)));
+    await stillWorks.close();
+
+    assert.equal((await processor(roller).handle(await ack('agent-1'), {}, quiet)).outcome, 'acknowledged');
+    const after = await row('roll-pair');
+    assert.equal(after.agentKeySlot, 'secondary');
+    assert.equal(after.pendingCredentials, undefined);
+    const stale = new ServiceBusClient(oldListen, NO_RETRIES);
+    await assert.rejects(stale.acceptSession('writeback-roll-pair', REQUEST_SESSION_ID));
+    await stale.close();
+  });
+
+  test('SAS with two agents, one of which went away: the rollover completes once the agents still seen acknowledged', async () => {
+    await enable('roll-gone');
+    await makeDue('roll-gone');
+    const roller = rolloverToAgents();
+    const before = await row('roll-gone');
+    for (const agentId of ['agent-1', 'agent-2']) {
+      const heartbeat = await signHeartbeat(
+        { ...heartbeatOf('roll-gone', clock()), agentId },
+        signerFor(before.signatureKeyId!),
+      );
+      await processor(roller).handle(heartbeat, {}, quiet);
+    }
+    await roller.run(Date.now() + 60_000, quiet);
+    const record = await row('roll-gone');
+    const pending = record.pendingCredentials!;
+    const ack = await signCredentialsAck(
+      { tenantId: 'roll-gone', rolloverId: pending.rolloverId, agentId: 'agent-2', acknowledgedAt: clock() },
+      signerFor(record.signatureKeyId!),
+    );
+    assert.equal((await processor(roller).handle(ack, {}, quiet)).outcome, 'awaiting');
+    // agent-1 stops sending heartbeats for good; agent-2 goes on. Past the message's time-to-live:
+    offsetMs += 12 * 60_000;
+    const heartbeat = await signHeartbeat(
+      { ...heartbeatOf('roll-gone', clock()), agentId: 'agent-2' },
+      signerFor(record.signatureKeyId!),
+    );
+    await processor(roller).handle(heartbeat, {}, quiet);
+    await roller.followUpCredentials('roll-gone', quiet, false);
+    const after = await row('roll-gone');
+    assert.equal(after.pendingCredentials, undefined, 'no agent left to wait for');
+    assert.equal(after.agentKeySlot, 'secondary');
   });
 
   test('an agent that never acknowledges keeps its old keys and is reported overdue', async () => {

@@ -51,6 +51,20 @@ test('a request sealed before a roll succeeds after it; the agent moves to new S
   const before = await p.call('GET', `/tenants/${p.tenantId}/writeback`, { token: admin });
   const pending = await resetAndFollow('Sealed-Before-Roll-1');
   assert.equal(pending.status, 'pending');
+  // The scripted agent goes away: the roll sees no agent, so its control message waits in the
+  // request session for whichever agent takes it (with agents seen, each gets one in its own session).
+  const offline = new ReplySender(p.agentConnectionStrings.send, p.tenantId);
+  await offline.heartbeat(await vaultSigner(p.cloud, p.tenantId), 'scripted', new Date(), 'going-offline');
+  await offline.close();
+  await eventually(
+    async () => {
+      const token = await p.token();
+      const status = await p.call('GET', `/tenants/${p.tenantId}/writeback/status`, { token });
+      return status.body.state === 'offline' ? true : undefined;
+    },
+    15_000,
+    'the scripted agent offline',
+  );
 
   const rolled = await p.call('POST', `/tenants/${p.tenantId}/writeback/keys/rollover`, {
     token: admin,

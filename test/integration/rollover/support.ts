@@ -1,7 +1,12 @@
 /** A KeyRollover on a test cloud's services, with the test's policy, pacer and clock. */
 import { ServiceBusClient } from '@azure/service-bus';
 import { EncryptionKeys, RequestSenders } from '../../../shared/operations/index.js';
-import { KeyRollover, type CreationPacer, type RolloverPolicy } from '../../../shared/rollover/index.js';
+import {
+  KeyRollover,
+  type CreationPacer,
+  type KeyRolloverOptions,
+  type RolloverPolicy,
+} from '../../../shared/rollover/index.js';
 import { AuditLog, TenantRegistry } from '../../../shared/tenants/index.js';
 import type { CloudUnderTest } from '../../support/cloud.js';
 
@@ -10,7 +15,13 @@ const senders = new WeakMap<CloudUnderTest, RequestSenders>();
 
 export function keyRolloverOn(
   cloud: CloudUnderTest,
-  options: { policy: RolloverPolicy; messageTtlMs: number; pacer: CreationPacer; now: () => Date },
+  options: {
+    policy: RolloverPolicy;
+    messageTtlMs: number;
+    pacer: CreationPacer;
+    now: () => Date;
+    liveAgents?: KeyRolloverOptions['liveAgents'];
+  },
 ): KeyRollover {
   const keys = cloud.keyClient();
   let sender = senders.get(cloud);

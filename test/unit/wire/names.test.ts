@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
+  agentSessionId,
+  REQUEST_SESSION_ID,
   encryptionKeyName,
   formatKeyId,
   isWireTenantId,
@@ -53,6 +55,18 @@ describe('queue and key names', () => {
     assert.equal(tenantOfKeyName('writeback--sig', 'sig'), undefined);
     assert.equal(tenantOfKeyName('writeback-Contoso-sig', 'sig'), undefined);
     assert.equal(tenantOfKeyName('other-contoso-sig', 'sig'), undefined);
+  });
+});
+
+describe('session ids of the request queue', () => {
+  it('one request session; one session per agent, at most 128 characters and distinct', () => {
+    assert.equal(REQUEST_SESSION_ID, 'requests');
+    assert.equal(agentSessionId('dc1-writeback'), 'agent:dc1-writeback');
+    const long = 'a'.repeat(128);
+    const longer = `${'a'.repeat(127)}b`;
+    assert.equal(agentSessionId(long).length, 128);
+    assert.notEqual(agentSessionId(long), agentSessionId(longer));
+    assert.equal(agentSessionId('a'.repeat(122)), `agent:${'a'.repeat(122)}`);
   });
 });
 
