@@ -224,7 +224,10 @@ export class SessionLease {
     }
   }
 
-  /** Ends the lease (once): no more renewals, the receiver closes in the background. */
+  /**
+   * Ends the lease (once): no more renewals or settlements; `ended` resolves once the receiver is
+   * closed (within the deadline), so that the lock is free before anyone asks for it again.
+   */
   private end(end: LeaseEnd): void {
     if (this.ending) return;
     this.ending = end;
@@ -233,7 +236,7 @@ export class SessionLease {
       .then(() =>
         withDeadline('closing the session receiver', this.options.deadlineMs, () => this.receiver.close()),
       )
-      .catch(() => undefined);
-    this.resolveEnded(end);
+      .catch(() => undefined)
+      .then(() => this.resolveEnded(end));
   }
 }
