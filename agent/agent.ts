@@ -31,6 +31,7 @@ import { InMemoryDirectory, LdapDirectory, type DirectoryDriver } from './direct
 import { Heartbeats } from './heartbeats.js';
 import { describeError, jsonLogger, type AgentLogger } from './log.js';
 import { KeyVersionWatch } from './key-version-watch.js';
+import { RecordSigning } from './record-signing.js';
 import { RequestSession, type RequestSessionOptions, type SessionRole } from './request-session.js';
 import { ServiceBusLink } from './service-bus-link.js';
 import { RequestWorker } from './worker.js';
@@ -268,7 +269,10 @@ export async function startAgent(config: AgentConfig, deps: AgentDependencies = 
       link,
       handle,
       concurrency: config.concurrency,
-      lease: { deadlineMs: deadlines.serviceBusMs },
+      lease: {
+        deadlineMs: deadlines.serviceBusMs,
+        seal: new RecordSigning(config.tenantId, signer, health, log, deadlines.keyVaultMs),
+      },
       log,
       standbyRetryMs: deps.standbyRetryMs ?? 5_000,
       reconnect,

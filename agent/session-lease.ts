@@ -22,9 +22,18 @@ import type { BusConnection } from './bus-connection.js';
 import { pause, withDeadline } from './deadline.js';
 import { SessionRecord, type SessionRecordOptions } from './session-record.js';
 
+/** How the record is signed for the session state, and checked when read (record-signing.ts). */
+export interface RecordSeal {
+  /** The state to write for the record's JSON bytes. */
+  seal(record: Buffer): Promise<Buffer>;
+  /** The record a state holds (nothing when it is not to be trusted); throws when it cannot be checked now. */
+  open(state: unknown): Promise<unknown>;
+}
+
 export interface LeaseOptions {
   /** Deadline of each call to Service Bus. */
   deadlineMs: number;
+  seal: RecordSeal;
   record?: SessionRecordOptions;
 }
 
@@ -80,17 +89,21 @@ export class SessionLease {
     let lease: SessionLease | undefined;
     try {
       const store = {
-        read: () =>
-          withDeadline('reading the session state', options.deadlineMs, (abortSignal) =>
-            receiver.getSessionState({ abortSignal }),
+        read: async () =>
+          options.seal.open(
+            await withDeadline('reading the session state', options.deadlineMs, (abortSignal) =>
+              receiver.getSessionState({ abortSignal }),
+            ),
           ),
-        write: (state: Buffer) =>
-          withDeadline('writing the session state', options.deadlineMs, (abortSignal) =>
+        write: async (record: Buffer) => {
+          const state = await options.seal.seal(record);
+          return withDeadline('writing the session state', options.deadlineMs, (abortSignal) =>
             receiver.setSessionState(state, { abortSignal }),
           ).catch((error: unknown) => {
             if (isLockLost(error)) lease?.end({ reason: 'lost', step: 'writing the record', error });
             throw error;
-          }),
+          });
+        },
       };
       const { record, skipped } = await SessionRecord.load(store, options.record);
       lease = new SessionLease(connection, sessionId, receiver, record, skipped, options, sentAt);

@@ -14,7 +14,7 @@
  * Group commit: changes asked for while a write is under way go out together in the next one, so
  * several requests in flight cost one round trip between them, not one each. Each caller learns
  * whether the write that carried its change succeeded. The state stays well under Service Bus's
- * 256 KB limit (`maxBytes`): when it would not, the finished entries closest to expiry go first; if
+ * 256 KB limit (`maxBytes`, before the record is signed, record-signing.ts): when it would not, the finished entries closest to expiry go first; if
  * that is not enough, the change is refused (RecordFullError) and the request retried later.
  */
 import type { OperationResult } from '../shared/domain/index.js';
@@ -56,7 +56,7 @@ export class RecordFullError extends Error {
 export interface SessionRecordOptions {
   /** How long after its request's expiry an entry is kept. Default 5 minutes. */
   retentionMs?: number;
-  /** The largest state written. Default 192 KiB. */
+  /** The largest record written (its JSON, before it is signed). Default 150 KiB. */
   maxBytes?: number;
   now?: () => Date;
 }
@@ -90,7 +90,8 @@ export class SessionRecord {
     options: SessionRecordOptions,
   ) {
     this.retentionMs = options.retentionMs ?? 5 * 60_000;
-    this.maxBytes = options.maxBytes ?? 192 * 1024;
+    // Signed, the state takes a third more (base64url) and a little: it stays under Service Bus's 256 KB.
+    this.maxBytes = options.maxBytes ?? 150 * 1024;
     this.now = options.now ?? (() => new Date());
   }
 

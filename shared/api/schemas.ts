@@ -130,15 +130,26 @@ export const AgentCredentialsView = z
       .meta({ description: "The SAS key slot of the agent's rules it uses." }),
     rolledAt: Timestamp.optional().meta({ description: 'When the agent last acknowledged new SAS keys.' }),
     pending: z
-      .object({ rolloverId: z.string(), since: Timestamp, sentAt: Timestamp.optional() })
+      .object({
+        rolloverId: z.string(),
+        since: Timestamp,
+        sentAt: Timestamp.optional(),
+        agents: z.array(z.string()).optional().meta({
+          description: 'The agents the control message last went to, each in its own session.',
+        }),
+        acknowledgedBy: z.array(z.string()).optional().meta({
+          description: 'The agents that acknowledged; the old keys go once every agent still seen did.',
+        }),
+      })
       .optional()
       .meta({
-        description: 'New SAS keys sent to the agent and not yet acknowledged; the old ones still work.',
+        description:
+          'New SAS keys sent to the agents and not yet acknowledged by all of them; the old ones still work.',
       }),
     state: RolloverState.meta({
       description:
-        'rolling: waiting for the agent to acknowledge; overdue: it has not for longer than ' +
-        'KEY_ROLLOVER_AFTER or a day, whichever is shorter (the agent keeps working on its old keys).',
+        'rolling: waiting for the agents to acknowledge; overdue: one has not for longer than ' +
+        'KEY_ROLLOVER_AFTER or a day, whichever is shorter (the agents keep working on their old keys).',
     }),
   })
   .meta({ id: 'AgentCredentialsView' });

@@ -19,8 +19,9 @@ import {
   type CryptographyClientOptions,
   type KeyClientOptions,
 } from '@azure/keyvault-keys';
+import type { KeyObject } from 'node:crypto';
 import type { KeyEncryptionAlgorithm, ReplyAlgorithm, ReplySigner, RequestKeyVault } from '../wire/index.js';
-import { formatKeyId, parseKeyId, signatureKeyName } from '../wire/index.js';
+import { formatKeyId, importSignatureKey, parseKeyId, signatureKeyName } from '../wire/index.js';
 
 /** Options shared by every client of one vault (retries, TLS trust for a local vault). */
 export type VaultClientOptions = CryptographyClientOptions & KeyClientOptions;
@@ -137,6 +138,7 @@ export class KeyVaultReplySigner implements ReplySigner {
   private currentKid: string;
   private timer: NodeJS.Timeout | undefined;
   private refreshing: Promise<string> | undefined;
+  private readonly publicKeys = new Map<string, Promise<KeyObject>>();
 
   private constructor(
     private readonly keys: KeyClient,
@@ -207,6 +209,24 @@ export class KeyVaultReplySigner implements ReplySigner {
       if (status === 403 || status === 404) await this.refresh().catch(() => undefined);
       throw error;
     }
+  }
+
+  /**
+   * The public key of a version of this signing key (to verify what an agent of the tenant signed, such
+   * as the exactly-once record), fetched once per version. Any other key or vault is refused (RangeError).
+   */
+  verificationKey(kid: string): Promise<KeyObject> {
+    const { vaultUrl, name, version } = parseKeyId(kid);
+    if (vaultUrl !== new URL(this.currentKid).origin || name !== this.keyName) {
+      return Promise.reject(new RangeError(`key ${kid} is not this signing key`));
+    }
+    let key = this.publicKeys.get(kid);
+    if (!key) {
+      key = this.keys.getKey(name, { version }).then((bundle) => importSignatureKey(bundle.key!));
+      this.publicKeys.set(kid, key);
+      key.catch(() => this.publicKeys.delete(kid));
+    }
+    return key;
   }
 
   close(): void {

@@ -84,6 +84,8 @@ export function rolloverView(
               rolloverId: pending.rolloverId,
               since: pending.since,
               ...(pending.sentAt ? { sentAt: pending.sentAt } : {}),
+              ...(pending.agents?.length ? { agents: pending.agents } : {}),
+              ...(pending.acknowledgedBy?.length ? { acknowledgedBy: pending.acknowledgedBy } : {}),
             },
           }
         : {}),

@@ -3,4 +3,5 @@ export * from './names.js';
 export * from './errors.js';
 export * from './envelope.js';
 export * from './replies.js';
+export * from './record-seal.js';
 export * from './trace.js';

@@ -174,7 +174,8 @@ function seconds(date: Date): number {
   return Math.floor(date.getTime() / 1000);
 }
 
-async function signClaims(
+/** Signs `claims` as a compact JWS of type `typ` through the signer (also used by record-seal.ts). */
+export async function signClaims(
   typ: string,
   claims: { tenantId: string } & Record<string, unknown>,
   signer: ReplySigner,

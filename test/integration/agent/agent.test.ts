@@ -14,7 +14,12 @@ import { parseAgentConfig } from '../../../agent/config.js';
 import { DEMO_POLICY, InMemoryDirectory } from '../../../agent/directory/index.js';
 import { jsonLogger } from '../../../agent/log.js';
 import type { UserIdentifier } from '../../../shared/domain/index.js';
-import { importEncryptionKey, REQUEST_SESSION_ID } from '../../../shared/wire/index.js';
+import {
+  importEncryptionKey,
+  REQUEST_SESSION_ID,
+  sealRecord,
+  type ReplySigner,
+} from '../../../shared/wire/index.js';
 import {
   DEMO_PASSWORD,
   delay,
@@ -366,13 +371,31 @@ describe('the writeback agent when things fail', () => {
     await stack?.close();
   });
 
-  /** Writes the request session's state as an agent that died mid-apply left it. */
+  /** Signs as the tenant's agents do, with its -sig key in the vault. */
+  async function tenantSigner(): Promise<ReplySigner> {
+    const key = await stack.officerKeys.getKey(`writeback-${tenant.tenantId}-sig`);
+    const crypto = stack.officerKeys.getCryptographyClient(key.name, { keyVersion: key.properties.version! });
+    return {
+      kid: key.id!,
+      sign: async (algorithm, digest) => Buffer.from((await crypto.sign(algorithm, digest)).result),
+    };
+  }
+
+  /** Writes the request session's state: `record`, signed (as an agent leaves it) or not. */
+  async function writeState(record: object, signed = true): Promise<void> {
+    const session = await stack.root.acceptSession(tenant.requestQueue, REQUEST_SESSION_ID);
+    await session.setSessionState(
+      signed ? Buffer.from(await sealRecord(tenant.tenantId, record, await tenantSigner())) : record,
+    );
+    await session.close();
+  }
+
+  /** The state an agent that died mid-apply left. */
   async function leaveApplying(
     operationId: string,
     entry: { expiresAt: Date; stamp?: string },
   ): Promise<void> {
-    const session = await stack.root.acceptSession(tenant.requestQueue, REQUEST_SESSION_ID);
-    await session.setSessionState({
+    await writeState({
       v: 1,
       ops: {
         [operationId]: {
@@ -384,7 +407,6 @@ describe('the writeback agent when things fail', () => {
         },
       },
     });
-    await session.close();
   }
 
   it('applies an interrupted operation that had not taken effect: the password stamp did not move', async () => {
@@ -452,6 +474,39 @@ describe('the writeback agent when things fail', () => {
       assert.equal(reply.result.outcome, 'AgentFailure');
       assert.match(reply.result.detail ?? '', /outcome unknown/);
       assert.equal(running.events('applied').length, 0);
+    } finally {
+      await running.agent.stop();
+    }
+  });
+
+  it('does not trust a record it did not sign: a forged "done" is not answered, the request is applied', async () => {
+    const sealed = await tenant.seal({
+      operation: 'reset',
+      user: upn('bob'),
+      newPassword: 'Not-Forged-Passw0rd-1',
+    });
+    // Whoever holds the Listen key can write the session's state; without the tenant's key, not a record.
+    await writeState(
+      {
+        v: 1,
+        ops: {
+          [sealed.messageId]: {
+            s: 'd',
+            x: sealed.header.expiresAt.getTime(),
+            t: Date.now(),
+            r: { outcome: 'succeeded' },
+          },
+        },
+      },
+      false,
+    );
+    const running = await runAgent(stack, tenant, await mkdtemp(join(stack.dir, 'state-')));
+    try {
+      await tenant.send(sealed);
+      assert.equal((await tenant.result(sealed.messageId)).result.outcome, 'succeeded');
+      assert.equal(running.events('applied').length, 1, 'applied: the forged outcome was not taken');
+      assert.equal(running.directory.logOn(upn('bob'), 'Not-Forged-Passw0rd-1'), 'ok');
+      assert.equal(running.events('recordNotTrusted')[0]?.['reason'], 'malformed');
     } finally {
       await running.agent.stop();
     }
