@@ -5,11 +5,12 @@
  */
 import { after, afterEach, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
 import { isServiceBusError, ServiceBusClient, type ServiceBusError } from '@azure/service-bus';
 import type { FunctionsHost } from '../../../local/functions-host/index.js';
 import { DEV_IDENTITIES } from '../../../local/stack/identities.js';
 import { ProblemError } from '../../../shared/errors/index.js';
-import { WritebackTenants } from '../../../shared/tenants/index.js';
+import { newSasKey, WritebackTenants } from '../../../shared/tenants/index.js';
 import { REQUEST_SESSION_ID } from '../../../shared/wire/index.js';
 import { startAppHost } from '../../support/app.js';
 import { startCloud, type CloudUnderTest } from '../../support/cloud.js';
@@ -252,8 +253,18 @@ describe('writeback enablement of a tenant', () => {
 
   test('the Send string sends to the replies queue, which forwards into writeback-replies; it cannot receive', async () => {
     const agent = busClient(first.agentConnectionStrings!.send);
-    await agent.createSender('writeback-contoso-replies').sendMessages({ body: 'reply-1' });
-    assert.equal(await receiveOne(rootBus(), 'writeback-replies'), 'reply-1');
+    const messageId = `forward-${randomUUID()}`;
+    await agent.createSender('writeback-contoso-replies').sendMessages({ body: 'reply-1', messageId });
+    // It arrives on writeback-replies: taken there by this test, or by the replies function, which
+    // listens on it too and drops it (not a JWS), naming its messageId.
+    const deadline = Date.now() + 10_000;
+    let arrived = false;
+    while (!arrived && Date.now() < deadline) {
+      arrived =
+        (await receiveOne(rootBus(), 'writeback-replies')) === 'reply-1' ||
+        cloud.host.output().includes(`messageId=${messageId}`);
+    }
+    assert.ok(arrived, 'the reply was forwarded into writeback-replies');
     const receiver = agent.createReceiver('writeback-contoso-replies');
     await assert.rejects(receiver.receiveMessages(1, { maxWaitTimeInMs: 500 }), refused);
   });
@@ -486,6 +497,40 @@ describe('faults of Key Vault and Service Bus', () => {
     } finally {
       await broken.stop();
     }
+  });
+});
+
+describe('request queues made before they had sessions', () => {
+  test('an enable that finds its request queue without sessions makes it again, with the same rule and keys', async () => {
+    // What an enable that stopped half-way before this version left, or an old queue it resumes.
+    const listenKey = newSasKey();
+    await cloud.serviceBusAdmin.createQueue('writeback-litware', {
+      requiresSession: false,
+      authorizationRules: [
+        {
+          claimType: 'SharedAccessKey',
+          keyName: 'writeback-agent-listen',
+          accessRights: ['Listen'],
+          primaryKey: listenKey,
+          secondaryKey: newSasKey(),
+        },
+      ],
+    });
+    const answer = await call('PUT', 'litware', await token('litware'));
+    assert.equal(answer.status, 201, answer.text);
+    const queue = await cloud.serviceBusAdmin.getQueue('writeback-litware');
+    assert.equal(queue.requiresSession, true);
+    const enabled = answer.body as unknown as Enabled;
+    assert.equal(
+      sasKeyOf(enabled.agentConnectionStrings!.listen),
+      listenKey,
+      'the rule and its keys are kept',
+    );
+    await sendRequest('writeback-litware', 'in the session');
+    assert.equal(
+      await receiveOne(busClient(enabled.agentConnectionStrings!.listen), 'writeback-litware'),
+      'in the session',
+    );
   });
 });
 
