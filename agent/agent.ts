@@ -370,10 +370,10 @@ export async function startAgent(config: AgentConfig, deps: AgentDependencies = 
     await rollover.remindPending(link.current.strings);
 
     // The first heartbeat says whether this agent is active or on standby: ask for the session first
-    // (within a deadline: an unreachable Service Bus does not hold the start).
+    // (for 10 s at most: an unreachable Service Bus does not hold the start).
     requestSession.start();
     agentSession.start();
-    await requestSession.decided(deadlines.serviceBusMs);
+    await requestSession.decided(Math.min(deadlines.serviceBusMs, 10_000));
     await beats.start();
 
     let resolveStopped!: () => void;
