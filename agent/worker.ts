@@ -347,7 +347,21 @@ export class RequestWorker {
         applied: false,
       });
     } else {
-      stamp = await this.stampOf(payload);
+      try {
+        stamp = await this.stampOf(payload);
+      } catch (error) {
+        if (!(error instanceof TransientFault)) throw error;
+        // A directory that cannot be read cannot be written either: say so now, nothing was applied.
+        log.warn('request not applied: the directory cannot be read', {
+          event: 'notApplied',
+          operationId,
+          error: describeError(error.cause),
+        });
+        return await this.finish(message, lease, header, {
+          outcome: 'AgentFailure',
+          detail: 'not applied: the directory cannot be read',
+        });
+      }
     }
 
     const startedAt = this.now();

@@ -207,6 +207,13 @@ describe('the agent through outages of its dependencies', () => {
     const during = await degraded('directory');
     assert.equal(during.directoryReachable, false);
     assert.ok(events('heartbeatSkipped').length > 0);
+    // A request meanwhile is answered at once: nothing could be applied.
+    const refused = await p.call('POST', `/tenants/${p.tenantId}/me/password/reset`, {
+      token: await p.token({ user: `alice@${p.tenantId}.test` }),
+      body: { newPassword: 'During-Outage-Passw0rd-5' },
+    });
+    assert.deepEqual([refused.status, refused.body.code], [502, 'AgentFailure']);
+    assert.match(String(refused.body.detail), /not applied/);
     measured['directoryStopped'] = await resumeAndTime(directoryProxy);
     assert.ok(
       measured['directoryStopped']! <= INTERVAL_MS,
