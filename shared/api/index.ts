@@ -24,4 +24,4 @@ export {
   TenantId,
   type WritebackConfiguration,
 } from './schemas.js';
-export { requiresToken, type RouteAccess, type RouteContract } from './contract.js';
+export { DEFAULT_ROUTE_BUDGET_MS, requiresToken, type RouteAccess, type RouteContract } from './contract.js';

@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import { ADMIN_ROLE } from '../domain/index.js';
-import { defineRoute, type RouteContract } from './contract.js';
+import { ADMIN_CHANGE_BUDGET_MS, defineRoute, type RouteContract } from './contract.js';
 import {
   CallerIdentity,
   ChangeMyPasswordBody,
@@ -70,6 +70,7 @@ export const enableWritebackRoute = defineRoute({
     'configuration (no secrets) when writeback was already enabled.',
   tags: ['tenants'],
   access: { kind: 'role', role: ADMIN_ROLE },
+  budgetMs: ADMIN_CHANGE_BUDGET_MS,
   params: TenantParams,
   responses: {
     200: { description: 'Already enabled: nothing changed.', schema: WritebackConfiguration },
@@ -98,6 +99,7 @@ export const disableWritebackRoute = defineRoute({
     "every version of the tenant's keys is disabled. Idempotent.",
   tags: ['tenants'],
   access: { kind: 'role', role: ADMIN_ROLE },
+  budgetMs: ADMIN_CHANGE_BUDGET_MS,
   params: TenantParams,
   responses: { 200: { description: 'Disabled.', schema: WritebackConfiguration } },
   problems: ['WritebackDisabled'],
@@ -126,6 +128,7 @@ export const rolloverKeysRoute = defineRoute({
     'replaced versions keep working through their grace; the old SAS keys until the agent acknowledges.',
   tags: ['tenants'],
   access: { kind: 'role', role: ADMIN_ROLE },
+  budgetMs: ADMIN_CHANGE_BUDGET_MS,
   params: TenantParams,
   body: RolloverRequest,
   responses: {

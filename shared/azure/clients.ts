@@ -27,6 +27,16 @@ import {
 } from '@azure/identity';
 import type { Environment } from '../config/index.js';
 import { ConfigurationError } from '../errors/index.js';
+import { deadlinePolicy } from './deadline-policy.js';
+
+/**
+ * What every HTTP client of the app gets: requests end by their call's deadline, and the policy, not
+ * the SDK, decides what is sent again (deadline-policy.ts).
+ */
+const DEADLINE_OPTIONS = {
+  retryOptions: { maxRetries: 0 },
+  additionalPolicies: [{ policy: deadlinePolicy(), position: 'perCall' as const }],
+};
 
 /** The identity-based connection of the Key Vault client (`KEYVAULT__clientId` selects a user-assigned identity). */
 export const KEY_VAULT_CONNECTION = 'KEYVAULT';
@@ -85,13 +95,14 @@ export function serviceBusAdministrationClientFromSettings(
   options: ServiceBusAdministrationClientOptions = {},
 ): ServiceBusAdministrationClient {
   const connectionString = env[connectionName];
-  if (connectionString) return new ServiceBusAdministrationClient(connectionString, options);
+  const withDeadlines = { ...DEADLINE_OPTIONS, ...options };
+  if (connectionString) return new ServiceBusAdministrationClient(connectionString, withDeadlines);
   const namespace = env[`${connectionName}__fullyQualifiedNamespace`];
   if (namespace) {
     return new ServiceBusAdministrationClient(
       namespace,
       credentialFromSettings(connectionName, env),
-      options,
+      withDeadlines,
     );
   }
   throw new ConfigurationError(
@@ -157,6 +168,7 @@ export function keyClientFromSettings(
   }
   const inAzure = host.toLowerCase().endsWith('.vault.azure.net');
   return new KeyClient(vaultUri, credentialFromSettings(KEY_VAULT_CONNECTION, env), {
+    ...DEADLINE_OPTIONS,
     ...(inAzure ? {} : { disableChallengeResourceVerification: true }),
     ...options,
   });
@@ -166,7 +178,7 @@ export function keyClientFromSettings(
 function tableOptions(endpoint: string): TableServiceClientOptions {
   const url = new URL(endpoint);
   const loopback = ['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname);
-  return { allowInsecureConnection: url.protocol === 'http:' && loopback };
+  return { ...DEADLINE_OPTIONS, allowInsecureConnection: url.protocol === 'http:' && loopback };
 }
 
 function tableEndpointOf(connectionString: string): string {

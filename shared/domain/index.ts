@@ -25,3 +25,4 @@ export {
   type ProblemCode,
 } from './problems.js';
 export { OPERATION_ID_PATTERN, RETRY_AFTER_SECONDS, UUID_PATTERN } from './identifiers.js';
+export { currentDeadline, Deadline, withinBudget, withinDeadline } from './deadline.js';

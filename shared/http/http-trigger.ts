@@ -5,7 +5,13 @@
 import type { HttpFunctionOptions, HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import type { z } from 'zod';
 import { InvalidRequestError } from '../errors/index.js';
-import { requiresToken, type RouteAccess, type RouteContract } from '../api/index.js';
+import {
+  DEFAULT_ROUTE_BUDGET_MS,
+  requiresToken,
+  type RouteAccess,
+  type RouteContract,
+} from '../api/index.js';
+import { withinBudget } from '../domain/index.js';
 import { defaultTokenValidator, requireRole, type Caller } from '../auth/index.js';
 import { problemResponse } from './problem.js';
 import { telemetry } from '../telemetry/index.js';
@@ -113,7 +119,10 @@ export function httpTrigger<
     handler: async (request, context) => {
       const started = performance.now();
       const traceparent = traceparentOf(request.headers.get('traceparent'));
-      const response = await respond(request, context, traceparent);
+      // Every dependency call of the request, the token's keys included, ends by the route's deadline.
+      const response = await withinBudget(contract.budgetMs ?? DEFAULT_ROUTE_BUDGET_MS, () =>
+        respond(request, context, traceparent),
+      );
       // Requests are reported by their route template: path values (UPNs) and queries never are.
       const body = response.jsonBody as { operationId?: unknown } | undefined;
       telemetry().trackRequest({

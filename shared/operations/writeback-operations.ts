@@ -12,10 +12,10 @@
  * final state is written through `finish`, once (an ETag-conditional update), and whoever writes it
  * also writes the audit row, tells this instance's waiters and emits the outcome telemetry.
  */
-import { RETRY_AFTER_SECONDS } from '../domain/index.js';
+import { RETRY_AFTER_SECONDS, withinBudget } from '../domain/index.js';
 import { randomUUID } from 'node:crypto';
 import type { KeyClient } from '@azure/keyvault-keys';
-import { callDependency, keyClientFromSettings, serviceBusClientFromSettings } from '../azure/index.js';
+import { callDependency, keyClientFromSettings } from '../azure/index.js';
 import { actorOf, ADMIN_ROLE, type Caller } from '../auth/index.js';
 import {
   loadSettings,
@@ -27,14 +27,14 @@ import { ForbiddenError, InvalidRequestError, ProblemError } from '../errors/ind
 import { heartbeatMonitor, type HeartbeatMonitor } from '../heartbeats/index.js';
 import { AuditLog, type AuditAction } from '../tenants/index.js';
 import { TenantRegistry } from '../tenants/index.js';
-import { SERVICE_BUS_CONNECTION, writebackTenants } from '../tenants/index.js';
+import { writebackTenants } from '../tenants/index.js';
 import type { WritebackTenants } from '../tenants/index.js';
 import { sealRequest, type ResultReply, type SealedRequest, type WritebackRequest } from '../wire/index.js';
 import { RateLimiter } from '../ratelimit/index.js';
 import { telemetry, type Telemetry } from '../telemetry/index.js';
 import { attemptLimiter, type AttemptLimiter } from './attempt-limits.js';
 import { EncryptionKeys } from './encryption-keys.js';
-import { RequestSenders } from './request-senders.js';
+import { RequestSenders, SendFailure } from './request-senders.js';
 import {
   OperationStore,
   type CompletionWrite,
@@ -54,6 +54,8 @@ export const IDEMPOTENCY_WINDOW_MS = 24 * 60 * 60_000;
  * of this and the message TTL.
  */
 const EXPIRY_GRACE_MS = 60_000;
+/** After WRITEBACK_SYNC_WAIT, the time a password route has to record what it knows and answer. */
+export const ANSWER_MARGIN_MS = 2_000;
 
 /** What a password route asks for, after parsing and authentication. */
 export interface PasswordOperationRequest {
@@ -186,7 +188,7 @@ export class WritebackOperations {
       heartbeats: extras.heartbeats ?? heartbeatMonitor(),
       store: OperationStore.fromSettings(env),
       keys: new EncryptionKeys(keyClient),
-      senders: new RequestSenders(serviceBusClientFromSettings(SERVICE_BUS_CONNECTION, env)),
+      senders: RequestSenders.fromSettings(env),
       audit: AuditLog.fromSettings(env),
       limiter,
       telemetry: extras.telemetry ?? telemetry(),
@@ -203,8 +205,16 @@ export class WritebackOperations {
     return { keys: this.options.keys, senders: this.options.senders };
   }
 
-  /** Runs a password operation up to its outcome or the synchronous budget. */
-  async submit(request: PasswordOperationRequest, log?: Logger): Promise<Submission> {
+  /**
+   * Runs a password operation up to its outcome or the synchronous wait. Every dependency call ends by
+   * the route's deadline, WRITEBACK_SYNC_WAIT + ANSWER_MARGIN_MS from now: the wait for the agent ends
+   * at WRITEBACK_SYNC_WAIT, and the margin is for recording what is known then.
+   */
+  submit(request: PasswordOperationRequest, log?: Logger): Promise<Submission> {
+    return withinBudget(this.options.syncWaitMs + ANSWER_MARGIN_MS, () => this.run(request, log));
+  }
+
+  private async run(request: PasswordOperationRequest, log?: Logger): Promise<Submission> {
     const { tenantId, idempotencyKey } = request;
     const started = Date.now();
     const operationId = randomUUID();
@@ -274,21 +284,28 @@ export class WritebackOperations {
     try {
       await this.send(tenant.requestQueue, sealed, request, log);
     } catch (error) {
-      watch.close();
-      await this.failUnsent(tenantId, operationId, log);
-      // Nothing was sent: a retry with the same Idempotency-Key must send anew, not replay this failure.
-      await release();
-      // callDependency() logged the fault; the caller learns that nothing reached the agent.
-      const code = ((error as Error).cause as { code?: string } | undefined)?.code;
-      throw new ProblemError(
-        'ServiceUnavailable',
-        `Service Bus failed${code ? ` (${code})` : ''}: the request was not sent and nothing was changed. Retry.`,
-        { operationId, retryAfterSeconds: RETRY_AFTER_SECONDS },
-        { cause: (error as Error).cause ?? error },
-      );
+      const cause = (error as Error).cause ?? error;
+      if (!(cause instanceof SendFailure && cause.delivery === 'notSent')) {
+        // The message may be on the queue (the send timed out, or the connection broke before the
+        // broker's acknowledgement): the operation stays pending and ends by the agent's answer or by
+        // expiry, as always. The caller gets 202 and follows the operation, never "not sent".
+        log?.warn(`Operation ${operationId}: the send's outcome is unknown; it stays pending.`);
+      } else {
+        watch.close();
+        await this.failUnsent(tenantId, operationId, log);
+        // Nothing was sent: a retry with the same Idempotency-Key must send anew, not replay this failure.
+        await release();
+        const code = (cause.cause as { code?: string } | undefined)?.code;
+        throw new ProblemError(
+          'ServiceUnavailable',
+          `Service Bus failed${code ? ` (${code})` : ''}: the request was not sent and nothing was changed. Retry.`,
+          { operationId, retryAfterSeconds: RETRY_AFTER_SECONDS },
+          { cause },
+        );
+      }
     }
 
-    const latest = (await watch.result(this.options.syncWaitMs)) ?? record;
+    const latest = (await watch.result(this.options.syncWaitMs - (Date.now() - started))) ?? record;
     const final = await this.expireIfOverdue(latest, log);
     this.options.telemetry?.trackMetric('writeback.operation.syncWaitMs', Date.now() - started, {
       tenantId,
@@ -373,13 +390,27 @@ export class WritebackOperations {
   }
 
   /** `GET …/operations/{id}`: the operation if the caller asked for it or is an admin, waiting up to `waitMs`. */
-  async get(
+  get(
     tenantId: string,
     operationId: string,
     caller: Caller,
     waitMs: number,
     log?: Logger,
   ): Promise<OperationRecord> {
+    // A long poll answers by its own wait plus the margin, whatever stalls.
+    return withinBudget(waitMs + ANSWER_MARGIN_MS, () =>
+      this.read(tenantId, operationId, caller, waitMs, log),
+    );
+  }
+
+  private async read(
+    tenantId: string,
+    operationId: string,
+    caller: Caller,
+    waitMs: number,
+    log?: Logger,
+  ): Promise<OperationRecord> {
+    const started = Date.now();
     const found = await callDependency(
       'Table storage',
       () => this.options.store.get(tenantId, operationId),
@@ -397,7 +428,7 @@ export class WritebackOperations {
       const untilOverdue = record.expiresAt.getTime() + this.expiryGraceMs - this.now().getTime() + 1;
       const watch = this.waiter.watch(tenantId, operationId, record);
       record = await this.expireIfOverdue(
-        (await watch.result(Math.min(waitMs, Math.max(0, untilOverdue)))) ?? record,
+        (await watch.result(Math.min(waitMs - (Date.now() - started), Math.max(0, untilOverdue)))) ?? record,
         log,
       );
     }

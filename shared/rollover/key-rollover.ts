@@ -22,11 +22,7 @@ import { randomUUID } from 'node:crypto';
 import type { KeyClient, KeyVaultKey } from '@azure/keyvault-keys';
 import type { PipelinePolicy } from '@azure/core-rest-pipeline';
 import type { ServiceBusAdministrationClient } from '@azure/service-bus';
-import {
-  keyClientFromSettings,
-  serviceBusAdministrationClientFromSettings,
-  serviceBusClientFromSettings,
-} from '../azure/index.js';
+import { keyClientFromSettings, serviceBusAdministrationClientFromSettings } from '../azure/index.js';
 import { callDependency } from '../azure/index.js';
 import { loadSettings, settings as loadedSettings, type Environment } from '../config/index.js';
 import { ProblemError } from '../errors/index.js';
@@ -158,7 +154,7 @@ export class KeyRollover {
         ? writebackOperations().transport
         : {
             keys: new EncryptionKeys(keys),
-            senders: new RequestSenders(serviceBusClientFromSettings(SERVICE_BUS_CONNECTION, env)),
+            senders: RequestSenders.fromSettings(env),
           };
     return new KeyRollover({
       registry: TenantRegistry.fromSettings(env),
