@@ -92,7 +92,10 @@ export function deadlinePolicy(): PipelinePolicy {
           if (signal?.aborted) throw error;
           const attemptTimedOut =
             read && request.timeout > 0 && Date.now() - attemptStarted >= request.timeout - 5;
-          if (!mayRetry(request, undefined, error, attemptTimedOut)) throw error;
+          // Some policies of the SDKs throw the service's error answer: judge it by its status then.
+          const status = (error as { statusCode?: unknown }).statusCode;
+          if (!mayRetry(request, typeof status === 'number' ? status : undefined, error, attemptTimedOut))
+            throw error;
           outcome = { error };
         }
         const delay = BACKOFF_MS[Math.min(attempt, BACKOFF_MS.length - 1)] ?? 1_000;
