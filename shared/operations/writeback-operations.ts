@@ -56,6 +56,8 @@ export const IDEMPOTENCY_WINDOW_MS = 24 * 60 * 60_000;
 const EXPIRY_GRACE_MS = 60_000;
 /** After WRITEBACK_SYNC_WAIT, the time a password route has to record what it knows and answer. */
 export const ANSWER_MARGIN_MS = 2_000;
+/** The expiry timer's run, within its one-minute schedule. */
+const EXPIRY_RUN_BUDGET_MS = 50_000;
 
 /** What a password route asks for, after parsing and authentication. */
 export interface PasswordOperationRequest {
@@ -460,8 +462,15 @@ export class WritebackOperations {
     return this.finish(result.tenantId, result.operationId, completion, log);
   }
 
-  /** Ends every pending operation past its expiry and grace (the expiry timer). Returns how many. */
-  async expireOverdue(log?: Logger): Promise<number> {
+  /**
+   * Ends every pending operation past its expiry and grace (the expiry timer, every minute). Returns
+   * how many. Bounded by EXPIRY_RUN_BUDGET_MS so a stalled table ends a run before the next one starts.
+   */
+  expireOverdue(log?: Logger): Promise<number> {
+    return withinBudget(EXPIRY_RUN_BUDGET_MS, () => this.expireOverdueWithinBudget(log));
+  }
+
+  private async expireOverdueWithinBudget(log?: Logger): Promise<number> {
     const cutoff = new Date(this.now().getTime() - this.expiryGraceMs);
     let expired = 0;
     for (const tenantId of await this.options.registry.listTenantIds()) {

@@ -17,7 +17,7 @@
  * again only while no control message can have carried it, a control message is sent again when
  * its TTL has passed without an acknowledgement.
  */
-import { RETRY_AFTER_SECONDS } from '../domain/index.js';
+import { Deadline, RETRY_AFTER_SECONDS, withinDeadline } from '../domain/index.js';
 import { randomUUID } from 'node:crypto';
 import type { KeyClient, KeyVaultKey } from '@azure/keyvault-keys';
 import type { PipelinePolicy } from '@azure/core-rest-pipeline';
@@ -50,6 +50,9 @@ import {
   type RolloverPolicy,
 } from '../tenants/index.js';
 import type { Logger } from '../domain/index.js';
+
+/** After a run's deadline, how long the roll of the tenant in progress may still take. */
+export const ROLL_FINISH_MS = 90_000;
 
 export type RolloverReason = 'age' | 'manual' | 're-enable';
 
@@ -175,7 +178,15 @@ export class KeyRollover {
    * roll the keys that are due (most overdue first) and follow up SAS rollovers. Stops starting
    * new tenants at `deadline` (ms since the epoch); what is left is still due at the next run.
    */
-  async run(deadline: number, log: Logger & { log?(...args: unknown[]): void }): Promise<RolloverRunSummary> {
+  run(deadline: number, log: Logger & { log?(...args: unknown[]): void }): Promise<RolloverRunSummary> {
+    // No tenant is started after `deadline`; the one in progress may finish within ROLL_FINISH_MS.
+    return withinDeadline(new Deadline(deadline + ROLL_FINISH_MS), () => this.runUntil(deadline, log));
+  }
+
+  private async runUntil(
+    deadline: number,
+    log: Logger & { log?(...args: unknown[]): void },
+  ): Promise<RolloverRunSummary> {
     const summary: RolloverRunSummary = { rolled: 0, retired: 0, credentialsSent: 0, deferred: 0, failed: 0 };
     const now = this.now();
     const tenants: { stored: StoredTenant; due: Date | undefined }[] = [];
