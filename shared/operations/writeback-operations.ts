@@ -14,8 +14,9 @@
  */
 import { RETRY_AFTER_SECONDS, withinBudget } from '../domain/index.js';
 import { randomUUID } from 'node:crypto';
+import { isServiceBusError } from '@azure/service-bus';
 import type { KeyClient } from '@azure/keyvault-keys';
-import { callDependency, keyClientFromSettings } from '../azure/index.js';
+import { callDependency, keyClientFromSettings, tableClientFromSettings } from '../azure/index.js';
 import { actorOf, ADMIN_ROLE, type Caller } from '../auth/index.js';
 import {
   loadSettings,
@@ -30,12 +31,13 @@ import { TenantRegistry } from '../tenants/index.js';
 import { writebackTenants } from '../tenants/index.js';
 import type { WritebackTenants } from '../tenants/index.js';
 import { sealRequest, type ResultReply, type SealedRequest, type WritebackRequest } from '../wire/index.js';
-import { RateLimiter } from '../ratelimit/index.js';
+import { RateLimiter, type LimitAdmission } from '../ratelimit/index.js';
 import { telemetry, type Telemetry } from '../telemetry/index.js';
 import { attemptLimiter, type AttemptLimiter } from './attempt-limits.js';
 import { EncryptionKeys } from './encryption-keys.js';
 import { RequestSenders, SendFailure } from './request-senders.js';
 import {
+  OPERATIONS_TABLE,
   OperationStore,
   type CompletionWrite,
   type OperationCompletion,
@@ -86,7 +88,7 @@ export interface Submission {
 export type OperationTelemetry = Pick<Telemetry, 'trackEvent' | 'trackMetric'>;
 
 export interface WritebackOperationsOptions {
-  tenants: Pick<WritebackTenants, 'requireEnabled'>;
+  tenants: Pick<WritebackTenants, 'requireEnabled' | 'forget'>;
   registry: Pick<TenantRegistry, 'listTenantIds'>;
   heartbeats: Pick<HeartbeatMonitor, 'requireOnline'>;
   store: OperationStore;
@@ -132,6 +134,8 @@ interface Admission {
   tenant: Awaited<ReturnType<WritebackOperationsOptions['tenants']['requireEnabled']>>;
   key: Awaited<ReturnType<EncryptionKeys['get']>>;
   minLength: number;
+  /** The rate limits' verdict, counted when the operation is recorded. */
+  limits?: LimitAdmission;
 }
 
 /** The request the agent gets; an admin reset without a password gets a generated one (returned once). */
@@ -183,12 +187,15 @@ export class WritebackOperations {
   ): WritebackOperations {
     const appSettings: AppSettings = env === process.env ? loadedSettings() : loadSettings(env);
     const keyClient: KeyClient = keyClientFromSettings(env);
-    const limiter = extras.limiter ?? attemptLimiter(RateLimiter.fromSettings(env), appSettings.rateLimits);
+    // The rate limits' counters share the operations' table and partitions (one transaction each).
+    const operationsTable = tableClientFromSettings(OPERATIONS_TABLE, 'AzureWebJobsStorage', env);
+    const limiter =
+      extras.limiter ?? attemptLimiter(new RateLimiter({ table: operationsTable }), appSettings.rateLimits);
     return new WritebackOperations({
       tenants: writebackTenants(),
       registry: TenantRegistry.fromSettings(env),
       heartbeats: extras.heartbeats ?? heartbeatMonitor(),
-      store: OperationStore.fromSettings(env),
+      store: new OperationStore(operationsTable),
       keys: new EncryptionKeys(keyClient),
       senders: RequestSenders.fromSettings(env),
       audit: AuditLog.fromSettings(env),
@@ -277,7 +284,15 @@ export class WritebackOperations {
     };
     const watch = this.waiter.watch(tenantId, operationId, record);
     try {
-      await callDependency('Table storage', () => this.options.store.create(record), log);
+      // Counting the attempt and recording the operation are one transaction: an attempt counts
+      // exactly when its operation exists.
+      const { limiter } = this.options;
+      const { limits } = admitted;
+      if (limiter && limits) {
+        await this.refusing(request, () => limiter.commit(limits, this.options.store.creation(record), log));
+      } else {
+        await callDependency('Table storage', () => this.options.store.create(record), log);
+      }
     } catch (error) {
       watch.close();
       await release();
@@ -294,6 +309,10 @@ export class WritebackOperations {
         log?.warn(`Operation ${operationId}: the send's outcome is unknown; it stays pending.`);
       } else {
         watch.close();
+        // The queue is gone: writeback was disabled since this instance last read the tenant's row.
+        if (isServiceBusError(cause.cause) && cause.cause.code === 'MessagingEntityNotFound') {
+          this.options.tenants.forget(tenantId);
+        }
         await this.failUnsent(tenantId, operationId, log);
         // Nothing was sent: a retry with the same Idempotency-Key must send anew, not replay this failure.
         await release();
@@ -326,8 +345,9 @@ export class WritebackOperations {
     const tenant = await this.refusing(request, () => this.options.tenants.requireEnabled(tenantId, log));
     const enabledAt = tenant.enabledAt;
     let minLength = 0;
+    let limits: LimitAdmission | undefined;
     await this.refusing(request, async () => {
-      await this.options.limiter?.consume(tenantId, request.user, request.operation.kind, log);
+      limits = await this.options.limiter?.admit(tenantId, request.user, request.operation.kind, log);
       const status = await this.options.heartbeats.requireOnline(
         tenantId,
         enabledAt ? { enabledAt } : {},
@@ -345,7 +365,7 @@ export class WritebackOperations {
     const keyId = tenant.encryptionKeyId;
     // A disabled or missing key version is as much a fault as an unreachable vault: 503, logged.
     const key = await callDependency('Key Vault', () => this.options.keys.get(keyId), log);
-    return { tenant, key, minLength };
+    return { tenant, key, minLength, ...(limits ? { limits } : {}) };
   }
 
   /** Sends a sealed request to the tenant's queue. */
@@ -512,23 +532,6 @@ export class WritebackOperations {
       operationKind: record.kind,
       status: record.state,
     });
-    await this.options.audit
-      .record({
-        tenantId,
-        action: AUDIT_ACTION[record.kind],
-        actor: actorOf(record.requester),
-        target: targetOf(record.user),
-        outcome: record.state === 'pending' ? 'failed' : record.state,
-        at: record.completedAt ?? this.now(),
-        operationId,
-        ...(record.code ? { code: record.code } : {}),
-        ...(record.reason ? { reason: record.reason } : {}),
-        requestedAt: record.createdAt,
-        route: record.requester.route,
-        ...(flagsOf(record) ? { flags: flagsOf(record) } : {}),
-      })
-      // The operation's own row already holds the outcome; a lost audit row is logged, not retried.
-      .catch((error: unknown) => log?.error(`Audit of operation ${operationId} failed: ${String(error)}`));
     return write;
   }
 

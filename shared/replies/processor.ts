@@ -162,8 +162,14 @@ export class ReplyProcessor {
     let tableFault: unknown;
     const resolve = async (kid: string) => {
       const keyTenant = tenantOfKeyName(parseKeyId(kid).name, 'sig');
+      const { registry } = this.options;
       try {
-        stored = keyTenant ? await this.options.registry.get(keyTenant) : undefined;
+        stored = keyTenant ? await registry.recent(keyTenant) : undefined;
+        // A version the cached row does not know may be newer than the cache: ask the table once.
+        if (keyTenant && stored && !acceptsSigningKey(stored.record, kid, this.options.graceMs, this.now())) {
+          registry.forget(keyTenant);
+          stored = await registry.recent(keyTenant);
+        }
       } catch (error) {
         tableFault = error;
         throw error;

@@ -7,7 +7,6 @@ import { TENANTS_TABLE } from '../../../shared/tenants/tenant-registry.js';
 import { AUDIT_TABLE } from '../../../shared/tenants/audit.js';
 import { HEARTBEATS_TABLE } from '../../../shared/heartbeats/store.js';
 import { OPERATIONS_TABLE } from '../../../shared/operations/store.js';
-import { RATE_LIMITS_TABLE } from '../../../shared/ratelimit/store.js';
 import { sharedRepliesQueueSettings } from '../../../shared/tenants/queues.js';
 import { SHARED_REPLIES_QUEUE, encryptionKeyName, signatureKeyName } from '../../../shared/wire/index.js';
 import { APP_SETTINGS } from '../../../shared/config/settings.js';
@@ -24,7 +23,6 @@ export const CODE_TABLES = [
   HEARTBEATS_TABLE,
   OPERATIONS_TABLE,
   AUDIT_TABLE,
-  RATE_LIMITS_TABLE,
 ];
 
 type Check =
