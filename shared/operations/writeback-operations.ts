@@ -118,17 +118,6 @@ function fingerprintOf(request: PasswordOperationRequest): string {
   return `${request.route}|${request.operation.kind}|${targetOf(request.user)}`;
 }
 
-function flagsOf(
-  record: Pick<OperationRecord, 'forceChangeAtNextLogon' | 'unlock' | 'generatedPassword'>,
-): string | undefined {
-  const flags = [
-    record.forceChangeAtNextLogon ? 'forceChangeAtNextLogon' : undefined,
-    record.unlock ? 'unlock' : undefined,
-    record.generatedPassword ? 'generatedPassword' : undefined,
-  ].filter(Boolean);
-  return flags.length ? flags.join(',') : undefined;
-}
-
 /** What admit() found: the enabled tenant, its encryption key, and the directory's minimum length. */
 interface Admission {
   tenant: Awaited<ReturnType<WritebackOperationsOptions['tenants']['requireEnabled']>>;
@@ -502,14 +491,19 @@ export class WritebackOperations {
     return expired;
   }
 
-  /** Writes a final state once; the writer audits it, tells this instance's waiters and reports it. */
+  /** Writes a final state once; the writer tells this instance's waiters and reports it. */
   async finish(
     tenantId: string,
     operationId: string,
     completion: OperationCompletion,
     log?: Logger,
   ): Promise<CompletionWrite> {
-    const write = await this.options.store.complete(tenantId, operationId, completion);
+    const write = await callDependency(
+      'Table storage',
+      () => this.options.store.complete(tenantId, operationId, completion),
+      log,
+      'complete operation',
+    );
     if (write.outcome !== 'recorded') return write;
     const { record } = write;
     this.waiter.notify(record);
