@@ -51,6 +51,12 @@ export interface ServiceBusEmulator {
   namespaceName: string;
   /** What the configuration file asked for that the emulator does not do. */
   warnings: string[];
+  /**
+   * Fault injection for tests, a broker outage: drops every connection to the AMQP port and refuses new
+   * ones until `resume()`, which listens again on the same port. Queues, messages and locks are kept, as
+   * Service Bus keeps them across its own outages. The management port is not affected.
+   */
+  interruptAmqp(): Promise<{ resume(): Promise<void> }>;
   close(): Promise<void>;
 }
 
@@ -123,6 +129,7 @@ export async function startServiceBusEmulator(
     caPath: ca.caPath,
     namespaceName: config.namespaceName,
     warnings: config.warnings,
+    interruptAmqp: () => amqp.interrupt(),
     close() {
       closing ??= (async () => {
         await Promise.allSettled([amqp.close(), management.close()]);

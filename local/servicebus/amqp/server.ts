@@ -3,7 +3,7 @@
  * (rhea's server default). A connection whose first byte is a TLS handshake is handed to `onTls`
  * instead, so that the management API can share the connection string's endpoint.
  */
-import net, { type Socket } from 'node:net';
+import net, { type AddressInfo, type Socket } from 'node:net';
 import rhea, { type Connection } from 'rhea';
 import type { Namespace } from '../entities/namespace.js';
 import { ConnectionHandler } from './connection-handler.js';
@@ -122,5 +122,15 @@ export class AmqpServer {
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     for (const socket of this.sockets) socket.destroy();
     await closed;
+  }
+
+  /**
+   * Fault injection: drops every connection and stops listening, so that new connections are refused,
+   * until `resume()` listens again on the same port. The namespace is untouched.
+   */
+  async interrupt(): Promise<{ resume(): Promise<void> }> {
+    const port = (this.server.address() as AddressInfo).port;
+    await this.close();
+    return { resume: async () => void (await listenOn(this.server, port, this.options.host)) };
   }
 }
