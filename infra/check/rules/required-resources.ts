@@ -18,12 +18,7 @@ import type { Finding } from '../finding.js';
 import { roleIdOf } from './role-assignments.js';
 
 /** The tables the app reads and writes, from the stores that own them. */
-export const CODE_TABLES = [
-  TENANTS_TABLE,
-  HEARTBEATS_TABLE,
-  OPERATIONS_TABLE,
-  AUDIT_TABLE,
-];
+export const CODE_TABLES = [TENANTS_TABLE, HEARTBEATS_TABLE, OPERATIONS_TABLE, AUDIT_TABLE];
 
 type Check =
   { path: string; equals: Scalar } | { path: string; present: true } | { path: string; contains: string };
