@@ -24,4 +24,4 @@ export {
   type PolicyReason,
   type ProblemCode,
 } from './problems.js';
-export { OPERATION_ID_PATTERN, RETRY_AFTER_SECONDS, UUID_PATTERN } from './identifiers.js';
+export { OPERATION_ID_PATTERN, RETRY_AFTER_SECONDS, SID_PATTERN, UUID_PATTERN } from './identifiers.js';
