@@ -8,7 +8,10 @@
  * third of the run to the last: the growth of each stack process's memory (MB per minute) and the drift
  * of the latency, and the errors. Exits 1 when any operation failed. Prints one JSON summary line last.
  *
- *   node dist/bench/soak.js --duration 10m [--interval 30s] [--rate 5]
+ * The measured run follows a warm-up of the same load (`--warm-up`, default 60 s; 0: none), so that
+ * the processes' heaps have grown to their working size before the first third is taken.
+ *
+ *   node dist/bench/soak.js --duration 10m [--interval 30s] [--rate 5] [--warm-up 60s]
  */
 import { loadavg } from 'node:os';
 import path from 'node:path';
@@ -18,7 +21,7 @@ import { isoDurationToMs } from '../shared/domain/index.js';
 import { processesOf, startStack, summary, UNLIMITED_RATES, untilOnline } from './local-stack.js';
 import { residentMemoryMb } from './resident-memory.js';
 
-const USAGE = 'Usage: node dist/bench/soak.js --duration 10m [--interval 30s] [--rate 5]\n';
+const USAGE = 'Usage: node dist/bench/soak.js --duration 10m [--interval 30s] [--rate 5] [--warm-up 60s]\n';
 const TENANT = 'contoso';
 const USERS = ['alice', 'bob', 'admin'].map((name) => `${name}@${TENANT}.test`);
 /** How often the processes' memory is read. */
@@ -30,8 +33,9 @@ const LATENCY_NOISE_MS = 5;
 /** Memory is flat when no process grows faster than this between the first and last thirds. */
 const MEMORY_SLOPE_LIMIT_MB_PER_MIN = 1;
 
-/** `10m`, `90s`, `1h30m`, or ISO 8601 (`PT10M`), in milliseconds. */
-function durationMs(text: string | undefined, flag: string): number {
+/** `10m`, `90s`, `1h30m`, or ISO 8601 (`PT10M`), in milliseconds; `0` only where there may be none. */
+function durationMs(text: string | undefined, flag: string, { orNone = false } = {}): number {
+  if (orNone && text === '0') return 0;
   const iso = /^(\d+h)?(\d+m)?(\d+s)?$/i.test(text ?? '') ? `PT${text!.toUpperCase()}` : (text ?? '');
   let ms = NaN;
   try {
@@ -51,10 +55,12 @@ const { values } = parseArgs({
     duration: { type: 'string' },
     interval: { type: 'string', default: '30s' },
     rate: { type: 'string', default: '5' },
+    'warm-up': { type: 'string', default: '60s' },
   },
 });
 const runMs = durationMs(values.duration, 'duration');
 const intervalMs = durationMs(values.interval, 'interval');
+const warmUpMs = durationMs(values['warm-up'], 'warm-up', { orNone: true });
 const rate = Number(values.rate);
 if (!(rate > 0)) {
   process.stderr.write(`soak: --rate must be operations per second, more than 0\n${USAGE}`);
@@ -155,13 +161,12 @@ async function main(): Promise<void> {
       }
     };
 
-    // Warm-up (first key fetch, links, JIT), and every user's password known for its changes.
+    // Every user's password known for its changes; the first key fetch, links and JIT.
     for (let i = 0; i < 10; i++) {
       const user = users[i % users.length]!;
       const warm = await operate(user, 'reset', 0);
       if (warm.error) throw new Error(`a warm-up reset answered ${warm.error}`);
     }
-    begin = performance.now();
 
     const operations: Operation[] = [];
     const memory: MemorySample[] = [];
@@ -205,40 +210,66 @@ async function main(): Promise<void> {
       reported = at;
     };
 
-    // Operations start on a fixed schedule (an open loop): a slower pipeline shows as latency, not as
-    // fewer operations. A start that finds every user busy is counted late and skipped.
-    const inFlight = new Set<Promise<void>>();
+    /**
+     * The load for `ms`, from now: operations start on a fixed schedule (an open loop), so a slower
+     * pipeline shows as latency, not as fewer operations. A start that finds every user busy is
+     * counted late and skipped. `tick` runs before each start.
+     */
     let sequence = 0;
+    const drive = async (ms: number, tick: () => Promise<void>, done: (operation: Operation) => void) => {
+      begin = performance.now();
+      const inFlight = new Set<Promise<void>>();
+      for (let i = 0; ; i++) {
+        const due = (i * 1000) / rate;
+        if (due >= ms) break;
+        const wait = due - now();
+        if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+        await tick();
+        const user = users.find((u) => !u.busy);
+        if (!user) {
+          late++;
+          continue;
+        }
+        const step = sequence++ % 10;
+        const kind: Kind = step === 3 ? 'change' : step === 7 ? 'unlock' : 'reset';
+        const job = operate(user, kind, due).then((operation) => {
+          done(operation);
+          inFlight.delete(job);
+        });
+        inFlight.add(job);
+      }
+      await Promise.all(inFlight);
+    };
+
+    // The same load, unmeasured, until the processes' heaps have grown to their working size; its
+    // failures count all the same.
+    if (warmUpMs > 0) {
+      report(`soak: warming up for ${round(warmUpMs / 1000)} s at ${rate} operations/s`);
+      await drive(
+        warmUpMs,
+        async () => undefined,
+        (operation) => {
+          if (operation.error) errors.push(`warm-up ${operation.error}`);
+        },
+      );
+      late = 0;
+    }
     let nextMemory = 0;
     let nextReport = intervalMs;
-    await sampleMemory();
-    for (let i = 0; ; i++) {
-      const due = (i * 1000) / rate;
-      if (due >= runMs) break;
-      const wait = due - now();
-      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
-      if (now() >= nextMemory + MEMORY_SAMPLE_MS) {
-        nextMemory = now();
-        await sampleMemory();
-      }
-      if (now() >= nextReport) {
-        reportInterval();
-        nextReport += intervalMs;
-      }
-      const user = users.find((u) => !u.busy);
-      if (!user) {
-        late++;
-        continue;
-      }
-      const step = sequence++ % 10;
-      const kind: Kind = step === 3 ? 'change' : step === 7 ? 'unlock' : 'reset';
-      const job = operate(user, kind, due).then((operation) => {
-        operations.push(operation);
-        inFlight.delete(job);
-      });
-      inFlight.add(job);
-    }
-    await Promise.all(inFlight);
+    await drive(
+      runMs,
+      async () => {
+        if (now() >= nextMemory + MEMORY_SAMPLE_MS || memory.length === 0) {
+          nextMemory = now();
+          await sampleMemory();
+        }
+        if (now() >= nextReport) {
+          reportInterval();
+          nextReport += intervalMs;
+        }
+      },
+      (operation) => operations.push(operation),
+    );
     await sampleMemory();
     reportInterval();
 
