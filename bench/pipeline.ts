@@ -13,7 +13,7 @@
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { openOfflineMinter } from '../local/identity/index.js';
-import { startStack, summary, UNLIMITED_RATES } from './local-stack.js';
+import { startStack, summary, UNLIMITED_RATES, untilOnline } from './local-stack.js';
 
 const { values } = parseArgs({
   options: {
@@ -78,15 +78,7 @@ async function main(): Promise<void> {
     };
 
     // Online: the demo agent's first heartbeat has reached the replies function.
-    const deadline = Date.now() + 60_000;
-    for (;;) {
-      const status = await fetch(`${stack.api}/tenants/${TENANT}/writeback/status`, {
-        headers: { authorization: `Bearer ${tokenOf(USERS[0] ?? '')}` },
-      });
-      if (((await status.json()) as { state?: string }).state === 'online') break;
-      if (Date.now() > deadline) throw new Error(`the demo agent never came online:\n${stack.output()}`);
-      await new Promise((resolve) => setTimeout(resolve, 200));
-    }
+    await untilOnline(stack, TENANT, tokenOf(USERS[0] ?? ''));
     // Warm-up: first key fetch, first links, JIT.
     for (let i = 0; i < 10; i++) await reset(USERS[i % USERS.length] ?? '');
 

@@ -22,6 +22,7 @@ export {
   type AgentCredentialsView,
   type KeyRolloverView,
   TenantId,
+  UserPrincipalName,
   type WritebackConfiguration,
 } from './schemas.js';
 export { DEFAULT_ROUTE_BUDGET_MS, requiresToken, type RouteAccess, type RouteContract } from './contract.js';

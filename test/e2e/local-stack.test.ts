@@ -11,7 +11,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { REPO_ROOT } from '../support/app.js';
-import { descendantsOf, waitUntilGone } from '../support/processes.js';
+import { descendantsOf } from '../../local/process/descendants.js';
+import { waitUntilGone } from '../support/processes.js';
 
 const run = promisify(execFile);
 const dirs: string[] = [];
