@@ -1,18 +1,4 @@
-/** the Service Bus emulator frozen and stopped, shorter and longer than the budgets, under a trickle of resets. */
-import { after, before, test } from 'node:test';
-import { runFaultScenario, startFaultStack, type FaultStack } from './support.js';
+/** The Service Bus emulator frozen and stopped, shorter and longer than the budgets, under a trickle of resets. */
+import { faultSuite } from './support.js';
 
-let stack: FaultStack;
-before(async () => {
-  stack = await startFaultStack();
-});
-after(() => stack?.stop());
-
-for (const fault of ['freeze', 'stop'] as const) {
-  for (const faultMs of [2_000, 10_000]) {
-    test(`serviceBus ${fault} for ${faultMs / 1000} s: answers on time, nothing lost or applied twice, recovers`, async (t) => {
-      const report = await runFaultScenario(stack, 'serviceBus', fault, faultMs);
-      t.diagnostic(JSON.stringify(report));
-    });
-  }
-}
+faultSuite('serviceBus');

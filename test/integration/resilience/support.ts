@@ -8,6 +8,7 @@
  * - the service recovers by itself: how long after the fault ends a new reset succeeds again.
  */
 import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
 import { DEMO_USER_PASSWORD } from '../../../agent/demo-config.js';
 import { DEMO_POLICY, InMemoryDirectory } from '../../../agent/directory/index.js';
 import type { DirectoryDriver } from '../../../agent/directory/index.js';
@@ -261,4 +262,24 @@ export async function runFaultScenario(
   assert.equal(lost, 0, `operations without a final state: ${JSON.stringify(report)}`);
   assert.equal(appliedTwice, 0, `resets applied twice: ${JSON.stringify(report)}`);
   return report;
+}
+
+/**
+ * The suite of one dependency: frozen and stopped, each for 2 s (shorter than the budgets and the SDKs'
+ * retries) and 10 s (longer), on one stack; each scenario's figures go to the test's diagnostics.
+ */
+export function faultSuite(dependency: Dependency): void {
+  let stack: FaultStack;
+  before(async () => {
+    stack = await startFaultStack();
+  });
+  after(() => stack?.stop());
+  for (const fault of ['freeze', 'stop'] as const) {
+    for (const faultMs of [2_000, 10_000]) {
+      test(`${dependency} ${fault} for ${faultMs / 1000} s: answers on time, nothing lost or applied twice, recovers`, async (t) => {
+        const report = await runFaultScenario(stack, dependency, fault, faultMs);
+        t.diagnostic(JSON.stringify(report));
+      });
+    }
+  }
 }
