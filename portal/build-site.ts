@@ -18,7 +18,10 @@ export async function buildSite(siteDir: string = SITE_DIR): Promise<void> {
   await cp(path.join(root, 'portal', 'public'), siteDir, { recursive: true });
   // The UMD bundle: one file, the global `msal`; no bundler and no import map needed.
   const msal = createRequire(import.meta.url).resolve('@azure/msal-browser/package.json');
-  await cp(path.join(path.dirname(msal), 'lib', 'msal-browser.min.js'), path.join(siteDir, 'vendor', 'msal-browser.min.js'));
+  await cp(
+    path.join(path.dirname(msal), 'lib', 'msal-browser.min.js'),
+    path.join(siteDir, 'vendor', 'msal-browser.min.js'),
+  );
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {

@@ -96,9 +96,18 @@ export class AuthorizationCodeFlow {
     const app = this.applications.find((a) => a.clientId === params.get('client_id'));
     const redirectUri = params.get('redirect_uri') ?? '';
     // Without a known client and its exact redirect URI, redirecting would make an open redirector.
-    if (!app) return this.errorPage(response, 'unauthorized_client', 'The client_id is not a registered application.');
+    if (!app)
+      return this.errorPage(
+        response,
+        'unauthorized_client',
+        'The client_id is not a registered application.',
+      );
     if (!app.redirectUris.includes(redirectUri)) {
-      return this.errorPage(response, 'invalid_request', 'The redirect_uri is not registered for this application.');
+      return this.errorPage(
+        response,
+        'invalid_request',
+        'The redirect_uri is not registered for this application.',
+      );
     }
     const mode = params.get('response_mode') ?? 'query';
     const back = (values: Record<string, string>) => {
@@ -113,8 +122,10 @@ export class AuthorizationCodeFlow {
     };
     const fail = (error: string, description: string) => back({ error, error_description: description });
 
-    if (mode !== 'query' && mode !== 'fragment') return fail('invalid_request', 'response_mode must be query or fragment.');
-    if (params.get('response_type') !== 'code') return fail('unsupported_response_type', 'Only response_type=code.');
+    if (mode !== 'query' && mode !== 'fragment')
+      return fail('invalid_request', 'response_mode must be query or fragment.');
+    if (params.get('response_type') !== 'code')
+      return fail('unsupported_response_type', 'Only response_type=code.');
     const challenge = params.get('code_challenge');
     if (!challenge || params.get('code_challenge_method') !== 'S256') {
       return fail('invalid_request', 'PKCE is required: code_challenge with code_challenge_method=S256.');
@@ -150,9 +161,9 @@ export class AuthorizationCodeFlow {
     });
     back({
       code,
-      client_info: Buffer.from(JSON.stringify({ uid: userObjectId(tenant, user.upn), utid: tenant })).toString(
-        'base64url',
-      ),
+      client_info: Buffer.from(
+        JSON.stringify({ uid: userObjectId(tenant, user.upn), utid: tenant }),
+      ).toString('base64url'),
     });
   }
 
@@ -160,14 +171,20 @@ export class AuthorizationCodeFlow {
    * The token endpoint's `authorization_code` and `refresh_token` grants. Returns false for another
    * grant type, which the caller handles.
    */
-  async redeem(response: ServerResponse, tenant: string, form: Form, origin: string | undefined): Promise<boolean> {
+  async redeem(
+    response: ServerResponse,
+    tenant: string,
+    form: Form,
+    origin: string | undefined,
+  ): Promise<boolean> {
     const grantType = form.get('grant_type');
     if (grantType !== 'authorization_code' && grantType !== 'refresh_token') return false;
     const error = (status: number, code: string, description: string) =>
       sendJson(response, status, { error: code, error_description: description }, noStore);
     const clientId = form.get('client_id') ?? '';
     const app = this.applications.find((a) => a.clientId === clientId);
-    if (!app) return (error(400, 'unauthorized_client', 'The client_id is not a registered application.'), true);
+    if (!app)
+      return (error(400, 'unauthorized_client', 'The client_id is not a registered application.'), true);
     if (!origin || !app.redirectUris.some((uri) => new URL(uri).origin === origin)) {
       error(
         400,
@@ -193,7 +210,10 @@ export class AuthorizationCodeFlow {
         !verifier ||
         s256(verifier) !== found.challenge
       ) {
-        return (error(400, 'invalid_grant', 'The code is unknown, expired, used, or does not match this request.'), true);
+        return (
+          error(400, 'invalid_grant', 'The code is unknown, expired, used, or does not match this request.'),
+          true
+        );
       }
       grant = found;
       nonce = found.nonce;
@@ -202,7 +222,10 @@ export class AuthorizationCodeFlow {
       const found = this.refreshTokens.get(token);
       this.refreshTokens.delete(token); // rotated: each refresh token works once
       if (!found || found.expiresAt < this.now() || found.tenant !== tenant || found.clientId !== clientId) {
-        return (error(400, 'invalid_grant', 'The refresh token is unknown, expired or used. Sign in again.'), true);
+        return (
+          error(400, 'invalid_grant', 'The refresh token is unknown, expired or used. Sign in again.'),
+          true
+        );
       }
       const scope = form.get('scope');
       const requested = scope ? resourceScopes(scope) : { resource: found.resource, scopes: found.scopes };
@@ -243,9 +266,9 @@ export class AuthorizationCodeFlow {
         refresh_token: refreshToken,
         refresh_token_expires_in: REFRESH_LIFETIME_MS / 1000,
         id_token: idToken,
-        client_info: Buffer.from(JSON.stringify({ uid: userObjectId(tenant, user.upn), utid: tenant })).toString(
-          'base64url',
-        ),
+        client_info: Buffer.from(
+          JSON.stringify({ uid: userObjectId(tenant, user.upn), utid: tenant }),
+        ).toString('base64url'),
       },
       noStore,
     );

@@ -47,7 +47,9 @@ async function readClients(file: string): Promise<ClientRegistration[]> {
   return parsed as ClientRegistration[];
 }
 
-async function readSignIn(file: string): Promise<{ applications: SpaRegistration[]; users: DevelopmentUser[] }> {
+async function readSignIn(
+  file: string,
+): Promise<{ applications: SpaRegistration[]; users: DevelopmentUser[] }> {
   const parsed = JSON.parse(await readFile(file, 'utf8')) as {
     applications?: Partial<SpaRegistration>[];
     users?: Partial<DevelopmentUser>[];
@@ -58,7 +60,10 @@ async function readSignIn(file: string): Promise<{ applications: SpaRegistration
     parsed.applications.every((a) => typeof a.clientId === 'string' && strings(a.redirectUris)) &&
     Array.isArray(parsed.users) &&
     parsed.users.every(
-      (u) => typeof u.tenant === 'string' && typeof u.upn === 'string' && (u.roles === undefined || strings(u.roles)),
+      (u) =>
+        typeof u.tenant === 'string' &&
+        typeof u.upn === 'string' &&
+        (u.roles === undefined || strings(u.roles)),
     );
   if (!valid) throw new Error(`${file} must hold { applications: [...], users: [...] } (see --help).`);
   return parsed as { applications: SpaRegistration[]; users: DevelopmentUser[] };

@@ -110,7 +110,8 @@ export async function startIdentityProvider(opts: IdentityProviderOptions = {}):
       response.setHeader('Access-Control-Allow-Origin', origin);
       response.setHeader('Vary', 'Origin');
     }
-    const allowed = route.kind === 'token' ? ['POST'] : route.kind === 'authorize' ? ['GET', 'POST'] : ['GET'];
+    const allowed =
+      route.kind === 'token' ? ['POST'] : route.kind === 'authorize' ? ['GET', 'POST'] : ['GET'];
     if (request.method === 'OPTIONS' && origin) {
       const asked = request.headers['access-control-request-headers'];
       response.writeHead(204, {
@@ -121,7 +122,10 @@ export async function startIdentityProvider(opts: IdentityProviderOptions = {}):
       return void response.end();
     }
     if (!allowed.includes(request.method ?? '') && !(allowed.includes('GET') && request.method === 'HEAD')) {
-      response.setHeader('Allow', allowed.includes('GET') ? [...allowed, 'HEAD'].join(', ') : allowed.join(', '));
+      response.setHeader(
+        'Allow',
+        allowed.includes('GET') ? [...allowed, 'HEAD'].join(', ') : allowed.join(', '),
+      );
       return sendJson(response, 405, { error: 'method_not_allowed' });
     }
     switch (route.kind) {

@@ -9,8 +9,7 @@ export interface SignInChoice {
   roles?: readonly string[];
 }
 
-const escape = (value: string): string =>
-  value.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+const escape = (value: string): string => value.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
 /**
  * No script, no frame: the page is a form and nothing else. The form posts to the provider, whose answer

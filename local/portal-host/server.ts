@@ -89,7 +89,8 @@ export async function startPortalHost(options: PortalHostOptions): Promise<Porta
     }
     const file = path.join(siteDir, path.normalize(pathname));
     const type = TYPES[path.extname(file)];
-    const found = file.startsWith(`${siteDir}${path.sep}`) && type ? await stat(file).catch(() => undefined) : undefined;
+    const found =
+      file.startsWith(`${siteDir}${path.sep}`) && type ? await stat(file).catch(() => undefined) : undefined;
     if (!found?.isFile()) {
       response.writeHead(404, { ...headers, 'Content-Type': 'text/plain; charset=utf-8' });
       response.end(request.method === 'HEAD' ? undefined : 'Not found');

@@ -82,10 +82,17 @@ export const PORTAL_API_SCOPE = 'api://writeback/access_as_user';
  * redirect URI is its root, and the demo tenant's users for the development sign-in page (the admin
  * with Writeback.Admin).
  */
-export function portalSignIn(portalUrl: string): { applications: SpaRegistration[]; users: DevelopmentUser[] } {
+export function portalSignIn(portalUrl: string): {
+  applications: SpaRegistration[];
+  users: DevelopmentUser[];
+} {
   return {
     applications: [
-      { clientId: DEVELOPMENT_PORTAL_APP_ID, name: 'Password writeback portal', redirectUris: [`${portalUrl}/`] },
+      {
+        clientId: DEVELOPMENT_PORTAL_APP_ID,
+        name: 'Password writeback portal',
+        redirectUris: [`${portalUrl}/`],
+      },
     ],
     users: DEMO_USERS.map((user) => ({
       tenant: DEMO_TENANT,

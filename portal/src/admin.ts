@@ -3,7 +3,13 @@
  * writeback status with enable/disable, and the recent audit trail. A generated temporary password is
  * shown once, in the page only: it is gone after a reload.
  */
-import { describePolicy, explainProblem, successMessage, missingCharacterClasses, type Policy } from './messages.js';
+import {
+  describePolicy,
+  explainProblem,
+  successMessage,
+  missingCharacterClasses,
+  type Policy,
+} from './messages.js';
 import {
   announce,
   busy,
@@ -28,7 +34,10 @@ interface Configuration {
   enabledAt?: string;
   enabledBy?: { upn?: string; objectId: string };
   disabledAt?: string;
-  keys?: { encryption: { keyId: string; createdAt?: string }; signature: { keyId: string; createdAt?: string } };
+  keys?: {
+    encryption: { keyId: string; createdAt?: string };
+    signature: { keyId: string; createdAt?: string };
+  };
 }
 
 interface AuditEntry {
@@ -92,7 +101,12 @@ void startPage(async ({ api, user }: PageContext) => {
     byId('wb-agents').replaceChildren(
       ...status.body.agents.map((agent) => {
         const row = document.createElement('tr');
-        row.append(cell(agent.agentId), cell(agent.version), cell(agent.state), cell(ago(agent.lastHeartbeatAt)));
+        row.append(
+          cell(agent.agentId),
+          cell(agent.version),
+          cell(agent.state),
+          cell(ago(agent.lastHeartbeatAt)),
+        );
         return row;
       }),
     );
@@ -102,13 +116,27 @@ void startPage(async ({ api, user }: PageContext) => {
     const details = config
       ? [
           `State: ${config.state}`,
-          keyLine('Encryption key', config.keys?.encryption.keyId ?? config.encryptionKeyId, config.keys?.encryption.createdAt),
-          keyLine('Signature key', config.keys?.signature.keyId ?? config.signatureKeyId, config.keys?.signature.createdAt),
-          ...(config.enabledAt ? [`Enabled ${ago(config.enabledAt)} by ${config.enabledBy?.upn ?? config.enabledBy?.objectId ?? 'unknown'}`] : []),
+          keyLine(
+            'Encryption key',
+            config.keys?.encryption.keyId ?? config.encryptionKeyId,
+            config.keys?.encryption.createdAt,
+          ),
+          keyLine(
+            'Signature key',
+            config.keys?.signature.keyId ?? config.signatureKeyId,
+            config.keys?.signature.createdAt,
+          ),
+          ...(config.enabledAt
+            ? [
+                `Enabled ${ago(config.enabledAt)} by ${config.enabledBy?.upn ?? config.enabledBy?.objectId ?? 'unknown'}`,
+              ]
+            : []),
         ]
       : ['Writeback has never been enabled for this tenant.'];
     if (policy) details.push(`Directory policy: ${describePolicy(policy).join(' ')}`);
-    byId('wb-details').replaceChildren(...details.map((line) => Object.assign(document.createElement('li'), { textContent: line })));
+    byId('wb-details').replaceChildren(
+      ...details.map((line) => Object.assign(document.createElement('li'), { textContent: line })),
+    );
     toggle.textContent = enabled ? 'Disable writeback…' : 'Enable writeback…';
     toggle.hidden = false;
   };
@@ -132,7 +160,15 @@ void startPage(async ({ api, user }: PageContext) => {
         `/tenants/${tenant}/writeback`,
       );
       if (!answer.ok) {
-        showProblem(result, answer.problem, { who: 'admin', ...(answer.retryAfterSeconds ? { retryAfterSeconds: answer.retryAfterSeconds } : {}) }, {});
+        showProblem(
+          result,
+          answer.problem,
+          {
+            who: 'admin',
+            ...(answer.retryAfterSeconds ? { retryAfterSeconds: answer.retryAfterSeconds } : {}),
+          },
+          {},
+        );
       } else {
         announce(result, enabled ? 'Writeback is disabled.' : 'Writeback is enabled.', 'success');
         const secrets = answer.body.agentConnectionStrings;
@@ -162,7 +198,8 @@ void startPage(async ({ api, user }: PageContext) => {
     typedField.hidden = !typed.checked;
     password.required = typed.checked;
   };
-  for (const radio of resetForm.querySelectorAll('input[name="mode"]')) radio.addEventListener('change', showTyped);
+  for (const radio of resetForm.querySelectorAll('input[name="mode"]'))
+    radio.addEventListener('change', showTyped);
   resetForm.addEventListener('reset', () => queueMicrotask(showTyped));
 
   const temp = byId('temp');
@@ -174,7 +211,8 @@ void startPage(async ({ api, user }: PageContext) => {
   byId('temp-copy').addEventListener('click', () => {
     void navigator.clipboard.writeText(byId('temp-password').textContent ?? '').then(
       () => announce(byId('temp-copied'), 'Copied to the clipboard.', 'success'),
-      () => announce(byId('temp-copied'), 'Copying failed: select the password and copy it by hand.', 'error'),
+      () =>
+        announce(byId('temp-copied'), 'Copying failed: select the password and copy it by hand.', 'error'),
     );
   });
 
@@ -184,8 +222,10 @@ void startPage(async ({ api, user }: PageContext) => {
       clearErrors(resetForm);
       hideTemporary();
       const upn = resetUpn.value.trim();
-      if (!/^[^@\s]+@[^@\s]+$/.test(upn)) return fieldError(resetUpn, 'Type the user name, such as bob@contoso.test.'), resetUpn.focus();
-      if (typed.checked && !password.value) return fieldError(password, 'Type the new password, or choose to generate one.'), password.focus();
+      if (!/^[^@\s]+@[^@\s]+$/.test(upn))
+        return (fieldError(resetUpn, 'Type the user name, such as bob@contoso.test.'), resetUpn.focus());
+      if (typed.checked && !password.value)
+        return (fieldError(password, 'Type the new password, or choose to generate one.'), password.focus());
       const body = {
         ...(typed.checked ? { newPassword: password.value } : {}),
         forceChangeAtNextLogon: byId<HTMLInputElement>('reset-force').checked,
@@ -196,8 +236,12 @@ void startPage(async ({ api, user }: PageContext) => {
       recheck();
       busy(resetForm, true);
       announce(result, `Resetting the password of ${upn}…`, 'progress');
-      const answer = await api.operation(user.tenantId, `/tenants/${tenant}/users/${encodeURIComponent(upn)}/password/reset`, body, () =>
-        announce(result, 'The directory is taking longer than usual. Waiting for its answer…', 'progress'),
+      const answer = await api.operation(
+        user.tenantId,
+        `/tenants/${tenant}/users/${encodeURIComponent(upn)}/password/reset`,
+        body,
+        () =>
+          announce(result, 'The directory is taking longer than usual. Waiting for its answer…', 'progress'),
       );
       busy(resetForm, false);
       showTyped();
@@ -214,7 +258,12 @@ void startPage(async ({ api, user }: PageContext) => {
         showProblem(
           result,
           answer.problem,
-          { who: 'admin', policy, missing, ...(answer.retryAfterSeconds ? { retryAfterSeconds: answer.retryAfterSeconds } : {}) },
+          {
+            who: 'admin',
+            policy,
+            missing,
+            ...(answer.retryAfterSeconds ? { retryAfterSeconds: answer.retryAfterSeconds } : {}),
+          },
           { upn: resetUpn, newPassword: password },
         );
       }
@@ -229,15 +278,29 @@ void startPage(async ({ api, user }: PageContext) => {
     void (async () => {
       clearErrors(unlockForm);
       const upn = unlockUpn.value.trim();
-      if (!/^[^@\s]+@[^@\s]+$/.test(upn)) return fieldError(unlockUpn, 'Type the user name, such as bob@contoso.test.'), unlockUpn.focus();
+      if (!/^[^@\s]+@[^@\s]+$/.test(upn))
+        return (fieldError(unlockUpn, 'Type the user name, such as bob@contoso.test.'), unlockUpn.focus());
       busy(unlockForm, true);
       announce(result, `Unlocking ${upn}…`, 'progress');
-      const answer = await api.operation(user.tenantId, `/tenants/${tenant}/users/${encodeURIComponent(upn)}/unlock`, undefined, () =>
-        announce(result, 'The directory is taking longer than usual. Waiting for its answer…', 'progress'),
+      const answer = await api.operation(
+        user.tenantId,
+        `/tenants/${tenant}/users/${encodeURIComponent(upn)}/unlock`,
+        undefined,
+        () =>
+          announce(result, 'The directory is taking longer than usual. Waiting for its answer…', 'progress'),
       );
       busy(unlockForm, false);
       if (answer.ok) announce(result, successMessage('unlock', 'admin', upn), 'success');
-      else showProblem(result, answer.problem, { who: 'admin', ...(answer.retryAfterSeconds ? { retryAfterSeconds: answer.retryAfterSeconds } : {}) }, { upn: unlockUpn });
+      else
+        showProblem(
+          result,
+          answer.problem,
+          {
+            who: 'admin',
+            ...(answer.retryAfterSeconds ? { retryAfterSeconds: answer.retryAfterSeconds } : {}),
+          },
+          { upn: unlockUpn },
+        );
       void refreshAudit();
     })();
   });
@@ -246,7 +309,10 @@ void startPage(async ({ api, user }: PageContext) => {
   const auditBody = byId('audit-rows');
   const auditNote = byId('audit-note');
   const refreshAudit = async () => {
-    const answer = await api.call<{ entries: AuditEntry[]; from: string }>('GET', `/tenants/${tenant}/audit?top=${AUDIT_TOP}`);
+    const answer = await api.call<{ entries: AuditEntry[]; from: string }>(
+      'GET',
+      `/tenants/${tenant}/audit?top=${AUDIT_TOP}`,
+    );
     if (!answer.ok) {
       auditNote.textContent = explainProblem(answer.problem, { who: 'admin' }).text;
       return;
@@ -266,7 +332,9 @@ void startPage(async ({ api, user }: PageContext) => {
         row.append(
           when,
           cell(entry.actor.upn ?? entry.actor.objectId),
-          cell(`${ACTIONS[entry.action] ?? entry.action}${entry.flags?.length ? ` (${entry.flags.join(', ')})` : ''}`),
+          cell(
+            `${ACTIONS[entry.action] ?? entry.action}${entry.flags?.length ? ` (${entry.flags.join(', ')})` : ''}`,
+          ),
           cell(entry.target.replace(/^upn:/, '')),
           cell(outcome),
         );

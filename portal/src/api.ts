@@ -30,7 +30,12 @@ export class Api {
     private readonly auth: Auth,
   ) {}
 
-  async call<T>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Answer<T>> {
+  async call<T>(
+    method: string,
+    path: string,
+    body?: unknown,
+    headers: Record<string, string> = {},
+  ): Promise<Answer<T>> {
     return this.send<T>(method, `${this.baseUrl}${path}`, body, headers);
   }
 
@@ -45,13 +50,16 @@ export class Api {
     onPending: () => void,
   ): Promise<Answer<OperationAnswer>> {
     // The same key for a retry of this request, so that a repeat never applies twice.
-    const first = await this.call<OperationAnswer>('POST', path, body, { 'Idempotency-Key': crypto.randomUUID() });
+    const first = await this.call<OperationAnswer>('POST', path, body, {
+      'Idempotency-Key': crypto.randomUUID(),
+    });
     if (!first.ok || first.status !== 202) return first;
     onPending();
     const temporaryPassword = first.body.temporaryPassword;
     // Location is a path on the API's host; without it (a proxy dropped it) the id names the operation.
     const location = new URL(
-      first.location ?? `${this.baseUrl}/tenants/${encodeURIComponent(tenantId)}/operations/${first.body.operationId}`,
+      first.location ??
+        `${this.baseUrl}/tenants/${encodeURIComponent(tenantId)}/operations/${first.body.operationId}`,
       this.baseUrl,
     );
     location.searchParams.set('waitSeconds', String(POLL_WAIT_SECONDS));
@@ -61,16 +69,29 @@ export class Api {
       if (!polled.ok) return polled;
       const state = polled.body;
       if (state.status === 'succeeded') {
-        return { ok: true, status: 200, body: { ...state, ...(temporaryPassword ? { temporaryPassword } : {}) } };
+        return {
+          ok: true,
+          status: 200,
+          body: { ...state, ...(temporaryPassword ? { temporaryPassword } : {}) },
+        };
       }
       if (state.status === 'failed' || state.status === 'expired') {
-        return { ok: false, status: state.error?.status ?? 500, problem: state.error ?? { code: 'AgentFailure' } };
+        return {
+          ok: false,
+          status: state.error?.status ?? 500,
+          problem: state.error ?? { code: 'AgentFailure' },
+        };
       }
     }
     return { ok: false, status: 0, problem: { code: 'StillPending' } };
   }
 
-  private async send<T>(method: string, url: string, body?: unknown, headers: Record<string, string> = {}): Promise<Answer<T>> {
+  private async send<T>(
+    method: string,
+    url: string,
+    body?: unknown,
+    headers: Record<string, string> = {},
+  ): Promise<Answer<T>> {
     const token = await this.auth.token();
     let response: Response;
     try {
@@ -98,7 +119,8 @@ export class Api {
     } catch {
       parsed = undefined;
     }
-    if (response.ok) return { ok: true, status: response.status, body: parsed as T, ...(location ? { location } : {}) };
+    if (response.ok)
+      return { ok: true, status: response.status, body: parsed as T, ...(location ? { location } : {}) };
     const problem =
       parsed && typeof parsed === 'object' && typeof (parsed as Problem).code === 'string'
         ? (parsed as Problem)

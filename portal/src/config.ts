@@ -15,7 +15,8 @@ export interface PortalConfig {
 }
 
 function httpsOrLoopback(value: unknown, name: string, https: boolean): string {
-  if (typeof value !== 'string' || !URL.canParse(value)) throw new Error(`config.json: ${name} must be a URL`);
+  if (typeof value !== 'string' || !URL.canParse(value))
+    throw new Error(`config.json: ${name} must be a URL`);
   const url = new URL(value);
   const loopback = url.hostname === '127.0.0.1' || url.hostname === 'localhost';
   if (url.protocol !== 'https:' && (https || !loopback)) {

@@ -46,7 +46,10 @@ const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? o
 
 /** "in 14 minutes (at 10:32)"; a duration a person reads at a glance. */
 export function retryWhen(seconds: number, now: Date = new Date()): string {
-  const at = new Date(now.getTime() + seconds * 1000).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+  const at = new Date(now.getTime() + seconds * 1000).toLocaleTimeString([], {
+    hour: '2-digit',
+    minute: '2-digit',
+  });
   if (seconds < 60) return `in ${plural(Math.ceil(seconds), 'second')}`;
   if (seconds < 3600) return `in ${plural(Math.ceil(seconds / 60), 'minute')} (at ${at})`;
   return `in ${plural(Math.ceil(seconds / 3600), 'hour')} (at ${at})`;
@@ -118,7 +121,8 @@ export function describePolicy(policy: Policy): string[] {
       'At least three of: uppercase letters, lowercase letters, digits and symbols, and not your user name.',
     );
   }
-  if (policy.historyLength > 0) rules.push(`Different from your last ${plural(policy.historyLength, 'password')}.`);
+  if (policy.historyLength > 0)
+    rules.push(`Different from your last ${plural(policy.historyLength, 'password')}.`);
   if (policy.minimumAgeSeconds > 0) {
     rules.push(`You can change your password once every ${duration(policy.minimumAgeSeconds)}.`);
   }
@@ -164,13 +168,18 @@ function policyMessage(reason: string | undefined, ctx: ProblemContext): string 
 /** The sentence for a problem, and the field it is about. */
 export function explainProblem(problem: Problem, ctx: ProblemContext): Explained {
   const self = ctx.who === 'self';
-  const retry = ctx.retryAfterSeconds ? ` Try again ${retryWhen(ctx.retryAfterSeconds, ctx.now)}.` : ' Try again later.';
+  const retry = ctx.retryAfterSeconds
+    ? ` Try again ${retryWhen(ctx.retryAfterSeconds, ctx.now)}.`
+    : ' Try again later.';
   const nothingChanged = self ? 'Your password was not changed.' : 'Nothing was changed.';
   switch (problem.code) {
     case 'PasswordPolicy':
       return { text: policyMessage(problem.reason, ctx), field: 'newPassword' };
     case 'CurrentPasswordIncorrect':
-      return { text: 'Your current password is not right. Check it and try again.', field: 'currentPassword' };
+      return {
+        text: 'Your current password is not right. Check it and try again.',
+        field: 'currentPassword',
+      };
     case 'WritebackOffline':
       return {
         text: `Password writeback is offline: the on-premises directory cannot be reached right now. ${nothingChanged}${retry}`,
@@ -250,7 +259,10 @@ export function explainProblem(problem: Problem, ctx: ProblemContext): Explained
 
 /** The invocation id an InternalError quotes. */
 function referenceOf(detail: string): string {
-  return /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/i.exec(detail)?.[0] ?? 'the time of the error';
+  return (
+    /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/i.exec(detail)?.[0] ??
+    'the time of the error'
+  );
 }
 
 export type OperationKind = 'reset' | 'change' | 'unlock';

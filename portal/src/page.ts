@@ -2,7 +2,14 @@
 import { Api } from './api.js';
 import { startAuth, type Auth, type SignedInUser } from './auth.js';
 import { loadConfig, type PortalConfig } from './config.js';
-import { explainProblem, policyChecks, type Explained, type Policy, type Problem, type ProblemContext } from './messages.js';
+import {
+  explainProblem,
+  policyChecks,
+  type Explained,
+  type Policy,
+  type Problem,
+  type ProblemContext,
+} from './messages.js';
 
 export interface PageContext {
   config: PortalConfig;
@@ -57,7 +64,11 @@ export function setUpPasswordToggles(root: ParentNode = document): void {
 }
 
 /** Live checks of a new password against the directory's policy, under its field. */
-export function watchPolicy(input: HTMLInputElement, list: HTMLElement, policy: () => Policy | undefined): () => void {
+export function watchPolicy(
+  input: HTMLInputElement,
+  list: HTMLElement,
+  policy: () => Policy | undefined,
+): () => void {
   const render = () => {
     const current = policy();
     list.replaceChildren();

@@ -3,7 +3,13 @@
  * change and unlock of the signed-in user's own password. A password lives in a local variable for one
  * request: the fields are cleared as it is sent, and nothing is stored.
  */
-import { successMessage, describePolicy, missingCharacterClasses, type OperationKind, type Policy } from './messages.js';
+import {
+  successMessage,
+  describePolicy,
+  missingCharacterClasses,
+  type OperationKind,
+  type Policy,
+} from './messages.js';
 import {
   announce,
   busy,
@@ -42,7 +48,8 @@ void startPage(async ({ api, user }: PageContext) => {
     statusRegion.removeAttribute('aria-busy');
     if (!answer.ok) {
       statusRegion.className = 'status offline';
-      statusRegion.textContent = 'The status of password writeback could not be read. Try reloading the page.';
+      statusRegion.textContent =
+        'The status of password writeback could not be read. Try reloading the page.';
       online = false;
     } else {
       const status = answer.body;
@@ -53,7 +60,12 @@ void startPage(async ({ api, user }: PageContext) => {
     }
     const rules = byId('policy');
     rules.hidden = !policy;
-    if (policy) byId('policy-list').replaceChildren(...describePolicy(policy).map((rule) => Object.assign(document.createElement('li'), { textContent: rule })));
+    if (policy)
+      byId('policy-list').replaceChildren(
+        ...describePolicy(policy).map((rule) =>
+          Object.assign(document.createElement('li'), { textContent: rule }),
+        ),
+      );
     for (const recheck of rechecks) recheck();
     allowSubmit();
   };
@@ -65,7 +77,8 @@ void startPage(async ({ api, user }: PageContext) => {
 
   for (const form of forms) {
     const kind = form.dataset.operation as OperationKind;
-    const field = (name: string) => form.querySelector<HTMLInputElement>(`input[name="${name}"]`) ?? undefined;
+    const field = (name: string) =>
+      form.querySelector<HTMLInputElement>(`input[name="${name}"]`) ?? undefined;
     const current = field('currentPassword');
     const next = field('newPassword');
     const confirm = field('confirmPassword');
@@ -73,8 +86,9 @@ void startPage(async ({ api, user }: PageContext) => {
       event.preventDefault();
       void (async () => {
         clearErrors(form);
-        if (next && !next.value) return fieldError(next, 'Type a new password.'), next.focus();
-        if (current && !current.value) return fieldError(current, 'Type your current password.'), current.focus();
+        if (next && !next.value) return (fieldError(next, 'Type a new password.'), next.focus());
+        if (current && !current.value)
+          return (fieldError(current, 'Type your current password.'), current.focus());
         if (next && confirm && next.value !== confirm.value) {
           confirm.value = '';
           fieldError(confirm, 'The two new passwords are not the same. Type the new password again.');
@@ -101,10 +115,16 @@ void startPage(async ({ api, user }: PageContext) => {
           showProblem(
             result,
             answer.problem,
-            { who: 'self', policy, missing, ...(answer.retryAfterSeconds ? { retryAfterSeconds: answer.retryAfterSeconds } : {}) },
+            {
+              who: 'self',
+              policy,
+              missing,
+              ...(answer.retryAfterSeconds ? { retryAfterSeconds: answer.retryAfterSeconds } : {}),
+            },
             { ...(next ? { newPassword: next } : {}), ...(current ? { currentPassword: current } : {}) },
           );
-          if (answer.problem.code === 'WritebackOffline' || answer.problem.code === 'WritebackDisabled') await refreshStatus();
+          if (answer.problem.code === 'WritebackOffline' || answer.problem.code === 'WritebackDisabled')
+            await refreshStatus();
         }
         allowSubmit();
       })();

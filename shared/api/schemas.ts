@@ -393,7 +393,8 @@ export const AuditEntry = z
   .object({
     at: Timestamp.meta({ description: 'When it was asked for (an operation) or happened (an audit row).' }),
     source: z.enum(['operation', 'audit']).meta({
-      description: "operation: an accepted password operation's own row; audit: an admin action or a refusal.",
+      description:
+        "operation: an accepted password operation's own row; audit: an admin action or a refusal.",
     }),
     action: z.string().meta({
       description:

@@ -104,7 +104,9 @@ function defined<T extends object>(value: T): T {
 }
 
 function fromOperation(row: Row): AuditEntry {
-  const flags = ['forceChangeAtNextLogon', 'unlock', 'generatedPassword'].filter((flag) => row[flag] === true);
+  const flags = ['forceChangeAtNextLogon', 'unlock', 'generatedPassword'].filter(
+    (flag) => row[flag] === true,
+  );
   return defined({
     at: text(row, 'createdAt') ?? '',
     source: 'operation' as const,

@@ -38,7 +38,12 @@ export async function launchChromium(options: { trustCa: string }): Promise<Brow
   const context = await chromium.launchPersistentContext(path.join(home, 'profile'), {
     executablePath: CHROMIUM,
     headless: true,
-    args: ['--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync'],
+    args: [
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--no-first-run',
+      '--disable-sync',
+    ],
     env: { ...process.env, HOME: home },
     viewport: { width: 1100, height: 900 },
     timeout: 30_000,

@@ -38,12 +38,20 @@ export async function startLocalStack(): Promise<LocalStack> {
   let timer: NodeJS.Timeout | undefined;
   await Promise.race([
     shown,
-    new Promise((_, reject) => child.once('exit', () => reject(new Error(`npm start exited early:\n${output}`)))),
-    new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`no banner within 60 s:\n${output}`)), 60_000))),
+    new Promise((_, reject) =>
+      child.once('exit', () => reject(new Error(`npm start exited early:\n${output}`))),
+    ),
+    new Promise(
+      (_, reject) =>
+        (timer = setTimeout(() => reject(new Error(`no banner within 60 s:\n${output}`)), 60_000)),
+    ),
   ]).finally(() => clearTimeout(timer));
   const api = /Functions host\s+(http:\/\/\S+\/api)/.exec(output)?.[1];
   const identityUrl = /Identity\s+(https:\/\/\S+)/.exec(output)?.[1];
   const portalUrl = /Portal\s+(http:\/\/\S+)/.exec(output)?.[1];
-  assert.ok(api && identityUrl && portalUrl, `the banner names the API, identity provider and portal:\n${output}`);
+  assert.ok(
+    api && identityUrl && portalUrl,
+    `the banner names the API, identity provider and portal:\n${output}`,
+  );
   return { child, output: () => output, api, identityUrl, portalUrl, dataDir };
 }

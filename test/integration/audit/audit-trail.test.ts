@@ -30,7 +30,11 @@ describe('audit trail', () => {
     await azurite?.stop();
   });
 
-  function operation(tenantId: string, createdMinutesAgo: number, state: OperationRecord['state']): OperationRecord {
+  function operation(
+    tenantId: string,
+    createdMinutesAgo: number,
+    state: OperationRecord['state'],
+  ): OperationRecord {
     const createdAt = minutesAgo(createdMinutesAgo);
     return {
       tenantId,
@@ -58,8 +62,16 @@ describe('audit trail', () => {
     const old = operation(tenant, 3 * 24 * 60, 'succeeded');
     for (const record of [recent, older, old]) await operations.create(record);
     // Rows of other kinds share the partition: an idempotency key and a rate-limit counter.
-    await table('operations').createEntity({ partitionKey: tenant, rowKey: `idempotency-${'a'.repeat(64)}`, createdAt: NOW.toISOString() });
-    await table('operations').createEntity({ partitionKey: tenant, rowKey: 'limit-user-abc-0', createdAt: NOW.toISOString() });
+    await table('operations').createEntity({
+      partitionKey: tenant,
+      rowKey: `idempotency-${'a'.repeat(64)}`,
+      createdAt: NOW.toISOString(),
+    });
+    await table('operations').createEntity({
+      partitionKey: tenant,
+      rowKey: 'limit-user-abc-0',
+      createdAt: NOW.toISOString(),
+    });
     await audit.record({
       tenantId: tenant,
       action: 'WritebackDisabled',
@@ -108,11 +120,18 @@ describe('audit trail', () => {
       flags: ['forceChangeAtNextLogon', 'generatedPassword'],
     });
     const text = JSON.stringify(all);
-    assert.ok(!text.includes('secret-looking-key-version') && !text.includes('0af7651916cd43dd'), 'only listed columns');
+    assert.ok(
+      !text.includes('secret-looking-key-version') && !text.includes('0af7651916cd43dd'),
+      'only listed columns',
+    );
   });
 
   it('answers an empty trail for a tenant with no table rows yet', async () => {
-    const trail = new AuditTrail({ operations: table('nevercreatedops'), audit: table('nevercreatedaudit'), now: () => NOW });
+    const trail = new AuditTrail({
+      operations: table('nevercreatedops'),
+      audit: table('nevercreatedaudit'),
+      now: () => NOW,
+    });
     assert.deepEqual((await trail.recent('quiet', 10)).entries, []);
   });
 
@@ -128,21 +147,35 @@ describe('audit trail', () => {
       await identity?.close();
     });
     const get = async (query: string, roles: string[] = ['Writeback.Admin'], tenant = 'contoso') => {
-      const token = await identity.mintToken({ tenant: 'contoso', upn: 'admin@contoso.test', roles, audience: TEST_AUDIENCE });
-      return fetch(`${host.url}/api/tenants/${tenant}/audit${query}`, { headers: { authorization: `Bearer ${token}` } });
+      const token = await identity.mintToken({
+        tenant: 'contoso',
+        upn: 'admin@contoso.test',
+        roles,
+        audience: TEST_AUDIENCE,
+      });
+      return fetch(`${host.url}/api/tenants/${tenant}/audit${query}`, {
+        headers: { authorization: `Bearer ${token}` },
+      });
     };
 
     it('answers an admin, newest first, and refuses others and a bad top', async () => {
-      await new OperationStore(table('operations')).create({ ...operation('contoso', 0, 'pending'), createdAt: new Date() });
+      await new OperationStore(table('operations')).create({
+        ...operation('contoso', 0, 'pending'),
+        createdAt: new Date(),
+      });
       const answer = await get('?top=5');
       assert.equal(answer.status, 200, await answer.clone().text());
       assert.equal(answer.headers.get('cache-control'), 'no-store');
       const body = (await answer.json()) as { entries: { action: string; outcome: string }[] };
-      assert.deepEqual(body.entries.map((e) => [e.action, e.outcome]), [['PasswordReset', 'pending']]);
+      assert.deepEqual(
+        body.entries.map((e) => [e.action, e.outcome]),
+        [['PasswordReset', 'pending']],
+      );
 
       assert.equal((await get('', [])).status, 403, 'a user without the role');
       assert.equal((await get('', ['Writeback.Admin'], 'fabrikam')).status, 403, 'another tenant');
-      for (const top of ['0', '201', 'ten']) assert.equal((await get(`?top=${top}`)).status, 400, `top=${top}`);
+      for (const top of ['0', '201', 'ten'])
+        assert.equal((await get(`?top=${top}`)).status, 400, `top=${top}`);
     });
   });
 });

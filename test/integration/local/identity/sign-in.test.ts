@@ -60,7 +60,10 @@ describe('development sign-in (authorization code with PKCE)', () => {
   const token = (form: Record<string, string>, origin: string | null = ORIGIN) =>
     fetch(`${provider.url}/contoso/oauth2/v2.0/token`, {
       method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded;charset=utf-8', ...(origin ? { origin } : {}) },
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded;charset=utf-8',
+        ...(origin ? { origin } : {}),
+      },
       body: new URLSearchParams(form),
     });
   const errorOf = async (response: Response) => ((await response.json()) as { error: string }).error;
@@ -68,7 +71,10 @@ describe('development sign-in (authorization code with PKCE)', () => {
   it('shows a labelled development sign-in page listing the tenant’s users', async () => {
     const page = await fetch(`${authorizeUrl()}?${new URLSearchParams(request(verifier()))}`);
     assert.equal(page.status, 200);
-    assert.match(page.headers.get('content-security-policy') ?? '', /default-src 'none'.*form-action 'self' http:\/\/127\.0\.0\.1:8080/);
+    assert.match(
+      page.headers.get('content-security-policy') ?? '',
+      /default-src 'none'.*form-action 'self' http:\/\/127\.0\.0\.1:8080/,
+    );
     const html = await page.text();
     assert.match(html, /<h1>Development sign-in<\/h1>/);
     assert.match(html, /alice@contoso\.test/);
@@ -89,7 +95,10 @@ describe('development sign-in (authorization code with PKCE)', () => {
   });
 
   it('requires PKCE with S256, and answers errors at the redirect URI', async () => {
-    const answer = await choose(request(verifier(), { code_challenge_method: 'plain' }), 'alice@contoso.test');
+    const answer = await choose(
+      request(verifier(), { code_challenge_method: 'plain' }),
+      'alice@contoso.test',
+    );
     const back = codeOf(answer);
     assert.equal(back.get('error'), 'invalid_request');
     assert.equal(back.get('state'), 'state-1');
@@ -101,7 +110,14 @@ describe('development sign-in (authorization code with PKCE)', () => {
     const back = codeOf(await choose(request(v), 'admin@contoso.test'));
     assert.equal(back.get('state'), 'state-1');
     const code = back.get('code')!;
-    const form = { grant_type: 'authorization_code', client_id: CLIENT_ID, redirect_uri: REDIRECT, code, code_verifier: v, scope: SCOPE };
+    const form = {
+      grant_type: 'authorization_code',
+      client_id: CLIENT_ID,
+      redirect_uri: REDIRECT,
+      code,
+      code_verifier: v,
+      scope: SCOPE,
+    };
 
     assert.equal(await errorOf(await token(form, null)), 'invalid_request', 'not from a browser');
     // That attempt did not use the code up: it was refused before the code was looked at.
@@ -123,7 +139,10 @@ describe('development sign-in (authorization code with PKCE)', () => {
     const id = decodeJwt(body.id_token!);
     assert.equal(id.aud, CLIENT_ID);
     assert.equal(id.nonce, 'nonce-1');
-    assert.deepEqual(JSON.parse(Buffer.from(body.client_info!, 'base64url').toString()), { uid: access.oid, utid: 'contoso' });
+    assert.deepEqual(JSON.parse(Buffer.from(body.client_info!, 'base64url').toString()), {
+      uid: access.oid,
+      utid: 'contoso',
+    });
 
     assert.equal(await errorOf(await token(form)), 'invalid_grant', 'a code works once');
   });
@@ -131,7 +150,13 @@ describe('development sign-in (authorization code with PKCE)', () => {
   it('refuses a wrong verifier, and the code is spent', async () => {
     const v = verifier();
     const code = codeOf(await choose(request(v), 'alice@contoso.test')).get('code')!;
-    const form = { grant_type: 'authorization_code', client_id: CLIENT_ID, redirect_uri: REDIRECT, code, scope: SCOPE };
+    const form = {
+      grant_type: 'authorization_code',
+      client_id: CLIENT_ID,
+      redirect_uri: REDIRECT,
+      code,
+      scope: SCOPE,
+    };
     assert.equal(await errorOf(await token({ ...form, code_verifier: verifier() })), 'invalid_grant');
     assert.equal(await errorOf(await token({ ...form, code_verifier: v })), 'invalid_grant');
   });
@@ -140,9 +165,20 @@ describe('development sign-in (authorization code with PKCE)', () => {
     const v = verifier();
     const code = codeOf(await choose(request(v), 'alice@contoso.test')).get('code')!;
     const first = (await (
-      await token({ grant_type: 'authorization_code', client_id: CLIENT_ID, redirect_uri: REDIRECT, code, code_verifier: v })
+      await token({
+        grant_type: 'authorization_code',
+        client_id: CLIENT_ID,
+        redirect_uri: REDIRECT,
+        code,
+        code_verifier: v,
+      })
     ).json()) as Record<string, string>;
-    const refresh = { grant_type: 'refresh_token', client_id: CLIENT_ID, scope: SCOPE, refresh_token: first.refresh_token! };
+    const refresh = {
+      grant_type: 'refresh_token',
+      client_id: CLIENT_ID,
+      scope: SCOPE,
+      refresh_token: first.refresh_token!,
+    };
     const second = await token(refresh);
     assert.equal(second.status, 200);
     const renewed = (await second.json()) as Record<string, string>;
@@ -155,7 +191,11 @@ describe('development sign-in (authorization code with PKCE)', () => {
     const preflight = (origin: string) =>
       fetch(`${provider.url}/contoso/oauth2/v2.0/token`, {
         method: 'OPTIONS',
-        headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type,x-client-sku' },
+        headers: {
+          origin,
+          'access-control-request-method': 'POST',
+          'access-control-request-headers': 'content-type,x-client-sku',
+        },
       });
     const allowed = await preflight(ORIGIN);
     assert.equal(allowed.status, 204);
@@ -164,7 +204,9 @@ describe('development sign-in (authorization code with PKCE)', () => {
     const other = await preflight('http://127.0.0.1:9999');
     assert.equal(other.headers.get('access-control-allow-origin'), null);
     await other.body?.cancel();
-    const discovery = await fetch(`${provider.url}/contoso/v2.0/.well-known/openid-configuration`, { headers: { origin: ORIGIN } });
+    const discovery = await fetch(`${provider.url}/contoso/v2.0/.well-known/openid-configuration`, {
+      headers: { origin: ORIGIN },
+    });
     assert.equal(discovery.headers.get('access-control-allow-origin'), ORIGIN);
     const document = (await discovery.json()) as { code_challenge_methods_supported: string[] };
     assert.deepEqual(document.code_challenge_methods_supported, ['S256']);
