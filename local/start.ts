@@ -13,7 +13,15 @@ import { parseServiceArgs } from './process/cli.js';
 import { startAzurite } from './azurite/index.js';
 import { ensureLocalCa } from './certs/index.js';
 import { startService, type ServiceProcess, type StartServiceOptions } from './process/child.js';
-import { clientRegistrations, DEV_IDENTITIES, SERVICE_TENANT, vaultConfig } from './stack/identities.js';
+import {
+  clientRegistrations,
+  DEV_IDENTITIES,
+  PORTAL_API_SCOPE,
+  portalSignIn,
+  SERVICE_TENANT,
+  vaultConfig,
+} from './stack/identities.js';
+import { DEVELOPMENT_PORTAL_APP_ID } from './identity/index.js';
 import { provisionDemoTenant } from './stack/demo-tenant.js';
 import { serviceBusConfig } from './stack/servicebus-config.js';
 import { DEMO_TENANT, DEMO_USER_PASSWORD, DEMO_USERS } from '../agent/demo-config.js';
@@ -73,12 +81,13 @@ const options = {
   'amqp-port': { type: 'string', default: '5672' },
   'management-port': { type: 'string', default: '5443' },
   'keyvault-port': { type: 'string', default: '8443' },
+  'portal-port': { type: 'string', default: '8080' },
 } as const;
 
 const USAGE = `Usage: npm start [-- options]   (or: node dist/local/start.js [options])
 
 The whole local stack: Azurite, the identity provider, the Service Bus and Key Vault emulators, the
-Functions host and a demo agent for tenant contoso. Ctrl-C stops everything.
+Functions host, a demo agent for tenant contoso and the portal. Ctrl-C stops everything.
 
 Options:
   --emulators-only        only Azurite, the emulators and the identity provider (for the real func start)
@@ -89,6 +98,7 @@ Options:
   --amqp-port N           Service Bus AMQP (default 5672)
   --management-port N     Service Bus management HTTPS (default 5443)
   --keyvault-port N       Key Vault emulator HTTPS (default 8443)
+  --portal-port N         the portal's static site (default 8080)
   -h, --help              this text
 A port of 0 picks any free one; the banner says which.
 `;
@@ -164,6 +174,23 @@ async function main(): Promise<void> {
     });
     running.push({ name: 'azurite', stop: azurite.stop });
 
+    // The portal first: the identity provider registers its redirect URI, the host allows its origin.
+    const portalConfigFile = path.join(dataDir, 'portal', 'config.json');
+    const portal = await start(
+      'portal',
+      script('portal-host/cli.js'),
+      [
+        '--site-dir',
+        path.join(root, 'dist', 'portal', 'site'),
+        '--config-file',
+        portalConfigFile,
+        '--port',
+        String(ports['portal-port']),
+      ],
+      /portal ready on (\S+)/,
+    );
+    const portalUrl = `http://127.0.0.1:${portIn(/(.*)/, portal.readyLine?.[1] ?? '', 'portal')}`;
+
     const identity = await start(
       'identity',
       script('identity/server-cli.js'),
@@ -176,6 +203,8 @@ async function main(): Promise<void> {
         certsDir,
         '--clients-file',
         await writePrivateJson(path.join(dataDir, 'identity', 'clients.json'), clientRegistrations()),
+        '--sign-in-file',
+        await writePrivateJson(path.join(dataDir, 'identity', 'sign-in.json'), portalSignIn(portalUrl)),
       ],
       /identity provider ready on (\S+)/,
     );
@@ -237,7 +266,16 @@ async function main(): Promise<void> {
       const host = await start(
         'functions',
         script('functions-host/cli.js'),
-        ['--app', root, '--port', String(hostPort), '--data-dir', path.join(dataDir, 'functions-host')],
+        [
+          '--app',
+          root,
+          '--port',
+          String(hostPort),
+          '--data-dir',
+          path.join(dataDir, 'functions-host'),
+          '--cors',
+          portalUrl,
+        ],
         /Functions host ready at (\S+)/i,
         { env: { ...settings.values, ...childEnv, ...wired }, timeoutMs: 60_000 },
       );
@@ -260,11 +298,20 @@ async function main(): Promise<void> {
     }
 
     const api = `http://127.0.0.1:${hostPort}/api`;
+    // The portal's config.json: the same build points at Entra ID with another file (README: The portal).
+    await writePrivateJson(portalConfigFile, {
+      authority: `${identityUrl}/${DEMO_TENANT}`,
+      clientId: DEVELOPMENT_PORTAL_APP_ID,
+      apiScope: PORTAL_API_SCOPE,
+      apiBaseUrl: api,
+    });
     const developer = DEV_IDENTITIES.developer;
     const lines = [
       '',
       '  Password writeback: local stack',
       '  -------------------------------',
+      `  Portal           ${portalUrl}   (sign in as a demo user; admin@${DEMO_TENANT}.test has Writeback.Admin)`,
+      `                   your browser must trust the local CA for the sign-in page: ${ca.caPath}`,
       emulatorsOnly
         ? '  Functions host   not started (for `func start`, see the end of this banner)'
         : `  Functions host   ${api}   (GET /health, GET /openapi.json; settings from ${settings.file})`,

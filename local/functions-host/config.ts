@@ -207,12 +207,22 @@ export function readHostJson(appDir: string, env: NodeJS.ProcessEnv = {}): HostJ
 export interface LocalSettings {
   values: Record<string, string>;
   localHttpPort: number | undefined;
+  /** `Host.CORS`: origins allowed to call from a browser, comma-separated (`*`: any). */
+  corsOrigins: string[];
+}
+
+/** A comma-separated list of origins, as `Host.CORS` and `--cors` take it. */
+export function parseCorsOrigins(value: string): string[] {
+  return value
+    .split(',')
+    .map((origin) => origin.trim())
+    .filter(Boolean);
 }
 
 /** local.settings.json: `Values` (app settings) and `Host.LocalHttpPort`, as Core Tools reads them. */
 export function readLocalSettings(appDir: string): LocalSettings {
   const file = path.join(appDir, 'local.settings.json');
-  if (!existsSync(file)) return { values: {}, localHttpPort: undefined };
+  if (!existsSync(file)) return { values: {}, localHttpPort: undefined, corsOrigins: [] };
   const raw = record(readJson(file));
   if (get(raw, 'IsEncrypted') === true) {
     throw new HostStartError(
@@ -236,7 +246,11 @@ export function readLocalSettings(appDir: string): LocalSettings {
     }
     localHttpPort = n;
   }
-  return { values, localHttpPort };
+  const cors = get(record(get(raw, 'Host')), 'CORS');
+  if (cors !== undefined && typeof cors !== 'string') {
+    throw new HostStartError('local.settings.json: Host.CORS must be a comma-separated list of origins');
+  }
+  return { values, localHttpPort, corsOrigins: cors ? parseCorsOrigins(cors) : [] };
 }
 
 /**

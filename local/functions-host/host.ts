@@ -44,6 +44,8 @@ export interface HostOptions {
   keys?: Partial<HostKeys>;
   /** How long stop() waits for invocations in flight. Default 10 s. */
   gracePeriodMs?: number;
+  /** Origins allowed by CORS. Default: local.settings.json Host.CORS. */
+  corsOrigins?: string[];
   /** Show the worker's debug lines. */
   verbose?: boolean;
   /** Where output lines go. Default stdout. */
@@ -191,6 +193,7 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
     port: options.port ?? localSettings.localHttpPort ?? DEFAULT_PORT,
     maxRequestBodyBytes,
     functionTimeoutMs: hostJson.functionTimeoutMs,
+    corsOrigins: options.corsOrigins ?? localSettings.corsOrigins,
   });
   const scheduler = new TimerScheduler(app, timers, dataDir, logger, hostJson.functionTimeoutMs);
   const listeners = new ServiceBusListeners(

@@ -178,6 +178,8 @@ export interface HttpServerOptions {
   maxRequestBodyBytes: number;
   /** host.json functionTimeout; undefined: no limit. */
   functionTimeoutMs: number | undefined;
+  /** Origins allowed by CORS (`--cors`, local.settings.json `Host.CORS`); `*` allows any. */
+  corsOrigins?: readonly string[];
 }
 
 export interface RunningHttpServer {
@@ -213,6 +215,25 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
         new InvalidRequestError('The request target and the Host header do not make a valid URL.'),
       );
       return;
+    }
+
+    // CORS as Core Tools and the platform answer it, before routes and keys: any method and header of
+    // an allowed origin. A portal on another origin calls the API through it.
+    const origin = typeof req.headers.origin === 'string' ? req.headers.origin : undefined;
+    const cors = options.corsOrigins ?? [];
+    const allowed = origin && (cors.includes('*') ? '*' : cors.includes(origin) ? origin : undefined);
+    if (allowed) {
+      res.setHeader('access-control-allow-origin', allowed);
+      res.setHeader('vary', 'Origin');
+      const preflightMethod = req.headers['access-control-request-method'];
+      if (method === 'OPTIONS' && typeof preflightMethod === 'string') {
+        req.resume();
+        res.setHeader('access-control-allow-methods', preflightMethod);
+        const asked = req.headers['access-control-request-headers'];
+        if (typeof asked === 'string') res.setHeader('access-control-allow-headers', asked);
+        answerEmpty(res, 204);
+        return;
+      }
     }
 
     if (rawPath === '/' && (method === 'GET' || method === 'HEAD')) {

@@ -5,7 +5,14 @@
  * Like Azurite's well-known account key, their secrets are fixed and public: they exist only on
  * loopback, and fixed values let local.settings.sample.json work as it is. Never use them in Azure.
  */
-import { stableUuid } from '../identity/index.js';
+import { DEMO_TENANT, DEMO_USERS } from '../../agent/demo-config.js';
+import {
+  ADMIN_ROLE,
+  DEVELOPMENT_PORTAL_APP_ID,
+  stableUuid,
+  type DevelopmentUser,
+  type SpaRegistration,
+} from '../identity/index.js';
 
 /** The tenant that owns the service's own resources (the vault); customers' tenants are others. */
 export const SERVICE_TENANT = 'writeback';
@@ -64,5 +71,34 @@ export function vaultConfig(issuer: string): object {
     roleAssignments: all.flatMap((i) =>
       i.vaultRoles.map((r) => ({ principalId: i.objectId, role: r.role, scope: r.scope })),
     ),
+  };
+}
+
+/** The API's delegated scope that the portal asks for (Entra: "Expose an API" on the API's registration). */
+export const PORTAL_API_SCOPE = 'api://writeback/access_as_user';
+
+/**
+ * The identity provider's `--sign-in-file` content: the portal as a single-page application whose one
+ * redirect URI is its root, and the demo tenant's users for the development sign-in page (the admin
+ * with Writeback.Admin).
+ */
+export function portalSignIn(portalUrl: string): {
+  applications: SpaRegistration[];
+  users: DevelopmentUser[];
+} {
+  return {
+    applications: [
+      {
+        clientId: DEVELOPMENT_PORTAL_APP_ID,
+        name: 'Password writeback portal',
+        redirectUris: [`${portalUrl}/`],
+      },
+    ],
+    users: DEMO_USERS.map((user) => ({
+      tenant: DEMO_TENANT,
+      upn: user.userPrincipalName,
+      name: user.displayName,
+      ...(user.userPrincipalName.startsWith('admin@') ? { roles: [ADMIN_ROLE] } : {}),
+    })),
   };
 }

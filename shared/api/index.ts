@@ -1,6 +1,7 @@
 /** The HTTP API contract: the routes, their schemas and the OpenAPI document made of them. */
 export {
   apiRoutes,
+  auditRoute,
   changeMyPasswordRoute,
   disableWritebackRoute,
   enableWritebackRoute,

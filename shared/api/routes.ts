@@ -6,6 +6,8 @@ import { z } from 'zod';
 import { ADMIN_ROLE } from '../domain/index.js';
 import { ADMIN_CHANGE_BUDGET_MS, defineRoute, type RouteContract } from './contract.js';
 import {
+  AuditQuery,
+  AuditTrail,
   CallerIdentity,
   ChangeMyPasswordBody,
   HealthReport,
@@ -250,6 +252,20 @@ export const getOperationRoute = defineRoute({
   problems: ['NotFound'],
 });
 
+export const auditRoute = defineRoute({
+  name: 'getAudit',
+  method: 'GET',
+  route: 'tenants/{tenantId}/audit',
+  summary:
+    "The tenant's recent audit trail, newest first (role Writeback.Admin): accepted password operations, " +
+    'refused attempts and admin actions (enable, disable, key rollover), from at most the last 90 days. Never a secret.',
+  tags: ['tenants'],
+  access: { kind: 'role', role: ADMIN_ROLE },
+  params: TenantParams,
+  query: AuditQuery,
+  responses: { 200: { description: 'The entries.', schema: AuditTrail } },
+});
+
 export const apiRoutes: readonly RouteContract[] = [
   healthRoute,
   openApiRoute,
@@ -265,4 +281,5 @@ export const apiRoutes: readonly RouteContract[] = [
   resetUserPasswordRoute,
   unlockUserRoute,
   getOperationRoute,
+  auditRoute,
 ];

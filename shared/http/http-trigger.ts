@@ -95,6 +95,12 @@ async function readJsonBody(request: HttpRequest): Promise<unknown> {
 }
 
 /**
+ * A portal on another origin may read only the response headers listed here (CORS), and Azure's
+ * platform CORS lists none: a 202's Location and a 429's or 503's Retry-After are for the portal too.
+ */
+const EXPOSED_HEADERS = 'Location, Retry-After';
+
+/**
  * `app.http` options for a contract. Bearer routes use the process-wide token validator unless one is
  * given; it is built here, at registration, so a bad AUTH_* setting stops the app at start-up.
  */
@@ -120,9 +126,12 @@ export function httpTrigger<
       const started = performance.now();
       const traceparent = traceparentOf(request.headers.get('traceparent'));
       // Every dependency call of the request, the token's keys included, ends by the route's deadline.
-      const response = await withinBudget(contract.budgetMs ?? DEFAULT_ROUTE_BUDGET_MS, () =>
+      const answered = await withinBudget(contract.budgetMs ?? DEFAULT_ROUTE_BUDGET_MS, () =>
         respond(request, context, traceparent),
       );
+      const headers = new Headers(answered.headers);
+      headers.set('access-control-expose-headers', EXPOSED_HEADERS);
+      const response: HttpResponseInit = { ...answered, headers };
       // Requests are reported by their route template: path values (UPNs) and queries never are.
       const body = response.jsonBody as { operationId?: unknown } | undefined;
       telemetry().trackRequest({

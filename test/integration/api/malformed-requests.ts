@@ -241,17 +241,31 @@ const badOperationIds = fc.oneof(
     .map(([s, c, at]) => insert(s, c, at)),
 );
 
-/** waitSeconds values that are not a whole number of seconds from 0 to 60. */
-const badWaitSeconds = fc.oneof(
-  fc.integer({ min: -1_000_000, max: -1 }).map(String),
-  fc.integer({ min: 61, max: 1_000_000_000 }).map(String),
-  fc.tuple(fc.integer({ min: 0, max: 60 }), fc.integer({ min: 1, max: 9 })).map(([a, b]) => `${a}.${b}`),
-  // Any of these letters makes Number() NaN (none is a hex digit, an exponent or in "Infinity").
-  fc
-    .tuple(alnum(0, 8), fc.constantFrom('g', 'k', 'm', 's', 'z', '_', '!', '~'), fc.nat())
-    .map(([s, c, at]) => insert(s, c, at)),
-  fc.constantFrom('1e3', '0x41', '-0.5', 'NaN', 'Infinity', '-Infinity', '60.000001'),
-);
+/** The whole-number query parameter of each route that has one, and its range. */
+const QUERY_RANGES: Record<string, [number, number]> = { waitSeconds: [0, 60], top: [1, 200] };
+
+/** The route's query parameter (its schema's one key) and range. */
+function queryParameterOf(route: RouteContract): { name: string; min: number; max: number } | undefined {
+  const shape = (route.query as unknown as { shape?: Record<string, unknown> } | undefined)?.shape;
+  const name = shape ? Object.keys(shape)[0] : undefined;
+  const range = name ? QUERY_RANGES[name] : undefined;
+  return name && range ? { name, min: range[0], max: range[1] } : undefined;
+}
+
+/** Values that are not a whole number from `min` to `max`. */
+const badWholeNumbers = (min: number, max: number) =>
+  fc.oneof(
+    fc.integer({ min: -1_000_000, max: min - 1 }).map(String),
+    fc.integer({ min: max + 1, max: 1_000_000_000 }).map(String),
+    fc.tuple(fc.integer({ min, max }), fc.integer({ min: 1, max: 9 })).map(([a, b]) => `${a}.${b}`),
+    // Any of these letters makes Number() NaN (none is a hex digit, an exponent or in "Infinity").
+    fc
+      .tuple(alnum(0, 8), fc.constantFrom('g', 'k', 'm', 's', 'z', '_', '!', '~'), fc.nat())
+      .map(([s, c, at]) => insert(s, c, at)),
+    fc
+      .constantFrom('1e3', '0x41', '-0.5', 'NaN', 'Infinity', '-Infinity', `${max}.000001`)
+      .filter((v) => !(Number.isInteger(Number(v)) && Number(v) >= min && Number(v) <= max)),
+  );
 
 /**
  * Idempotency-Key values over 255 characters. Not the empty one: the Functions host leaves out empty
@@ -578,17 +592,14 @@ export function malformedRequests(route: RouteContract, target: FuzzTarget): fc.
       ),
     );
   }
-  if (route.query) {
+  const queryParameter = queryParameterOf(route);
+  if (queryParameter) {
+    const { name, min, max } = queryParameter;
     defects.push(
-      badWaitSeconds.map((value) =>
-        defect(
-          'query',
-          `waitSeconds=${JSON.stringify(value)}`,
-          invalid('query', 'query.waitSeconds'),
-          (plan) => {
-            plan.query.waitSeconds = value;
-          },
-        ),
+      badWholeNumbers(min, max).map((value) =>
+        defect('query', `${name}=${JSON.stringify(value)}`, invalid('query', `query.${name}`), (plan) => {
+          plan.query[name] = value;
+        }),
       ),
     );
   }
@@ -677,7 +688,9 @@ export function malformedRequests(route: RouteContract, target: FuzzTarget): fc.
     extraQuery: fc.option(fc.tuple(alnum(1, 10), visible(0, 30))),
     idempotencyKey: fc.option(visible(1, 255)),
     ignoredBody: fc.option(visible(1, 200)),
-    waitSeconds: fc.option(fc.integer({ min: 0, max: 60 }).map(String)),
+    queryValue: fc.option(
+      fc.integer({ min: queryParameter?.min ?? 0, max: queryParameter?.max ?? 0 }).map(String),
+    ),
   });
 
   return fc
@@ -716,12 +729,12 @@ export function malformedRequests(route: RouteContract, target: FuzzTarget): fc.
       // Idempotency-Key, a body on a route that reads none.
       if (n.traceparent !== null) plan.headers.traceparent = n.traceparent;
       if (n.extraHeader !== null) plan.headers['x-fuzz'] = n.extraHeader;
-      if (n.extraQuery !== null && n.extraQuery[0] !== 'waitSeconds')
+      if (n.extraQuery !== null && n.extraQuery[0] !== queryParameter?.name)
         plan.query[n.extraQuery[0]] = n.extraQuery[1];
       if (n.idempotencyKey !== null && isPasswordRoute) plan.headers['idempotency-key'] = n.idempotencyKey;
       if (n.ignoredBody !== null && !route.body && route.method !== 'GET')
         plan.body = { data: n.ignoredBody, contentType: 'text/plain' };
-      if (n.waitSeconds !== null && route.query) plan.query.waitSeconds = n.waitSeconds;
+      if (n.queryValue !== null && queryParameter) plan.query[queryParameter.name] = n.queryValue;
       // The first check's defect is applied last, so that its value is the one sent.
       for (const d of [...all].reverse()) d.apply(plan);
       if (plan.method === 'GET' || plan.method === 'HEAD') delete plan.body;
