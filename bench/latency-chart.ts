@@ -26,15 +26,20 @@ function tickStep(max: number, count = 5): number {
 
 const escape = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;');
 
-/** Latency (ms, y) against successful resets per second (x), one point per in-flight level. */
+/**
+ * Latency (ms, y, on a log scale: from one in flight to a queue of them it spans two orders of magnitude)
+ * against successful resets per second (x), one point per in-flight level.
+ */
 export function latencyChartSvg(points: readonly ChartPoint[], title: string): string {
   const maxX = Math.max(1, ...points.map((p) => p.perSecond)) * 1.1;
-  const maxY = Math.max(1, ...points.map((p) => p.p99)) * 1.1;
+  const lowY = Math.floor(Math.log10(Math.max(0.1, Math.min(...points.map((p) => p.p50)))));
+  const highY = Math.max(lowY + 1, Math.ceil(Math.log10(Math.max(1, ...points.map((p) => p.p99)))));
   const plotW = WIDTH - MARGIN.left - MARGIN.right;
   const plotH = HEIGHT - MARGIN.top - MARGIN.bottom;
   // Coordinates to one decimal: enough for a 640-pixel chart, and a readable file.
   const x = (value: number, shift = 0) => (MARGIN.left + (value / maxX) * plotW + shift).toFixed(1);
-  const y = (value: number, shift = 0) => (MARGIN.top + plotH - (value / maxY) * plotH + shift).toFixed(1);
+  const y = (value: number, shift = 0) =>
+    (MARGIN.top + plotH - ((Math.log10(value) - lowY) / (highY - lowY)) * plotH + shift).toFixed(1);
   const parts: string[] = [];
   const xStep = tickStep(maxX);
   for (let v = 0; v <= maxX; v += xStep) {
@@ -43,17 +48,19 @@ export function latencyChartSvg(points: readonly ChartPoint[], title: string): s
       `<text x="${x(v)}" y="${MARGIN.top + plotH + 16}" text-anchor="middle">${Math.round(v)}</text>`,
     );
   }
-  const yStep = tickStep(maxY);
-  for (let v = 0; v <= maxY; v += yStep) {
-    parts.push(
-      `<line x1="${MARGIN.left}" y1="${y(v)}" x2="${MARGIN.left + plotW}" y2="${y(v)}" stroke="#eee"/>`,
-      `<text x="${MARGIN.left - 6}" y="${y(v, 4)}" text-anchor="end">${Math.round(v)}</text>`,
-    );
+  for (let power = lowY; power <= highY; power++) {
+    for (const step of power < highY ? [1, 2, 5] : [1]) {
+      const v = step * 10 ** power;
+      parts.push(
+        `<line x1="${MARGIN.left}" y1="${y(v)}" x2="${MARGIN.left + plotW}" y2="${y(v)}" stroke="#eee"/>`,
+        `<text x="${MARGIN.left - 6}" y="${y(v, 4)}" text-anchor="end">${v >= 1 ? v : v.toFixed(1)}</text>`,
+      );
+    }
   }
   parts.push(
     `<rect x="${MARGIN.left}" y="${MARGIN.top}" width="${plotW}" height="${plotH}" fill="none" stroke="#999"/>`,
     `<text x="${MARGIN.left + plotW / 2}" y="${HEIGHT - 12}" text-anchor="middle">successful resets per second</text>`,
-    `<text transform="translate(16 ${MARGIN.top + plotH / 2}) rotate(-90)" text-anchor="middle">latency (ms)</text>`,
+    `<text transform="translate(16 ${MARGIN.top + plotH / 2}) rotate(-90)" text-anchor="middle">latency (ms, log scale)</text>`,
     `<text x="${MARGIN.left}" y="18" font-weight="bold">${escape(title)}</text>`,
   );
   SERIES.forEach(({ key, colour, dash }, index) => {
@@ -65,10 +72,10 @@ export function latencyChartSvg(points: readonly ChartPoint[], title: string): s
       `<text x="${WIDTH - MARGIN.right + 38}" y="${MARGIN.top + 14 + index * 18}">${key}</text>`,
     );
   });
-  // Each point's in-flight level, by the p50 point.
+  // Each point's in-flight level, above its p99.
   for (const p of points) {
     parts.push(
-      `<text x="${x(p.perSecond, 5)}" y="${y(p.p50, 14)}" fill="#555">${p.inFlight} in flight</text>`,
+      `<text x="${x(p.perSecond, 5)}" y="${y(p.p99, -8)}" fill="#555">${p.inFlight} in flight</text>`,
     );
   }
   return [
