@@ -31,7 +31,7 @@ import { CryptographyClient, KeyClient, type CryptographyClientOptions } from '@
 import { ServiceBusAdministrationClient, ServiceBusClient } from '@azure/service-bus';
 import { DEV_ACCOUNT, DEV_ACCOUNT_KEY } from '../local/azurite/index.js';
 import { encryptionKeyName, signatureKeyName } from '../shared/wire/index.js';
-import type { StackEndpoints } from './local-stack.js';
+import { summary, type StackEndpoints } from './local-stack.js';
 import { roundTripsMs } from './servicebus-round-trip.js';
 
 export interface PartFigure {
@@ -49,10 +49,8 @@ const ROUND_TRIP_QUEUE = 'bench-round-trip';
 const TABLE = 'benchparts';
 
 function figure(part: string, perReset: number, samples: number[]): PartFigure {
-  const sorted = [...samples].sort((a, b) => a - b);
-  const at = (p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
-  const round = (ms: number) => Math.round(ms * 1000) / 1000;
-  return { part, perReset, p50Ms: round(at(50)), p95Ms: round(at(95)), samples: sorted.length };
+  const { p50, p95, n } = summary(samples, 3);
+  return { part, perReset, p50Ms: p50, p95Ms: p95, samples: n };
 }
 
 /** `count` timings of `op` (ms), after `warmUp` unmeasured calls, one at a time. */

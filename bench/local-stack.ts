@@ -139,10 +139,10 @@ export interface LatencySummary {
   n: number;
 }
 
-/** Percentiles and maximum of `samples` (ms), to 0.1 ms; NaN when there are none. */
-export function summary(samples: number[]): LatencySummary {
+/** Percentiles and maximum of `samples` (ms), to `digits` decimals (0.1 ms); NaN when there are none. */
+export function summary(samples: number[], digits = 1): LatencySummary {
   const sorted = [...samples].sort((a, b) => a - b);
-  const round = (ms: number) => Math.round(ms * 10) / 10;
+  const round = (ms: number) => Math.round(ms * 10 ** digits) / 10 ** digits;
   return {
     p50: round(percentile(sorted, 50)),
     p95: round(percentile(sorted, 95)),
