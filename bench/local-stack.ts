@@ -18,19 +18,38 @@ export const UNLIMITED_RATES: Record<string, string> = {
   RATE_LIMIT_PER_TENANT: '1000000/PT1M',
 };
 
+/** Where the stack's services listen, as its banner says (for the benchmarks' own calls and counters). */
+export interface StackEndpoints {
+  /** ServiceBusConnection (RootManageSharedAccessKey on the AMQP port). */
+  serviceBusConnection: string;
+  /** The Service Bus emulator's management API, https://127.0.0.1:<port>. */
+  serviceBusManagement: string;
+  vaultUri: string;
+  tablePort: number;
+  /** Azurite's request counters (local/azurite/request-counter.ts). */
+  azuriteStats: string;
+  /** The local CA every HTTPS endpoint's certificate chains to. */
+  caPath: string;
+}
+
 export interface Stack {
   child: ServiceProcess['child'];
   api: string;
   identityUrl: string;
   dataDir: string;
+  endpoints: StackEndpoints;
   /** The stack's last lines of output (a bounded number: a soak runs for hours). */
   output(): string;
   stop(): Promise<void>;
 }
 
-export async function startStack(env: Record<string, string> = {}): Promise<Stack> {
+/**
+ * `env` goes to every service (settings such as the rate limits); `demoUsers` more users in the demo
+ * agent's directory, user-1@contoso.test … (npm start's --demo-users).
+ */
+export async function startStack(env: Record<string, string> = {}, { demoUsers = 0 } = {}): Promise<Stack> {
   const dataDir = await mkdtemp(path.join(tmpdir(), 'writeback-bench-'));
-  const args = ['--data-dir', dataDir];
+  const args = ['--data-dir', dataDir, '--demo-users', String(demoUsers)];
   for (const name of ['host', 'identity', 'blob', 'queue', 'table', 'amqp', 'management', 'keyvault'])
     args.push(`--${name}-port`, '0');
   let service: ServiceProcess;
@@ -55,11 +74,19 @@ export async function startStack(env: Record<string, string> = {}): Promise<Stac
   const banner = service.output();
   const api = /Functions host\s+(http:\/\/\S+\/api)/.exec(banner)?.[1];
   const identityUrl = /Identity\s+(https:\/\/\S+)/.exec(banner)?.[1];
-  if (!api || !identityUrl) {
+  const endpoints = {
+    serviceBusConnection: /ServiceBusConnection=(\S+)/.exec(banner)?.[1] ?? '',
+    serviceBusManagement: /management (https:\/\/\S+)/.exec(banner)?.[1] ?? '',
+    vaultUri: /Key Vault\s+(https:\/\/\S+)/.exec(banner)?.[1] ?? '',
+    tablePort: Number(/Azurite\s+blob \d+, queue \d+, table (\d+)/.exec(banner)?.[1]),
+    azuriteStats: /request counters (http:\/\/\S+)/.exec(banner)?.[1] ?? '',
+    caPath: path.join(dataDir, 'certs', 'ca.pem'),
+  };
+  if (!api || !identityUrl || Object.values(endpoints).some((value) => !value)) {
     await stop();
-    throw new Error(`npm start's banner names no API or identity provider:\n${banner}`);
+    throw new Error(`npm start's banner does not name every endpoint:\n${banner}`);
   }
-  return { child: service.child, api, identityUrl, dataDir, output: service.output, stop };
+  return { child: service.child, api, identityUrl, dataDir, endpoints, output: service.output, stop };
 }
 
 /** Waits until the tenant's status route says its agent is online (its first heartbeat arrived). */
@@ -104,13 +131,23 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
 }
 
-export function summary(samples: number[]): { p50: number; p95: number; p99: number; n: number } {
+export interface LatencySummary {
+  p50: number;
+  p95: number;
+  p99: number;
+  max: number;
+  n: number;
+}
+
+/** Percentiles and maximum of `samples` (ms), to `digits` decimals (0.1 ms); NaN when there are none. */
+export function summary(samples: number[], digits = 1): LatencySummary {
   const sorted = [...samples].sort((a, b) => a - b);
-  const round = (ms: number) => Math.round(ms * 10) / 10;
+  const round = (ms: number) => Math.round(ms * 10 ** digits) / 10 ** digits;
   return {
     p50: round(percentile(sorted, 50)),
     p95: round(percentile(sorted, 95)),
     p99: round(percentile(sorted, 99)),
+    max: round(sorted.at(-1) ?? NaN),
     n: sorted.length,
   };
 }

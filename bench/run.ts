@@ -1,8 +1,10 @@
 /**
- * `npm run bench`: every benchmark, each in a process of its own, then one JSON summary line last.
- * `pipeline` is the end-to-end one: HTTP reset, change and unlock through the agent, on npm start's stack.
- * `npm run bench -- --soak 10m`: the soak benchmark alone (soak.ts), its interval reports shown as they
- * come; exits 1 if any of its operations failed.
+ * `npm run bench`: the default set (`capacity`: every part of a reset measured in one run on npm start's
+ * stack, with its report and capacity model), each benchmark in a process of its own, then one JSON
+ * summary line last. `npm run bench -- <name…>` runs the named ones instead: `rollover` (minutes of key
+ * rollovers under load), `servicebus` and `keyvault` (each emulator alone).
+ * `npm run bench -- --soak 10m`: the soak benchmark alone (soak.ts); exits 1 if any of its operations failed.
+ * Every benchmark's progress (its stderr) is shown as it comes; its last stdout line is its JSON summary.
  */
 import '../shared/runtime/require-supported-node.js';
 import { execFile } from 'node:child_process';
@@ -12,7 +14,7 @@ import { parseArgs, promisify } from 'node:util';
 
 const run = promisify(execFile);
 /** The default set; `npm run bench -- <name…>` runs the named ones (e.g. `rollover`, which takes minutes). */
-const DEFAULT_BENCHES = ['servicebus', 'keyvault', 'pipeline'];
+const DEFAULT_BENCHES = ['capacity'];
 const { values, positionals } = parseArgs({ options: { soak: { type: 'string' } }, allowPositionals: true });
 const jobs = values.soak
   ? [{ name: 'soak', args: ['--duration', values.soak] }]
@@ -26,15 +28,14 @@ async function main(): Promise<void> {
   for (const { name, args } of jobs) {
     const script = fileURLToPath(new URL(`./${name}.js`, import.meta.url));
     const job = run(process.execPath, [script, ...args], { maxBuffer: 64 * 1024 * 1024 });
-    // The soak reports every interval on stderr, for minutes or hours: shown as it comes.
-    if (name === 'soak') job.child.stderr?.pipe(process.stderr);
+    // Progress lines (the soak's intervals, the capacity run's levels) are shown as they come.
+    job.child.stderr?.pipe(process.stderr);
     // A benchmark that failed but still printed its summary (the soak, on errors) is reported, then fails the run.
-    const { stdout, stderr } = await job.catch((error: { stdout?: string; stderr?: string }) => {
+    const { stdout } = await job.catch((error: { stdout?: string }) => {
       if (!lastLineOf(error.stdout ?? '').startsWith('{')) throw error;
       failed = true;
-      return { stdout: error.stdout ?? '', stderr: error.stderr ?? '' };
+      return { stdout: error.stdout ?? '' };
     });
-    if (name !== 'soak') process.stderr.write(stderr);
     const last = lastLineOf(stdout);
     console.log(`${name}: ${last}`);
     results[name] = JSON.parse(last) as unknown;

@@ -86,8 +86,7 @@ const round = (value: number) => Math.round(value * 10) / 10;
 const report = (line: string) => process.stderr.write(`${line}\n`);
 
 function latencyOf(operations: Operation[]) {
-  const ms = operations.map((o) => o.ms);
-  return { ...summary(ms), max: ms.length ? round(Math.max(...ms)) : NaN };
+  return summary(operations.map((o) => o.ms));
 }
 
 function errorsOf(operations: Operation[]): Record<string, number> {

@@ -82,6 +82,7 @@ const options = {
   'management-port': { type: 'string', default: '5443' },
   'keyvault-port': { type: 'string', default: '8443' },
   'portal-port': { type: 'string', default: '8080' },
+  'demo-users': { type: 'string', default: '0' },
 } as const;
 
 const USAGE = `Usage: npm start [-- options]   (or: node dist/local/start.js [options])
@@ -99,6 +100,7 @@ Options:
   --management-port N     Service Bus management HTTPS (default 5443)
   --keyvault-port N       Key Vault emulator HTTPS (default 8443)
   --portal-port N         the portal's static site (default 8080)
+  --demo-users N          N more users in the demo agent's directory, user-1@contoso.test … (the benchmark)
   -h, --help              this text
 A port of 0 picks any free one; the banner says which.
 `;
@@ -135,6 +137,9 @@ async function main(): Promise<void> {
 
   try {
     const settings = await readLocalSettings();
+    const demoUsers = Number(flags['demo-users']);
+    if (!Number.isInteger(demoUsers) || demoUsers < 0 || demoUsers > 9_000)
+      throw new Error('--demo-users must be a whole number from 0 to 9000');
     const ports = Object.fromEntries(
       Object.keys(options)
         .filter((name) => name.endsWith('-port'))
@@ -288,6 +293,7 @@ async function main(): Promise<void> {
         vaultUri,
         caPath: ca.caPath,
         dataDir,
+        generatedUsers: demoUsers,
       });
       await start(
         'agent',
@@ -320,12 +326,13 @@ async function main(): Promise<void> {
       `                   ServiceBusConnection=${serviceBusConnection}`,
       `  Key Vault        ${vaultUri}   (keys kept in ${path.join(dataDir, 'keyvault')})`,
       `  Azurite          blob ${azurite.blobPort}, queue ${azurite.queuePort}, table ${azurite.tablePort}   (data in ${path.join(dataDir, 'azurite')})`,
+      `                   request counters ${azurite.statsUrl}`,
       `  Local CA         ${ca.caPath}   (export NODE_EXTRA_CA_CERTS=${ca.caPath} in any process that calls the emulators)`,
       ...(emulatorsOnly
         ? []
         : [
             `  Demo agent       tenant ${DEMO_TENANT}, in-memory directory (re-enabled at each start: new SAS keys and key versions)`,
-            `                   users ${DEMO_USERS.map((u) => u.userPrincipalName).join(', ')}; password ${DEMO_USER_PASSWORD}`,
+            `                   users ${DEMO_USERS.map((u) => u.userPrincipalName).join(', ')}${demoUsers ? ` and user-1 … user-${demoUsers}` : ''}; password ${DEMO_USER_PASSWORD}`,
           ]),
       '',
       `  Service identities (tenant "${SERVICE_TENANT}", authority host ${identityUrl}, disableInstanceDiscovery):`,

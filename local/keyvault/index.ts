@@ -10,6 +10,7 @@ import { ensureLocalCa, issueServerCertificate } from '../certs/index.js';
 import { createAuthenticator } from './http/auth.js';
 import { MAX_PAGE_SIZE } from './http/keys-api.js';
 import { startServer } from './http/server.js';
+import { RequestStats } from './http/request-stats.js';
 import { createTrustedFetch } from './http/trusted-fetch.js';
 import { FileKeyStore } from './keys/file-store.js';
 import { MemoryKeyStore } from './keys/memory-store.js';
@@ -131,6 +132,7 @@ export async function startKeyVaultEmulator(
       administrators: new Set((options.administrators ?? []).map((oid) => oid.toLowerCase())),
       ...(throttle ? { throttle } : {}),
       pageSize,
+      stats: new RequestStats(),
       logError: options.logError ?? ((message) => console.error(message)),
     });
   } catch (error) {

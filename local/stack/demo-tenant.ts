@@ -5,7 +5,7 @@
  */
 import path from 'node:path';
 import { writeFile, mkdir } from 'node:fs/promises';
-import { DEMO_TENANT, demoAgentConfigFile } from '../../agent/demo-config.js';
+import { DEMO_TENANT, DEMO_USER_PASSWORD, demoAgentConfigFile } from '../../agent/demo-config.js';
 import { openOfflineMinter } from '../identity/index.js';
 import { DEV_IDENTITIES, SERVICE_TENANT } from './identities.js';
 
@@ -16,6 +16,8 @@ export interface DemoTenantInputs {
   vaultUri: string;
   caPath: string;
   dataDir: string;
+  /** More users for the directory, `user-1@{tenant}.test` …: a benchmark's population. Default 0. */
+  generatedUsers?: number;
 }
 
 async function call(method: string, url: string, token: string): Promise<Response> {
@@ -61,6 +63,13 @@ export async function provisionDemoTenant(inputs: DemoTenantInputs): Promise<str
     caCertificateFile: inputs.caPath,
     stateDirectory: path.join(agentDir, 'state'),
   });
+  const directory = config.directory as { users: object[] };
+  for (let i = 1; i <= (inputs.generatedUsers ?? 0); i++) {
+    directory.users.push({
+      userPrincipalName: `user-${i}@${DEMO_TENANT}.test`,
+      password: DEMO_USER_PASSWORD,
+    });
+  }
   // The file holds the agent's SAS keys: readable by this user only.
   await writeFile(file, JSON.stringify(config, null, 2), { mode: 0o600 });
   return file;

@@ -4,6 +4,7 @@
  */
 import { EventEmitter } from 'node:events';
 import type { AuthorizationRule, RuleSource } from '../auth/sas.js';
+import { BrokerStats } from '../stats/broker-stats.js';
 import { BrokerError, Condition, entityNotFound } from './errors.js';
 import { InMemoryMessageStore, type MessageStoreFactory } from './message-store.js';
 import { QueueEntity, type QueueDirectory } from './queue.js';
@@ -19,6 +20,8 @@ export class Namespace implements QueueDirectory, RuleSource {
    */
   readonly events = new EventEmitter().setMaxListeners(0);
   readonly createdAt = new Date();
+  /** What the broker did, by identity and queue (the benchmarks read it). */
+  readonly stats = new BrokerStats();
 
   constructor(
     readonly name: string,

@@ -2,6 +2,9 @@
  * The management API (ATOM over HTTPS, api-version 2021-05) as `ServiceBusAdministrationClient` uses it:
  * `GET|PUT|DELETE /{queue}`, `GET /$Resources/Queues`, `GET /$namespaceinfo`. Each request carries a
  * SAS token (`Authorization`) that must hold Manage on the resource.
+ *
+ * The emulator's own `GET /.emulator/stats` (Manage on the namespace) answers the broker's counters as
+ * JSON (stats/broker-stats.ts). No entity can be named so: entity names start with a letter or digit.
  */
 import https from 'node:https';
 import { Duplex } from 'node:stream';
@@ -14,11 +17,12 @@ import type { Namespace } from '../entities/namespace.js';
 import { defaultQueueProperties, InvalidQueuePropertyError } from '../entities/queue-properties.js';
 import { queueDescriptionXml, queuePropertiesFromXml } from './queue-description.js';
 import { element, escapeXml, parent } from './xml.js';
-import { readBody } from '../../http/messages.js';
+import { readBody, sendJson } from '../../http/messages.js';
 import { listenOn } from '../../process/ports.js';
 
 const ATOM_NS = 'http://www.w3.org/2005/Atom';
 const MAX_BODY_BYTES = 1024 * 1024;
+const STATS_PATH = '.emulator/stats';
 
 export interface ManagementServerOptions {
   namespace: Namespace;
@@ -92,7 +96,15 @@ export class ManagementServer {
     const url = new URL(request.url ?? '/', `https://${host}`);
     const path = decodeURIComponent(url.pathname).replace(/^\/+|\/+$/g, '');
     try {
-      this.authorize(request, url, path);
+      if (path === STATS_PATH && request.method === 'GET') {
+        this.authorize(request, url, '');
+        return sendJson(response, 200, this.options.namespace.stats.snapshot(), {
+          'Cache-Control': 'no-store',
+        });
+      }
+      const identity = this.authorize(request, url, path);
+      // Management operations cost Service Bus Standard 10 credits each: counted for the benchmarks.
+      this.options.namespace.stats.count(identity, undefined, `managementHttp:${request.method ?? '?'}`);
       const base = `https://${host}/`;
       if (request.method === 'GET' && path.toLowerCase() === '$resources/queues') {
         this.sendXml(response, 200, this.queueFeed(url, base));
@@ -122,8 +134,11 @@ export class ManagementServer {
     }
   }
 
-  /** The SAS token must hold Manage on the requested path (a queue, or the namespace's feeds). */
-  private authorize(request: IncomingMessage, url: URL, path: string): void {
+  /**
+   * The SAS token must hold Manage on the requested path (a queue, or the namespace's feeds). Returns
+   * the rule that signed it.
+   */
+  private authorize(request: IncomingMessage, url: URL, path: string): string {
     const header = request.headers.authorization;
     if (!header) throw new HttpError(401, 'MissingToken: the request has no Authorization header.');
     try {
@@ -131,6 +146,7 @@ export class ManagementServer {
       if (!grantAllows(grant, path.toLowerCase(), 'Manage')) {
         throw new HttpError(401, `Unauthorized: Manage is required on '${url.pathname}'.`);
       }
+      return grant.keyName;
     } catch (error) {
       if (error instanceof SasError) throw new HttpError(401, `Unauthorized: ${error.message}.`);
       throw error;
