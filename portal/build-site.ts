@@ -3,6 +3,7 @@
  * dist/portal/site/js: copies the pages (portal/public) and MSAL.js's browser bundle beside them, so
  * that dist/portal/site/ is the whole static site, as deployed (README: The portal).
  */
+import '../shared/runtime/require-supported-node.js';
 import { cp, mkdir } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
