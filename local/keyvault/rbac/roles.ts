@@ -11,6 +11,8 @@ export const DataAction = {
   updateKey: `${PREFIX}/keys/update/action`,
   deleteKey: `${PREFIX}/keys/delete`,
   rotateKey: `${PREFIX}/keys/rotate/action`,
+  backupKey: `${PREFIX}/keys/backup/action`,
+  restoreKey: `${PREFIX}/keys/restore/action`,
   encrypt: `${PREFIX}/keys/encrypt/action`,
   decrypt: `${PREFIX}/keys/decrypt/action`,
   wrapKey: `${PREFIX}/keys/wrap/action`,
@@ -48,7 +50,7 @@ export const ROLES: readonly RoleDefinition[] = [
     dataActions: [
       DataAction.readKey,
       DataAction.updateKey,
-      `${PREFIX}/keys/backup/action`,
+      DataAction.backupKey,
       DataAction.encrypt,
       DataAction.decrypt,
       DataAction.wrapKey,
