@@ -1,6 +1,7 @@
 /**
- * `node dist/local/servicebus/cli.js [--amqp-port N] [--management-port N] [--config file] [--certs-dir D]
- * [--host H]`: run the Service Bus emulator until SIGINT/SIGTERM or until the parent process goes away.
+ * `node dist/local/servicebus/cli.js [--amqp-port N] [--amqps-port N] [--management-port N] [--config file]
+ * [--certs-dir D] [--host H] [--issuer URL]`: run the Service Bus emulator until SIGINT/SIGTERM or until the
+ * parent process goes away.
  */
 import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
@@ -21,6 +22,7 @@ async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       'amqp-port': { type: 'string' },
+      'amqps-port': { type: 'string' },
       'management-port': { type: 'string' },
       config: { type: 'string' },
       'certs-dir': { type: 'string' },
@@ -31,6 +33,9 @@ async function main(): Promise<void> {
   const certsDir = resolve(values['certs-dir'] ?? '.local/certs');
   const emulator = await startServiceBusEmulator({
     amqpPort: port(values['amqp-port'], 'amqp-port', 5672),
+    ...(values['amqps-port'] !== undefined
+      ? { amqpsPort: port(values['amqps-port'], 'amqps-port', 5671) }
+      : {}),
     managementPort: port(values['management-port'], 'management-port', 5443),
     host: values.host ?? '127.0.0.1',
     certsDir,
@@ -39,10 +44,12 @@ async function main(): Promise<void> {
   const lines = [
     'Service Bus emulator',
     `  AMQP 1.0        amqp://${emulator.host}:${emulator.amqpPort} (plain TCP, UseDevelopmentEmulator=true)`,
-    `  management API  https://${emulator.managementNamespace} (also TLS on the AMQP port)`,
+    `  AMQPS           amqps://${emulator.amqpsNamespace} (TLS, as Azure; no UseDevelopmentEmulator)`,
+    `  management API  https://${emulator.managementNamespace} (also TLS on both AMQP ports)`,
     `  namespace       ${emulator.namespaceName}`,
     `  local CA        ${emulator.caPath}  (callers set NODE_EXTRA_CA_CERTS to it)`,
     `  connection      ${emulator.connectionString}`,
+    `  AMQPS connection ${emulator.amqpsConnectionString}`,
     '  messages are kept in memory only: a restart loses them',
     ...emulator.warnings.map((warning) => `  warning: ${warning}`),
   ];
@@ -52,6 +59,8 @@ async function main(): Promise<void> {
     ready: true,
     connectionString: emulator.connectionString,
     amqpPort: emulator.amqpPort,
+    amqpsPort: emulator.amqpsPort,
+    amqpsConnectionString: emulator.amqpsConnectionString,
     managementPort: emulator.managementPort,
   });
 

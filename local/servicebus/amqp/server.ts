@@ -1,7 +1,8 @@
 /**
  * The AMQP 1.0 listener. Plain TCP, as the SDK uses with `UseDevelopmentEmulator=true`; SASL ANONYMOUS
  * (rhea's server default). A connection whose first byte is a TLS handshake is handed to `onTls`
- * instead, so that the management API can share the connection string's endpoint.
+ * instead, so that the management API can share the connection string's endpoint. `serve` also runs
+ * AMQP on a socket another listener accepted (the AMQPS listener, amqps-server.ts).
  */
 import net, { type AddressInfo, type Socket } from 'node:net';
 import rhea, { type Connection } from 'rhea';
@@ -76,13 +77,14 @@ export class AmqpServer {
       if (first[0] === TLS_HANDSHAKE && this.options.onTls) {
         this.options.onTls(socket);
       } else {
-        this.startAmqp(socket);
+        this.serve(socket);
       }
       socket.resume();
     });
   }
 
-  private startAmqp(socket: Socket): void {
+  /** Runs an AMQP connection on `socket` (plain TCP, or a TLS session already established). */
+  serve(socket: Socket): void {
     const connection: Connection = this.container.create_connection({
       id: `connection-${socket.remotePort ?? 0}`,
       container_id: 'servicebus-emulator',

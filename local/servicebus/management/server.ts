@@ -6,6 +6,7 @@
  * The emulator's own `GET /.emulator/stats` (Manage on the namespace) answers the broker's counters as
  * JSON (stats/broker-stats.ts). No entity can be named so: entity names start with a letter or digit.
  */
+import http from 'node:http';
 import https from 'node:https';
 import { Duplex } from 'node:stream';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -58,16 +59,20 @@ function statusOf(error: BrokerError): number {
 
 export class ManagementServer {
   readonly server: https.Server;
+  /** Serves HTTP on TLS sessions another listener established (the AMQPS port). */
+  private readonly decrypted: http.Server;
 
   constructor(private readonly options: ManagementServerOptions) {
-    this.server = https.createServer({ cert: options.certPem, key: options.keyPem }, (request, response) => {
+    const onRequest = (request: IncomingMessage, response: ServerResponse) => {
       this.handle(request, response).catch((error: unknown) => {
         console.error('[servicebus] management request failed:', error);
         if (!response.headersSent) this.sendError(response, 500, 'Internal error.');
         else response.destroy();
       });
-    });
+    };
+    this.server = https.createServer({ cert: options.certPem, key: options.keyPem }, onRequest);
     this.server.on('tlsClientError', () => undefined);
+    this.decrypted = http.createServer(onRequest);
   }
 
   async listen(): Promise<number> {
@@ -84,7 +89,17 @@ export class ManagementServer {
     this.server.emit('connection', stream);
   }
 
+  /** Serve HTTP on a TLS session that another listener established and found to carry HTTP. */
+  acceptDecrypted(socket: Socket): void {
+    // As in acceptTls: the HTTP parser would read the TLS handle directly and miss the sniffed bytes.
+    const stream = Duplex.from({ readable: socket, writable: socket });
+    socket.on('close', () => stream.destroy());
+    stream.on('error', () => socket.destroy());
+    this.decrypted.emit('connection', stream);
+  }
+
   async close(): Promise<void> {
+    this.decrypted.closeAllConnections();
     await new Promise<void>((resolve) => {
       this.server.close(() => resolve());
       this.server.closeAllConnections();
