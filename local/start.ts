@@ -19,6 +19,7 @@ import {
   PORTAL_API_SCOPE,
   portalSignIn,
   SERVICE_TENANT,
+  serviceBusRoleAssignments,
   vaultConfig,
 } from './stack/identities.js';
 import { DEVELOPMENT_PORTAL_APP_ID } from './identity/index.js';
@@ -234,6 +235,10 @@ async function main(): Promise<void> {
         certsDir,
         '--config',
         await writePrivateJson(path.join(dataDir, 'servicebus', 'Config.json'), serviceBusConfig()),
+        '--issuer',
+        serviceIssuer,
+        '--role-assignments',
+        await writePrivateJson(path.join(dataDir, 'servicebus', 'role-assignments.json'), serviceBusRoleAssignments()),
       ],
       /connection\s+(Endpoint=sb:\S+)/,
     );

@@ -12,13 +12,13 @@ import { createAuthenticator } from './http/auth.js';
 import { MAX_PAGE_SIZE } from './http/keys-api.js';
 import { startServer } from './http/server.js';
 import { RequestStats } from './http/request-stats.js';
-import { createTrustedFetch } from './http/trusted-fetch.js';
+import { createTrustedFetch } from '../entra/trusted-fetch.js';
 import { BACKUP_KEY_BYTES, loadOrCreateBackupKey, parseBackupKey } from './keys/backup-key.js';
 import { FileKeyStore } from './keys/file-store.js';
 import { MemoryKeyStore } from './keys/memory-store.js';
 import type { KeyStore } from './keys/store.js';
 import { KeyVault } from './keys/vault.js';
-import { RoleAssignments, type RoleAssignment, type RoleAssignmentInput } from './rbac/assignments.js';
+import { VaultRoleAssignments, type RoleAssignment, type RoleAssignmentInput } from './rbac/assignments.js';
 import { ThrottleLimiter, type ThrottleOptions } from './throttle/limiter.js';
 
 export { ROLES, DataAction, type RoleDefinition } from './rbac/roles.js';
@@ -122,7 +122,7 @@ export async function startKeyVaultEmulator(
       ? await loadOrCreateBackupKey(dataDir)
       : randomBytes(BACKUP_KEY_BYTES);
   const store: KeyStore = dataDir ? await FileKeyStore.open(dataDir) : new MemoryKeyStore();
-  const roleAssignments = new RoleAssignments(options.roleAssignments ?? []);
+  const roleAssignments = new VaultRoleAssignments(options.roleAssignments ?? []);
   const throttle =
     options.throttle === undefined || options.throttle === false
       ? undefined

@@ -1,9 +1,10 @@
 /**
  * `node dist/local/servicebus/cli.js [--amqp-port N] [--amqps-port N] [--management-port N] [--config file]
- * [--certs-dir D] [--host H] [--issuer URL]`: run the Service Bus emulator until SIGINT/SIGTERM or until the
+ * [--certs-dir D] [--host H] [--issuer URL] [--role-assignments file.json]`: run the Service Bus emulator until SIGINT/SIGTERM or until the
  * parent process goes away.
  */
 import { parseArgs } from 'node:util';
+import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { closeOnStop } from '../process/child.js';
 import { startServiceBusEmulator } from './index.js';
@@ -27,6 +28,8 @@ async function main(): Promise<void> {
       config: { type: 'string' },
       'certs-dir': { type: 'string' },
       host: { type: 'string' },
+      issuer: { type: 'string' },
+      'role-assignments': { type: 'string' },
     },
     strict: true,
   });
@@ -40,6 +43,11 @@ async function main(): Promise<void> {
     host: values.host ?? '127.0.0.1',
     certsDir,
     configFile: values.config ? resolve(values.config) : undefined,
+    ...(values.issuer ? { issuer: values.issuer } : {}),
+    // A JSON array of { principalId, role, scope }: Entra ID identities' Service Bus data roles.
+    ...(values['role-assignments']
+      ? { roleAssignments: JSON.parse(await readFile(resolve(values['role-assignments']), 'utf8')) as [] }
+      : {}),
   });
   const lines = [
     'Service Bus emulator',
@@ -47,6 +55,7 @@ async function main(): Promise<void> {
     `  AMQPS           amqps://${emulator.amqpsNamespace} (TLS, as Azure; no UseDevelopmentEmulator)`,
     `  management API  https://${emulator.managementNamespace} (also TLS on both AMQP ports)`,
     `  namespace       ${emulator.namespaceName}`,
+    `  Entra ID        ${emulator.issuer ? `tokens of ${emulator.issuer} (jwt on $cbs, Bearer on management)` : 'not accepted (no --issuer): SAS only'}`,
     `  local CA        ${emulator.caPath}  (callers set NODE_EXTRA_CA_CERTS to it)`,
     `  connection      ${emulator.connectionString}`,
     `  AMQPS connection ${emulator.amqpsConnectionString}`,

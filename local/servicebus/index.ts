@@ -9,6 +9,11 @@
  * `new ServiceBusClient(connectionString)` (the process must trust the local CA: NODE_EXTRA_CA_CERTS).
  */
 import { ensureLocalCa, issueServerCertificate } from '../certs/index.js';
+import type { RoleAssignment, RoleAssignmentInput } from '../entra/role-assignments.js';
+import { createTokenValidator } from '../entra/token-validator.js';
+import { createTrustedFetch } from '../entra/trusted-fetch.js';
+import { EntraAccess, SERVICE_BUS_AUDIENCES } from './auth/entra-access.js';
+import { NamespaceRoleAssignments } from './rbac/namespace-role-assignments.js';
 import type { AuthorizationRule } from './auth/sas.js';
 import { AmqpServer } from './amqp/server.js';
 import { AmqpsServer } from './amqp/amqps-server.js';
@@ -18,6 +23,9 @@ import { ManagementServer } from './management/server.js';
 
 export { ensureLocalCa, issueServerCertificate } from '../certs/index.js';
 export { ConfigFileError, parseEmulatorConfig } from './config/config-file.js';
+export { SERVICE_BUS_RESOURCE } from './auth/entra-access.js';
+export { ROLES as SERVICE_BUS_ROLES } from './rbac/roles.js';
+export type { RoleAssignment, RoleAssignmentInput } from '../entra/role-assignments.js';
 
 /** The key of RootManageSharedAccessKey unless one is given: the one Microsoft's emulator uses. */
 export const WELL_KNOWN_ROOT_KEY = 'SAS_KEY_VALUE';
@@ -41,6 +49,15 @@ export interface ServiceBusEmulatorOptions {
   configFile?: string;
   /** Key of RootManageSharedAccessKey. Default WELL_KNOWN_ROOT_KEY. */
   rootKey?: string;
+  /**
+   * The issuer whose Entra ID tokens the namespace accepts (its tenant), e.g.
+   * `https://127.0.0.1:7072/writeback/v2.0`. Without one, only SAS tokens are accepted.
+   */
+  issuer?: string;
+  /** A CA trusted when fetching the issuer's discovery document and keys. Default: the local CA. */
+  issuerCaPem?: string;
+  /** Azure Service Bus Data Owner / Sender / Receiver at `/` (the namespace) or `/queues/{name}`. */
+  roleAssignments?: readonly RoleAssignmentInput[];
 }
 
 export interface ServiceBusEmulator {
@@ -66,6 +83,11 @@ export interface ServiceBusEmulator {
   namespaceName: string;
   /** What the configuration file asked for that the emulator does not do. */
   warnings: string[];
+  /** The issuer of the Entra ID tokens accepted, if any. */
+  issuer: string | undefined;
+  /** Entra ID role assignments, changed at run time (tests). Throws on an unknown role or bad scope. */
+  assignRole(assignment: RoleAssignmentInput): RoleAssignment;
+  removeRoleAssignment(id: string): boolean;
   /**
    * Fault injection for tests, a broker outage: drops every connection to the AMQP and AMQPS ports and
    * refuses new ones until `resume()`, which listens again on the same ports. Queues, messages and locks are kept, as
@@ -111,17 +133,30 @@ export async function startServiceBusEmulator(
   const ca = await ensureLocalCa(options.certsDir);
   const hosts = [...new Set([host, '127.0.0.1', 'localhost'])];
   const certificate = issueServerCertificate(ca, { hosts });
+  const assignments = new NamespaceRoleAssignments(options.roleAssignments ?? []);
+  const entra = options.issuer
+    ? new EntraAccess(
+        createTokenValidator({
+          issuer: options.issuer,
+          audiences: SERVICE_BUS_AUDIENCES,
+          fetch: createTrustedFetch(options.issuerCaPem ?? ca.caPem, 5_000),
+        }),
+        assignments,
+      )
+    : undefined;
   const management = new ManagementServer({
     namespace,
     host,
     port: options.managementPort ?? 5443,
     certPem: certificate.certPem,
     keyPem: certificate.keyPem,
+    ...(entra ? { entra } : {}),
   });
   const amqp = new AmqpServer({
     host,
     port: options.amqpPort ?? 5672,
     namespace,
+    ...(entra ? { entra } : {}),
     onTls: (socket) => management.acceptTls(socket),
   });
   const amqps = new AmqpsServer({
@@ -158,6 +193,9 @@ export async function startServiceBusEmulator(
     caPath: ca.caPath,
     namespaceName: config.namespaceName,
     warnings: config.warnings,
+    issuer: options.issuer,
+    assignRole: (assignment) => assignments.assign(assignment),
+    removeRoleAssignment: (id) => assignments.remove(id),
     async interruptAmqp() {
       const [plain, secure] = await Promise.all([amqp.interrupt(), amqps.interrupt()]);
       return { resume: async () => void (await Promise.all([plain.resume(), secure.resume()])) };

@@ -6,6 +6,7 @@
  */
 import net, { type AddressInfo, type Socket } from 'node:net';
 import rhea, { type Connection } from 'rhea';
+import type { EntraAccess } from '../auth/entra-access.js';
 import type { Namespace } from '../entities/namespace.js';
 import { ConnectionHandler } from './connection-handler.js';
 import { listenOn } from '../../process/ports.js';
@@ -46,6 +47,8 @@ export interface AmqpServerOptions {
   host: string;
   port: number;
   namespace: Namespace;
+  /** Checks Entra ID tokens on `$cbs`; undefined: only SAS tokens are accepted. */
+  entra?: EntraAccess;
   /** Takes a socket that started a TLS handshake (already paused, first bytes put back). */
   onTls?: (socket: Socket) => void;
 }
@@ -94,7 +97,7 @@ export class AmqpServer {
       idle_time_out: 120_000,
       max_frame_size: 65_536,
     } as never);
-    new ConnectionHandler(connection, this.options.namespace);
+    new ConnectionHandler(connection, this.options.namespace, this.options.entra);
     this.avoidDelayedAcks(socket, connection);
     const internals = connection as unknown as RheaConnectionInternals;
     coalesceWrites(internals, socket);

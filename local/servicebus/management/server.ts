@@ -12,7 +12,8 @@ import { Duplex } from 'node:stream';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { parseXML } from '@azure/core-xml';
-import { SasError, grantAllows, verifySasToken } from '../auth/sas.js';
+import { EntraAccessError, type EntraAccess } from '../auth/entra-access.js';
+import { SasError, grantAllows, verifySasToken, type Grant } from '../auth/sas.js';
 import { BrokerError, Condition } from '../entities/errors.js';
 import type { Namespace } from '../entities/namespace.js';
 import { defaultQueueProperties, InvalidQueuePropertyError } from '../entities/queue-properties.js';
@@ -31,6 +32,8 @@ export interface ManagementServerOptions {
   port: number;
   certPem: string;
   keyPem: string;
+  /** Checks Entra ID bearer tokens; undefined: only SAS tokens are accepted. */
+  entra?: EntraAccess;
 }
 
 class HttpError extends Error {
@@ -112,12 +115,12 @@ export class ManagementServer {
     const path = decodeURIComponent(url.pathname).replace(/^\/+|\/+$/g, '');
     try {
       if (path === STATS_PATH && request.method === 'GET') {
-        this.authorize(request, url, '');
+        await this.authorize(request, url, '');
         return sendJson(response, 200, this.options.namespace.stats.snapshot(), {
           'Cache-Control': 'no-store',
         });
       }
-      const identity = this.authorize(request, url, path);
+      const identity = await this.authorize(request, url, path);
       // Management operations cost Service Bus Standard 10 credits each: counted for the benchmarks.
       this.options.namespace.stats.count(identity, undefined, `managementHttp:${request.method ?? '?'}`);
       const base = `https://${host}/`;
@@ -150,22 +153,40 @@ export class ManagementServer {
   }
 
   /**
-   * The SAS token must hold Manage on the requested path (a queue, or the namespace's feeds). Returns
-   * the rule that signed it.
+   * The request's token must hold Manage on the requested path (a queue, or the namespace's feeds): a
+   * SAS token of a rule with Manage, or an Entra ID token whose caller is Azure Service Bus Data Owner
+   * there. Returns who asked (the rule, or the caller's oid).
    */
-  private authorize(request: IncomingMessage, url: URL, path: string): string {
+  private async authorize(request: IncomingMessage, url: URL, path: string): Promise<string> {
     const header = request.headers.authorization;
     if (!header) throw new HttpError(401, 'MissingToken: the request has no Authorization header.');
-    try {
-      const grant = verifySasToken(header, this.options.namespace);
-      if (!grantAllows(grant, path.toLowerCase(), 'Manage')) {
-        throw new HttpError(401, `Unauthorized: Manage is required on '${url.pathname}'.`);
+    const lower = path.toLowerCase();
+    let grant: Grant;
+    const bearer = /^Bearer\s+(\S+)\s*$/i.exec(header);
+    if (bearer) {
+      if (!this.options.entra) {
+        throw new HttpError(401, 'Unauthorized: Entra ID tokens are not accepted: the emulator was started without an issuer.');
       }
-      return grant.keyName;
-    } catch (error) {
-      if (error instanceof SasError) throw new HttpError(401, `Unauthorized: ${error.message}.`);
-      throw error;
+      try {
+        // The namespace's feeds ($Resources/…, $namespaceinfo) and the emulator's endpoint name no queue.
+        const queue = lower === '' || /^[$.]/.test(lower) ? undefined : lower;
+        grant = await this.options.entra.grantFor(bearer[1]!, lower, queue);
+      } catch (error) {
+        if (error instanceof EntraAccessError) throw new HttpError(error.status, error.message);
+        throw error;
+      }
+    } else {
+      try {
+        grant = verifySasToken(header, this.options.namespace);
+      } catch (error) {
+        if (error instanceof SasError) throw new HttpError(401, `Unauthorized: ${error.message}.`);
+        throw error;
+      }
     }
+    if (!grantAllows(grant, lower, 'Manage')) {
+      throw new HttpError(401, `Unauthorized: Manage is required on '${url.pathname}'.`);
+    }
+    return grant.keyName;
   }
 
   private async putQueue(name: string, body: string, isUpdate: boolean): Promise<void> {
