@@ -238,7 +238,10 @@ async function main(): Promise<void> {
         '--issuer',
         serviceIssuer,
         '--role-assignments',
-        await writePrivateJson(path.join(dataDir, 'servicebus', 'role-assignments.json'), serviceBusRoleAssignments()),
+        await writePrivateJson(
+          path.join(dataDir, 'servicebus', 'role-assignments.json'),
+          serviceBusRoleAssignments(),
+        ),
       ],
       /connection\s+(Endpoint=sb:\S+)/,
     );

@@ -38,7 +38,12 @@ export interface DevIdentity {
   busRoles: BusRole[];
 }
 
-function identity(clientId: string, purpose: string, vaultRoles: VaultRole[], busRoles: BusRole[] = []): DevIdentity {
+function identity(
+  clientId: string,
+  purpose: string,
+  vaultRoles: VaultRole[],
+  busRoles: BusRole[] = [],
+): DevIdentity {
   return {
     purpose,
     clientId,
@@ -78,7 +83,11 @@ export const DEV_IDENTITIES = {
     ],
     [{ role: 'Azure Service Bus Data Owner', scope: '/' }],
   ),
-  noRole: identity('dev-no-role', 'you, without any role (every Key Vault call is 403, every Service Bus token 401)', []),
+  noRole: identity(
+    'dev-no-role',
+    'you, without any role (every Key Vault call is 403, every Service Bus token 401)',
+    [],
+  ),
 } as const satisfies Record<string, DevIdentity>;
 
 const all: readonly DevIdentity[] = Object.values(DEV_IDENTITIES);
@@ -101,7 +110,9 @@ export function vaultConfig(issuer: string): object {
 
 /** The Service Bus emulator's `--role-assignments` content: the identities' Service Bus data roles. */
 export function serviceBusRoleAssignments(): object[] {
-  return all.flatMap((i) => i.busRoles.map((r) => ({ principalId: i.objectId, role: r.role, scope: r.scope })));
+  return all.flatMap((i) =>
+    i.busRoles.map((r) => ({ principalId: i.objectId, role: r.role, scope: r.scope })),
+  );
 }
 
 /** The API's delegated scope that the portal asks for (Entra: "Expose an API" on the API's registration). */

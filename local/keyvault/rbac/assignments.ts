@@ -10,7 +10,11 @@ import {
 } from '../../entra/role-assignments.js';
 import { ROLES } from './roles.js';
 
-export { InvalidAssignmentError, type RoleAssignment, type RoleAssignmentInput } from '../../entra/role-assignments.js';
+export {
+  InvalidAssignmentError,
+  type RoleAssignment,
+  type RoleAssignmentInput,
+} from '../../entra/role-assignments.js';
 
 const KEY_SCOPE = /^\/keys\/([0-9a-zA-Z-]{1,127})$/;
 

@@ -28,7 +28,10 @@ export async function handlePutToken(
   }
   const type = String(properties.type ?? '');
   if (type !== SAS_TOKEN && type !== JWT) {
-    return { status: 400, description: `Unsupported token type '${type}'; expected '${SAS_TOKEN}' or '${JWT}'.` };
+    return {
+      status: 400,
+      description: `Unsupported token type '${type}'; expected '${SAS_TOKEN}' or '${JWT}'.`,
+    };
   }
   if (typeof request.body !== 'string') return { status: 400, description: 'The token is missing.' };
   const audience = resourcePath(String(properties.name ?? ''));

@@ -18,6 +18,7 @@ import { BrokerError, Condition } from '../entities/errors.js';
 import type { Namespace } from '../entities/namespace.js';
 import { defaultQueueProperties, InvalidQueuePropertyError } from '../entities/queue-properties.js';
 import { queueDescriptionXml, queuePropertiesFromXml } from './queue-description.js';
+import { topicPathKind, topicsNotEmulatedMessage } from '../entities/topics-not-emulated.js';
 import { element, escapeXml, parent } from './xml.js';
 import { readBody, sendJson } from '../../http/messages.js';
 import { listenOn } from '../../process/ports.js';
@@ -124,8 +125,14 @@ export class ManagementServer {
       // Management operations cost Service Bus Standard 10 credits each: counted for the benchmarks.
       this.options.namespace.stats.count(identity, undefined, `managementHttp:${request.method ?? '?'}`);
       const base = `https://${host}/`;
+      const namespaceName = this.options.namespace.name;
+      const topicKind = topicPathKind(path);
+      if (topicKind) throw new HttpError(400, topicsNotEmulatedMessage(topicKind, namespaceName));
       if (request.method === 'GET' && path.toLowerCase() === '$resources/queues') {
         this.sendXml(response, 200, this.queueFeed(url, base));
+      } else if (request.method === 'GET' && path.toLowerCase() === '$resources/topics') {
+        // There are no topics: listing them is an empty feed, as in a namespace without any.
+        this.sendXml(response, 200, this.emptyFeed(url, 'Topics'));
       } else if (request.method === 'GET' && path.toLowerCase() === '$namespaceinfo') {
         this.sendXml(response, 200, this.namespaceEntry(base));
       } else if (!path) {
@@ -136,7 +143,7 @@ export class ManagementServer {
         const isUpdate = request.headers['if-match'] === '*';
         const body = await readBody(request, MAX_BODY_BYTES);
         if (body === undefined) throw new HttpError(413, 'The request body is too large.');
-        await this.putQueue(path, body.toString('utf8'), isUpdate);
+        await this.putQueue(path, body.toString('utf8'), isUpdate, namespaceName);
         this.sendXml(response, isUpdate ? 200 : 201, this.queueEntry(path, base, host));
       } else if (request.method === 'DELETE') {
         this.options.namespace.deleteQueue(path);
@@ -165,7 +172,10 @@ export class ManagementServer {
     const bearer = /^Bearer\s+(\S+)\s*$/i.exec(header);
     if (bearer) {
       if (!this.options.entra) {
-        throw new HttpError(401, 'Unauthorized: Entra ID tokens are not accepted: the emulator was started without an issuer.');
+        throw new HttpError(
+          401,
+          'Unauthorized: Entra ID tokens are not accepted: the emulator was started without an issuer.',
+        );
       }
       try {
         // The namespace's feeds ($Resources/…, $namespaceinfo) and the emulator's endpoint name no queue.
@@ -189,8 +199,13 @@ export class ManagementServer {
     return grant.keyName;
   }
 
-  private async putQueue(name: string, body: string, isUpdate: boolean): Promise<void> {
-    const description = await parseQueueDescription(body);
+  private async putQueue(
+    name: string,
+    body: string,
+    isUpdate: boolean,
+    namespaceName: string,
+  ): Promise<void> {
+    const description = await parseQueueDescription(body, namespaceName);
     const namespace = this.options.namespace;
     if (isUpdate) {
       const existing = namespace.requireQueue(name);
@@ -258,6 +273,19 @@ export class ManagementServer {
     );
   }
 
+  private emptyFeed(url: URL, title: string): string {
+    return parent(
+      'feed',
+      [
+        element('title', title, ' type="text"'),
+        element('id', url.toString()),
+        element('updated', new Date().toISOString()),
+        `<link rel="self" href="${escapeXml(url.toString())}"/>`,
+      ],
+      ` xmlns="${ATOM_NS}"`,
+    );
+  }
+
   private namespaceEntry(base: string): string {
     const namespace = this.options.namespace;
     const content = parent(
@@ -298,8 +326,11 @@ export class ManagementServer {
   }
 }
 
-/** The QueueDescription of an ATOM entry request body. */
-export async function parseQueueDescription(body: string): Promise<Record<string, unknown>> {
+/** The QueueDescription of an ATOM entry request body (a topic's description is refused as such). */
+export async function parseQueueDescription(
+  body: string,
+  namespaceName: string,
+): Promise<Record<string, unknown>> {
   let parsed: Record<string, unknown>;
   try {
     parsed = (await parseXML(body, { includeRoot: true })) as Record<string, unknown>;
@@ -309,6 +340,9 @@ export async function parseQueueDescription(body: string): Promise<Record<string
   const entry = parsed.entry as Record<string, unknown> | undefined;
   const content = entry?.content as Record<string, unknown> | undefined;
   const description = content?.QueueDescription;
+  if (content?.TopicDescription !== undefined) {
+    throw new HttpError(400, topicsNotEmulatedMessage('Topic', namespaceName));
+  }
   if (!description || typeof description !== 'object') {
     throw new HttpError(400, 'The request body must be an ATOM entry with a QueueDescription.');
   }

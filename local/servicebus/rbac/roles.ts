@@ -18,7 +18,11 @@ export const DataAction = {
 } as const;
 
 export const ROLES: readonly RoleDefinition[] = [
-  { name: 'Azure Service Bus Data Owner', id: '090c5cfd-751d-490a-894a-3ce6f1109419', dataActions: [`${PREFIX}/*`] },
+  {
+    name: 'Azure Service Bus Data Owner',
+    id: '090c5cfd-751d-490a-894a-3ce6f1109419',
+    dataActions: [`${PREFIX}/*`],
+  },
   {
     name: 'Azure Service Bus Data Sender',
     id: '69a216fc-b8fb-44d8-bc22-1f3c2cd27a39',

@@ -30,7 +30,11 @@ const OWNER = 'a0000000-0000-4000-8000-000000000001';
 const SENDER = 'a0000000-0000-4000-8000-000000000002';
 const RECEIVER = 'a0000000-0000-4000-8000-000000000003';
 const NOBODY = 'a0000000-0000-4000-8000-000000000004';
-const AGENT_CLIENT = { clientId: 'agent-app', clientSecret: 'agent-secret', objectId: 'a0000000-0000-4000-8000-000000000005' };
+const AGENT_CLIENT = {
+  clientId: 'agent-app',
+  clientSecret: 'agent-secret',
+  objectId: 'a0000000-0000-4000-8000-000000000005',
+};
 const REQUESTS = 'writeback-t1';
 const REPLIES = 'writeback-t1-replies';
 
@@ -44,7 +48,12 @@ describe('Service Bus emulator: Entra ID tokens on $cbs and on the management AP
   /** A credential whose tokens the identity provider signs for `oid` (as the SDK asks: any scope). */
   const credential = (oid: string, overrides: Partial<MintOptions> = {}): TokenCredential => ({
     async getToken(): Promise<AccessToken> {
-      const token = await identity.mintToken({ tenant: TENANT, oid, audience: `${SERVICE_BUS_RESOURCE}/`, ...overrides });
+      const token = await identity.mintToken({
+        tenant: TENANT,
+        oid,
+        audience: `${SERVICE_BUS_RESOURCE}/`,
+        ...overrides,
+      });
       return { token, expiresOnTimestamp: Date.now() + 3_600_000 };
     },
   });
@@ -58,7 +67,11 @@ describe('Service Bus emulator: Entra ID tokens on $cbs and on the management AP
     dir = await mkdtemp(join(tmpdir(), 'sb-entra-'));
     ca = await ensureLocalCa(join(dir, 'certs'));
     const { certPem, keyPem } = issueServerCertificate(ca, { hosts: ['127.0.0.1'] });
-    identity = await startIdentityProvider({ port: 0, tls: { cert: certPem, key: keyPem }, clients: [AGENT_CLIENT] });
+    identity = await startIdentityProvider({
+      port: 0,
+      tls: { cert: certPem, key: keyPem },
+      clients: [AGENT_CLIENT],
+    });
     emulator = await startServiceBusEmulator({
       amqpPort: 0,
       managementPort: 0,
@@ -68,8 +81,16 @@ describe('Service Bus emulator: Entra ID tokens on $cbs and on the management AP
         { principalId: OWNER, role: 'Azure Service Bus Data Owner' },
         { principalId: SENDER, role: 'Azure Service Bus Data Sender', scope: `/queues/${REPLIES}` },
         { principalId: RECEIVER, role: 'Azure Service Bus Data Receiver', scope: `/queues/${REQUESTS}` },
-        { principalId: AGENT_CLIENT.objectId, role: 'Azure Service Bus Data Receiver', scope: `/queues/${REQUESTS}` },
-        { principalId: AGENT_CLIENT.objectId, role: 'Azure Service Bus Data Sender', scope: `/queues/${REPLIES}` },
+        {
+          principalId: AGENT_CLIENT.objectId,
+          role: 'Azure Service Bus Data Receiver',
+          scope: `/queues/${REQUESTS}`,
+        },
+        {
+          principalId: AGENT_CLIENT.objectId,
+          role: 'Azure Service Bus Data Sender',
+          scope: `/queues/${REPLIES}`,
+        },
       ],
     });
     trustLocalCa(ca.caPem);
@@ -145,7 +166,10 @@ describe('Service Bus emulator: Entra ID tokens on $cbs and on the management AP
       credential(OWNER, { tenant: 'contoso' }),
     ];
     for (const cred of refused) {
-      await assert.rejects(client(cred).createSender(REQUESTS).sendMessages({ body: 'x' }), hasCode('UnauthorizedAccess'));
+      await assert.rejects(
+        client(cred).createSender(REQUESTS).sendMessages({ body: 'x' }),
+        hasCode('UnauthorizedAccess'),
+      );
     }
   });
 
@@ -164,7 +188,11 @@ describe('Service Bus emulator: Entra ID tokens on $cbs and on the management AP
   });
   it('refuses Entra ID tokens when started without an issuer, with a message that says why (UnauthorizedAccess)', async () => {
     // The same CA folder: a process trusts one local CA (two would share a subject name).
-    const sasOnly = await startServiceBusEmulator({ amqpPort: 0, managementPort: 0, certsDir: join(dir, 'certs') });
+    const sasOnly = await startServiceBusEmulator({
+      amqpPort: 0,
+      managementPort: 0,
+      certsDir: join(dir, 'certs'),
+    });
     const bus = new ServiceBusClient(sasOnly.amqpsNamespace, credential(OWNER), FAST);
     try {
       await new ServiceBusAdministrationClient(sasOnly.amqpsConnectionString).createQueue('q');
