@@ -19,6 +19,7 @@ import {
   PORTAL_API_SCOPE,
   portalSignIn,
   SERVICE_TENANT,
+  serviceBusRoleAssignments,
   vaultConfig,
 } from './stack/identities.js';
 import { DEVELOPMENT_PORTAL_APP_ID } from './identity/index.js';
@@ -79,6 +80,8 @@ const options = {
   'queue-port': { type: 'string', default: '10001' },
   'table-port': { type: 'string', default: '10002' },
   'amqp-port': { type: 'string', default: '5672' },
+  // Default 5671, or any free port when --amqp-port is 0 (as the emulator's own default).
+  'amqps-port': { type: 'string', default: '' },
   'management-port': { type: 'string', default: '5443' },
   'keyvault-port': { type: 'string', default: '8443' },
   'portal-port': { type: 'string', default: '8080' },
@@ -96,7 +99,8 @@ Options:
   --host-port N           Functions host (default 7071)
   --identity-port N       identity provider (default 7072)
   --blob-port N, --queue-port N, --table-port N   Azurite (default 10000, 10001, 10002)
-  --amqp-port N           Service Bus AMQP (default 5672)
+  --amqp-port N           Service Bus AMQP, plain TCP for UseDevelopmentEmulator=true (default 5672)
+  --amqps-port N          Service Bus AMQPS, TLS as in Azure; the demo agent's (default 5671; free if --amqp-port 0)
   --management-port N     Service Bus management HTTPS (default 5443)
   --keyvault-port N       Key Vault emulator HTTPS (default 8443)
   --portal-port N         the portal's static site (default 8080)
@@ -140,6 +144,7 @@ async function main(): Promise<void> {
     const demoUsers = Number(flags['demo-users']);
     if (!Number.isInteger(demoUsers) || demoUsers < 0 || demoUsers > 9_000)
       throw new Error('--demo-users must be a whole number from 0 to 9000');
+    if (flags['amqps-port'] === '') flags['amqps-port'] = flags['amqp-port'] === '0' ? '0' : '5671';
     const ports = Object.fromEntries(
       Object.keys(options)
         .filter((name) => name.endsWith('-port'))
@@ -222,17 +227,27 @@ async function main(): Promise<void> {
       [
         '--amqp-port',
         String(ports['amqp-port']),
+        '--amqps-port',
+        String(ports['amqps-port']),
         '--management-port',
         String(ports['management-port']),
         '--certs-dir',
         certsDir,
         '--config',
         await writePrivateJson(path.join(dataDir, 'servicebus', 'Config.json'), serviceBusConfig()),
+        '--issuer',
+        serviceIssuer,
+        '--role-assignments',
+        await writePrivateJson(
+          path.join(dataDir, 'servicebus', 'role-assignments.json'),
+          serviceBusRoleAssignments(),
+        ),
       ],
       /connection\s+(Endpoint=sb:\S+)/,
     );
     const serviceBusConnection = serviceBus.readyLine?.[1] ?? '';
     const amqpPort = portIn(/AMQP 1\.0\s+(amqp:\/\/\S+)/, serviceBus.output(), 'servicebus');
+    const amqpsPort = portIn(/AMQPS\s+amqps:\/\/\S+:(\d+)/, serviceBus.output(), 'servicebus');
     const managementPort = portIn(/management API\s+https:\/\/\S+:(\d+)/, serviceBus.output(), 'servicebus');
 
     const keyVault = await start(
@@ -291,6 +306,7 @@ async function main(): Promise<void> {
         identityUrl,
         identityDataDir: path.join(dataDir, 'identity'),
         vaultUri,
+        serviceBusAmqpsEndpoint: `sb://127.0.0.1:${amqpsPort}/`,
         caPath: ca.caPath,
         dataDir,
         generatedUsers: demoUsers,
@@ -322,7 +338,7 @@ async function main(): Promise<void> {
         ? '  Functions host   not started (for `func start`, see the end of this banner)'
         : `  Functions host   ${api}   (GET /health, GET /openapi.json; settings from ${settings.file})`,
       `  Identity         ${identityUrl}   callers: AUTH_ISSUER=${wired.AUTH_ISSUER}`,
-      `  Service Bus      amqp 127.0.0.1:${amqpPort}, management https://127.0.0.1:${managementPort}   (in memory)`,
+      `  Service Bus      amqp 127.0.0.1:${amqpPort}, amqps 127.0.0.1:${amqpsPort}, management https://127.0.0.1:${managementPort}   (in memory)`,
       `                   ServiceBusConnection=${serviceBusConnection}`,
       `  Key Vault        ${vaultUri}   (keys kept in ${path.join(dataDir, 'keyvault')})`,
       `  Azurite          blob ${azurite.blobPort}, queue ${azurite.queuePort}, table ${azurite.tablePort}   (data in ${path.join(dataDir, 'azurite')})`,
@@ -332,6 +348,7 @@ async function main(): Promise<void> {
         ? []
         : [
             `  Demo agent       tenant ${DEMO_TENANT}, in-memory directory (re-enabled at each start: new SAS keys and key versions)`,
+            `                   Service Bus over AMQPS (TLS) on 127.0.0.1:${amqpsPort}, as production agents connect`,
             `                   users ${DEMO_USERS.map((u) => u.userPrincipalName).join(', ')}${demoUsers ? ` and user-1 … user-${demoUsers}` : ''}; password ${DEMO_USER_PASSWORD}`,
           ]),
       '',

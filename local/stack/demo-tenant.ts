@@ -2,6 +2,9 @@
  * The demo tenant of `npm start`: enabled through the real admin route (as an operator would), then
  * the reference agent configured with what enabling returned. The Service Bus emulator keeps nothing
  * across restarts, so each start disables and re-enables the tenant: new SAS keys and key versions.
+ *
+ * The agent connects as production agents do, with AMQP over TLS: its connection strings name the
+ * emulator's AMQPS endpoint and not `UseDevelopmentEmulator=true` (the function app keeps plain AMQP).
  */
 import path from 'node:path';
 import { writeFile, mkdir } from 'node:fs/promises';
@@ -14,10 +17,21 @@ export interface DemoTenantInputs {
   identityUrl: string;
   identityDataDir: string;
   vaultUri: string;
+  /** The Service Bus emulator's AMQPS endpoint, `sb://host:port/`: where the agent connects. */
+  serviceBusAmqpsEndpoint: string;
   caPath: string;
   dataDir: string;
   /** More users for the directory, `user-1@{tenant}.test` …: a benchmark's population. Default 0. */
   generatedUsers?: number;
+}
+
+/** The same connection string on the AMQPS endpoint: TLS, as in Azure, instead of the plain port. */
+export function overAmqps(connectionString: string, amqpsEndpoint: string): string {
+  return connectionString
+    .split(';')
+    .filter((part) => part !== '' && !/^\s*UseDevelopmentEmulator\s*=/i.test(part))
+    .map((part) => (/^\s*Endpoint\s*=/i.test(part) ? `Endpoint=${amqpsEndpoint}` : part))
+    .join(';');
 }
 
 async function call(method: string, url: string, token: string): Promise<Response> {
@@ -51,8 +65,8 @@ export async function provisionDemoTenant(inputs: DemoTenantInputs): Promise<str
   await mkdir(agentDir, { recursive: true });
   const file = path.join(agentDir, `${DEMO_TENANT}.json`);
   const config = demoAgentConfigFile({
-    requestsConnectionString: body.agentConnectionStrings.listen,
-    repliesConnectionString: body.agentConnectionStrings.send,
+    requestsConnectionString: overAmqps(body.agentConnectionStrings.listen, inputs.serviceBusAmqpsEndpoint),
+    repliesConnectionString: overAmqps(body.agentConnectionStrings.send, inputs.serviceBusAmqpsEndpoint),
     vaultUrl: inputs.vaultUri,
     credential: {
       tenantId: SERVICE_TENANT,

@@ -12,7 +12,7 @@
  * to manage a vault's role assignments. With no administrators configured, the endpoint refuses all.
  */
 import type { IncomingMessage } from 'node:http';
-import { InvalidAssignmentError, type RoleAssignments } from '../rbac/assignments.js';
+import { InvalidAssignmentError, type VaultRoleAssignments } from '../rbac/assignments.js';
 import type { Authenticator } from './auth.js';
 import { badParameter, KeyVaultError, methodNotAllowed, notFound } from './errors.js';
 import { readJsonBody } from './io.js';
@@ -24,7 +24,7 @@ const STATS = /^\/\.emulator\/stats\/?$/;
 
 export interface AdminContext {
   authenticator: Authenticator;
-  roleAssignments: RoleAssignments;
+  roleAssignments: VaultRoleAssignments;
   administrators: ReadonlySet<string>;
   stats: RequestStats;
 }

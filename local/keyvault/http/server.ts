@@ -6,7 +6,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer, type Server } from 'node:https';
 import { isHsm } from '../keys/model.js';
 import type { KeyVault } from '../keys/vault.js';
-import type { RoleAssignments } from '../rbac/assignments.js';
+import type { VaultRoleAssignments } from '../rbac/assignments.js';
 import type { ThrottleCategory, ThrottleLimiter } from '../throttle/limiter.js';
 import { ADMIN_PREFIX, handleAdminRequest } from './admin.js';
 import type { Authenticator } from './auth.js';
@@ -27,7 +27,7 @@ export interface KeyVaultServerOptions {
   tls: { cert: string; key: string };
   vault: KeyVault;
   authenticator: Authenticator;
-  roleAssignments: RoleAssignments;
+  roleAssignments: VaultRoleAssignments;
   administrators: ReadonlySet<string>;
   throttle?: ThrottleLimiter;
   /** Items per page of the list operations when the caller gives no maxresults (Key Vault: 25). */

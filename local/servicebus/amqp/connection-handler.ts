@@ -5,6 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Connection, Delivery, EventContext, Message, Receiver, Sender } from 'rhea';
+import type { EntraAccess } from '../auth/entra-access.js';
 import { grantAllows, type AccessRight, type Grant } from '../auth/sas.js';
 import { BrokerError, Condition, entityNotFound } from '../entities/errors.js';
 import type { ReceiveMode } from '../entities/message-queue.js';
@@ -71,6 +72,8 @@ export class ConnectionHandler {
   constructor(
     private readonly connection: Connection,
     private readonly namespace: Namespace,
+    /** Checks Entra ID tokens put on `$cbs`; undefined when the emulator accepts none. */
+    private readonly entra?: EntraAccess,
   ) {
     namespace.events.on('queueDeleted', this.onQueueDeleted);
     connection.on('sender_open', (context) => guarded(() => this.senderOpened(context.sender!)));
@@ -407,10 +410,17 @@ export class ConnectionHandler {
     const request = context.message;
     settle(context.delivery);
     if (!request) return;
-    const result = handlePutToken(request, this.namespace);
-    if (result.grant) this.addGrant(result.grant);
-    this.namespace.stats.count(result.grant?.keyName ?? UNAUTHORIZED, undefined, 'putTokens');
-    this.reply(request, { 'status-code': result.status, 'status-description': result.description });
+    // Checking an Entra ID token may fetch the issuer's keys: the reply follows when it is done.
+    void handlePutToken(request, this.namespace, this.entra)
+      .catch((error: unknown) => {
+        console.error('[servicebus] put-token failed:', error);
+        return { status: 500, description: 'The broker failed to check the token.', grant: undefined };
+      })
+      .then((result) => {
+        if (result.grant && this.connection.is_open()) this.addGrant(result.grant);
+        this.namespace.stats.count(result.grant?.keyName ?? UNAUTHORIZED, undefined, 'putTokens');
+        this.reply(request, { 'status-code': result.status, 'status-description': result.description });
+      });
   }
 
   private managementRequest(context: EventContext, address: EntityAddress): void {
