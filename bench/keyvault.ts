@@ -1,6 +1,7 @@
 /**
- * Benchmark of the Key Vault emulator: the emulator runs in its own process (the CLI, in memory), the
- * official SDK in this one. RSA-2048 with RSA-OAEP-256 over a 32-byte plaintext (an AES key, as the
+ * Benchmark of the Key Vault emulator alone (`npm run bench -- keyvault`; not in the default set, whose
+ * report measures the agent's unwrap, decrypt and sign on the whole stack): the emulator runs in its own
+ * process (the CLI, in memory), the official SDK in this one. RSA-2048 with RSA-OAEP-256 over a 32-byte plaintext (an AES key, as the
  * pipeline's envelopes carry). Encrypt and decrypt per second, one at a time and with 16 in flight.
  *
  *   node dist/bench/keyvault.js [--sequential N] [--concurrent N] [--in-flight C]

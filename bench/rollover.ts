@@ -9,7 +9,7 @@
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { openOfflineMinter } from '../local/identity/index.js';
-import { startStack, summary, UNLIMITED_RATES } from './local-stack.js';
+import { startStack, summary, UNLIMITED_RATES, untilOnline } from './local-stack.js';
 
 const { values } = parseArgs({
   options: {
@@ -54,11 +54,7 @@ async function main(): Promise<void> {
       });
       return (await response.json()) as Record<string, unknown>;
     };
-    const deadline = Date.now() + 60_000;
-    while ((await get('writeback/status', adminToken)).state !== 'online') {
-      if (Date.now() > deadline) throw new Error(`the demo agent never came online:\n${stack.output()}`);
-      await new Promise((resolve) => setTimeout(resolve, 200));
-    }
+    await untilOnline(stack, TENANT, adminToken);
 
     const encryption = new Set<string>();
     const signature = new Set<string>();

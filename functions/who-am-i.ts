@@ -11,7 +11,7 @@ app.http(
     try {
       userIdentifier = userIdentifierOf(caller);
     } catch {
-      userIdentifier = undefined; // an app-only token has no on-premises user
+      userIdentifier = undefined; // an app-only token has no on-premises user, a malformed claim names none
     }
     return {
       status: 200,

@@ -21,6 +21,9 @@ param authIssuer string = 'https://login.microsoftonline.com/{tenantId}/v2.0'
 @minLength(1)
 param authAudience string
 
+@description('Origins of the portals that call the API from a browser (CORS), e.g. [\'https://portal.contoso.com\'].')
+param portalOrigins array = []
+
 @description('E-mail address that receives the alerts.')
 @minLength(3)
 param alertEmail string
@@ -178,6 +181,7 @@ module functionApp 'app/function-app.bicep' = {
     instanceMemoryMB: instanceMemoryMB
     authIssuer: authIssuer
     authAudience: authAudience
+    portalOrigins: portalOrigins
     writebackMessageTtl: writebackMessageTtl
     writebackSyncWait: writebackSyncWait
     heartbeatIntervalMinutes: heartbeatIntervalMinutes

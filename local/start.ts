@@ -13,7 +13,16 @@ import { parseServiceArgs } from './process/cli.js';
 import { startAzurite } from './azurite/index.js';
 import { ensureLocalCa } from './certs/index.js';
 import { startService, type ServiceProcess, type StartServiceOptions } from './process/child.js';
-import { clientRegistrations, DEV_IDENTITIES, SERVICE_TENANT, vaultConfig } from './stack/identities.js';
+import {
+  clientRegistrations,
+  DEV_IDENTITIES,
+  PORTAL_API_SCOPE,
+  portalSignIn,
+  SERVICE_TENANT,
+  serviceBusRoleAssignments,
+  vaultConfig,
+} from './stack/identities.js';
+import { DEVELOPMENT_PORTAL_APP_ID } from './identity/index.js';
 import { provisionDemoTenant } from './stack/demo-tenant.js';
 import { serviceBusConfig } from './stack/servicebus-config.js';
 import { DEMO_TENANT, DEMO_USER_PASSWORD, DEMO_USERS } from '../agent/demo-config.js';
@@ -71,14 +80,18 @@ const options = {
   'queue-port': { type: 'string', default: '10001' },
   'table-port': { type: 'string', default: '10002' },
   'amqp-port': { type: 'string', default: '5672' },
+  // Default 5671, or any free port when --amqp-port is 0 (as the emulator's own default).
+  'amqps-port': { type: 'string', default: '' },
   'management-port': { type: 'string', default: '5443' },
   'keyvault-port': { type: 'string', default: '8443' },
+  'portal-port': { type: 'string', default: '8080' },
+  'demo-users': { type: 'string', default: '0' },
 } as const;
 
 const USAGE = `Usage: npm start [-- options]   (or: node dist/local/start.js [options])
 
 The whole local stack: Azurite, the identity provider, the Service Bus and Key Vault emulators, the
-Functions host and a demo agent for tenant contoso. Ctrl-C stops everything.
+Functions host, a demo agent for tenant contoso and the portal. Ctrl-C stops everything.
 
 Options:
   --emulators-only        only Azurite, the emulators and the identity provider (for the real func start)
@@ -86,9 +99,12 @@ Options:
   --host-port N           Functions host (default 7071)
   --identity-port N       identity provider (default 7072)
   --blob-port N, --queue-port N, --table-port N   Azurite (default 10000, 10001, 10002)
-  --amqp-port N           Service Bus AMQP (default 5672)
+  --amqp-port N           Service Bus AMQP, plain TCP for UseDevelopmentEmulator=true (default 5672)
+  --amqps-port N          Service Bus AMQPS, TLS as in Azure; the demo agent's (default 5671; free if --amqp-port 0)
   --management-port N     Service Bus management HTTPS (default 5443)
   --keyvault-port N       Key Vault emulator HTTPS (default 8443)
+  --portal-port N         the portal's static site (default 8080)
+  --demo-users N          N more users in the demo agent's directory, user-1@contoso.test … (the benchmark)
   -h, --help              this text
 A port of 0 picks any free one; the banner says which.
 `;
@@ -125,6 +141,10 @@ async function main(): Promise<void> {
 
   try {
     const settings = await readLocalSettings();
+    const demoUsers = Number(flags['demo-users']);
+    if (!Number.isInteger(demoUsers) || demoUsers < 0 || demoUsers > 9_000)
+      throw new Error('--demo-users must be a whole number from 0 to 9000');
+    if (flags['amqps-port'] === '') flags['amqps-port'] = flags['amqp-port'] === '0' ? '0' : '5671';
     const ports = Object.fromEntries(
       Object.keys(options)
         .filter((name) => name.endsWith('-port'))
@@ -164,6 +184,23 @@ async function main(): Promise<void> {
     });
     running.push({ name: 'azurite', stop: azurite.stop });
 
+    // The portal first: the identity provider registers its redirect URI, the host allows its origin.
+    const portalConfigFile = path.join(dataDir, 'portal', 'config.json');
+    const portal = await start(
+      'portal',
+      script('portal-host/cli.js'),
+      [
+        '--site-dir',
+        path.join(root, 'dist', 'portal', 'site'),
+        '--config-file',
+        portalConfigFile,
+        '--port',
+        String(ports['portal-port']),
+      ],
+      /portal ready on (\S+)/,
+    );
+    const portalUrl = `http://127.0.0.1:${portIn(/(.*)/, portal.readyLine?.[1] ?? '', 'portal')}`;
+
     const identity = await start(
       'identity',
       script('identity/server-cli.js'),
@@ -176,6 +213,8 @@ async function main(): Promise<void> {
         certsDir,
         '--clients-file',
         await writePrivateJson(path.join(dataDir, 'identity', 'clients.json'), clientRegistrations()),
+        '--sign-in-file',
+        await writePrivateJson(path.join(dataDir, 'identity', 'sign-in.json'), portalSignIn(portalUrl)),
       ],
       /identity provider ready on (\S+)/,
     );
@@ -188,17 +227,27 @@ async function main(): Promise<void> {
       [
         '--amqp-port',
         String(ports['amqp-port']),
+        '--amqps-port',
+        String(ports['amqps-port']),
         '--management-port',
         String(ports['management-port']),
         '--certs-dir',
         certsDir,
         '--config',
         await writePrivateJson(path.join(dataDir, 'servicebus', 'Config.json'), serviceBusConfig()),
+        '--issuer',
+        serviceIssuer,
+        '--role-assignments',
+        await writePrivateJson(
+          path.join(dataDir, 'servicebus', 'role-assignments.json'),
+          serviceBusRoleAssignments(),
+        ),
       ],
       /connection\s+(Endpoint=sb:\S+)/,
     );
     const serviceBusConnection = serviceBus.readyLine?.[1] ?? '';
     const amqpPort = portIn(/AMQP 1\.0\s+(amqp:\/\/\S+)/, serviceBus.output(), 'servicebus');
+    const amqpsPort = portIn(/AMQPS\s+amqps:\/\/\S+:(\d+)/, serviceBus.output(), 'servicebus');
     const managementPort = portIn(/management API\s+https:\/\/\S+:(\d+)/, serviceBus.output(), 'servicebus');
 
     const keyVault = await start(
@@ -237,7 +286,16 @@ async function main(): Promise<void> {
       const host = await start(
         'functions',
         script('functions-host/cli.js'),
-        ['--app', root, '--port', String(hostPort), '--data-dir', path.join(dataDir, 'functions-host')],
+        [
+          '--app',
+          root,
+          '--port',
+          String(hostPort),
+          '--data-dir',
+          path.join(dataDir, 'functions-host'),
+          '--cors',
+          portalUrl,
+        ],
         /Functions host ready at (\S+)/i,
         { env: { ...settings.values, ...childEnv, ...wired }, timeoutMs: 60_000 },
       );
@@ -248,8 +306,10 @@ async function main(): Promise<void> {
         identityUrl,
         identityDataDir: path.join(dataDir, 'identity'),
         vaultUri,
+        serviceBusAmqpsEndpoint: `sb://127.0.0.1:${amqpsPort}/`,
         caPath: ca.caPath,
         dataDir,
+        generatedUsers: demoUsers,
       });
       await start(
         'agent',
@@ -260,25 +320,36 @@ async function main(): Promise<void> {
     }
 
     const api = `http://127.0.0.1:${hostPort}/api`;
+    // The portal's config.json: the same build points at Entra ID with another file (README: The portal).
+    await writePrivateJson(portalConfigFile, {
+      authority: `${identityUrl}/${DEMO_TENANT}`,
+      clientId: DEVELOPMENT_PORTAL_APP_ID,
+      apiScope: PORTAL_API_SCOPE,
+      apiBaseUrl: api,
+    });
     const developer = DEV_IDENTITIES.developer;
     const lines = [
       '',
       '  Password writeback: local stack',
       '  -------------------------------',
+      `  Portal           ${portalUrl}   (sign in as a demo user; admin@${DEMO_TENANT}.test has Writeback.Admin)`,
+      `                   your browser must trust the local CA for the sign-in page: ${ca.caPath}`,
       emulatorsOnly
         ? '  Functions host   not started (for `func start`, see the end of this banner)'
         : `  Functions host   ${api}   (GET /health, GET /openapi.json; settings from ${settings.file})`,
       `  Identity         ${identityUrl}   callers: AUTH_ISSUER=${wired.AUTH_ISSUER}`,
-      `  Service Bus      amqp 127.0.0.1:${amqpPort}, management https://127.0.0.1:${managementPort}   (in memory)`,
+      `  Service Bus      amqp 127.0.0.1:${amqpPort}, amqps 127.0.0.1:${amqpsPort}, management https://127.0.0.1:${managementPort}   (in memory)`,
       `                   ServiceBusConnection=${serviceBusConnection}`,
       `  Key Vault        ${vaultUri}   (keys kept in ${path.join(dataDir, 'keyvault')})`,
       `  Azurite          blob ${azurite.blobPort}, queue ${azurite.queuePort}, table ${azurite.tablePort}   (data in ${path.join(dataDir, 'azurite')})`,
+      `                   request counters ${azurite.statsUrl}`,
       `  Local CA         ${ca.caPath}   (export NODE_EXTRA_CA_CERTS=${ca.caPath} in any process that calls the emulators)`,
       ...(emulatorsOnly
         ? []
         : [
             `  Demo agent       tenant ${DEMO_TENANT}, in-memory directory (re-enabled at each start: new SAS keys and key versions)`,
-            `                   users ${DEMO_USERS.map((u) => u.userPrincipalName).join(', ')}; password ${DEMO_USER_PASSWORD}`,
+            `                   Service Bus over AMQPS (TLS) on 127.0.0.1:${amqpsPort}, as production agents connect`,
+            `                   users ${DEMO_USERS.map((u) => u.userPrincipalName).join(', ')}${demoUsers ? ` and user-1 … user-${demoUsers}` : ''}; password ${DEMO_USER_PASSWORD}`,
           ]),
       '',
       `  Service identities (tenant "${SERVICE_TENANT}", authority host ${identityUrl}, disableInstanceDiscovery):`,

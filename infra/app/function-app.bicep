@@ -45,6 +45,9 @@ param authIssuer string
 @description('AUTH_AUDIENCE: the audience callers\' tokens must carry (the API\'s application ID URI).')
 param authAudience string
 
+@description('Origins of the portals that call the API from a browser (platform CORS), e.g. https://portal.contoso.com.')
+param portalOrigins array = []
+
 @description('WRITEBACK_MESSAGE_TTL (ISO-8601).')
 param writebackMessageTtl string = 'PT5M'
 @description('WRITEBACK_SYNC_WAIT (ISO-8601).')
@@ -123,6 +126,11 @@ resource site 'Microsoft.Web/sites@2025-03-01' = {
       }
     }
     siteConfig: {
+      // Browsers on the portals' origins may call the API; the app itself exposes Location and Retry-After.
+      cors: {
+        allowedOrigins: portalOrigins
+        supportCredentials: false
+      }
       minTlsVersion: '1.2'
       ftpsState: 'Disabled'
       http20Enabled: true

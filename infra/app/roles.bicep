@@ -12,7 +12,7 @@ param applicationInsightsName string
 var roles = {
   // Host storage: leases, host keys and timer schedules in blobs, and reading the deployment package.
   storageBlobDataOwner: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b' // Storage Blob Data Owner
-  // The app's tables: tenants, heartbeats, operations, audit, ratelimits (read, write, create).
+  // The app's tables: tenants, heartbeats, operations, audit (read, write, create).
   storageTableDataContributor: '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3' // Storage Table Data Contributor
   // Sender + Receiver would cover sending requests and the replies trigger, but tenant enablement
   // manages entities through ServiceBusAdministrationClient (getQueue, createQueue, updateQueue with

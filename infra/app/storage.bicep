@@ -12,15 +12,15 @@ param tags object
 @description('Blob container that Flex Consumption reads the app package from.')
 param deploymentContainerName string
 
-// The tables the app uses (TENANTS_TABLE, HEARTBEATS_TABLE, OPERATIONS_TABLE, AUDIT_TABLE and
-// RATE_LIMITS_TABLE in shared/). The app would create them lazily; creating them here makes the
-// account's content visible in the template and lets npm run infra:check compare the two lists.
+// The tables the app uses (TENANTS_TABLE, HEARTBEATS_TABLE, OPERATIONS_TABLE and AUDIT_TABLE in
+// shared/; the rate limits' counters live in `operations`). The app would create them lazily; creating
+// them here makes the account's content visible in the template and lets npm run infra:check compare
+// the two lists.
 var tableNames = [
   'tenants'
   'heartbeats'
   'operations'
   'audit'
-  'ratelimits'
 ]
 
 resource account 'Microsoft.Storage/storageAccounts@2025-06-01' = {

@@ -24,6 +24,8 @@ export interface Azurite {
   tablePort: number;
   /** A connection string for this instance, usable as AzureWebJobsStorage. */
   connectionString: string;
+  /** Where the counts of the requests Azurite received are served (request-counter.ts). */
+  statsUrl: string;
   process: ServiceProcess;
   stop(): Promise<void>;
 }
@@ -75,8 +77,12 @@ export async function startAzurite(options: AzuriteOptions = {}): Promise<Azurit
     return port;
   };
   let ports: { blobPort: number; queuePort: number; tablePort: number };
+  let statsUrl: string;
   try {
     ports = { blobPort: portOf('Blob'), queuePort: portOf('Queue'), tablePort: portOf('Table') };
+    statsUrl = /Azurite request counters at (\S+)/.exec(service.output())?.[1] ?? '';
+    if (!statsUrl)
+      throw new Error(`Azurite did not say where its request counters are:\n${service.output()}`);
   } catch (error) {
     await service.stop();
     throw error;
@@ -84,6 +90,7 @@ export async function startAzurite(options: AzuriteOptions = {}): Promise<Azurit
   return {
     ...ports,
     connectionString: azuriteConnectionString(ports),
+    statsUrl,
     process: service,
     stop: async () => void (await service.stop()),
   };

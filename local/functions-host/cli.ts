@@ -1,7 +1,7 @@
 /**
  * The local Functions host as a command:
  *
- *   node dist/local/functions-host/cli.js --app <dir> [--port N] [--host 127.0.0.1] [--data-dir <dir>] [--verbose]
+ *   node dist/local/functions-host/cli.js --app <dir> [--port N] [--host 127.0.0.1] [--data-dir <dir>] [--cors <origins>] [--verbose]
  *
  * Prints the functions (HTTP routes with their URLs) and a ready line:
  *   Functions host ready at http://127.0.0.1:7071 (N functions). Press Ctrl+C to stop.
@@ -12,9 +12,10 @@
 import { parseArgs } from 'node:util';
 import { startHost, type RunningHost } from './host.js';
 import { describeError } from './invoke.js';
+import { parseCorsOrigins } from './config.js';
 
 const USAGE =
-  'Usage: node dist/local/functions-host/cli.js --app <dir> [--port N] [--host 127.0.0.1] [--data-dir <dir>] [--verbose]';
+  'Usage: node dist/local/functions-host/cli.js --app <dir> [--port N] [--host 127.0.0.1] [--data-dir <dir>] [--cors <origins>] [--verbose]';
 
 function fail(message: string): never {
   process.stderr.write(`${message}\n`);
@@ -31,6 +32,7 @@ async function main(): Promise<void> {
         host: { type: 'string' },
         'data-dir': { type: 'string' },
         'grace-ms': { type: 'string' },
+        cors: { type: 'string' },
         verbose: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
@@ -58,6 +60,7 @@ async function main(): Promise<void> {
       dataDir: args['data-dir'],
       verbose: args.verbose,
       gracePeriodMs: graceMs,
+      ...(args.cors !== undefined ? { corsOrigins: parseCorsOrigins(args.cors) } : {}),
     });
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);

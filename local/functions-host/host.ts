@@ -44,6 +44,8 @@ export interface HostOptions {
   keys?: Partial<HostKeys>;
   /** How long stop() waits for invocations in flight. Default 10 s. */
   gracePeriodMs?: number;
+  /** Origins allowed by CORS. Default: local.settings.json Host.CORS. */
+  corsOrigins?: string[];
   /** Show the worker's debug lines. */
   verbose?: boolean;
   /** Where output lines go. Default stdout. */
@@ -85,15 +87,16 @@ function triggerType(fn: RegisteredFunction): string {
 export async function startHost(options: HostOptions): Promise<RunningHost> {
   const env = process.env;
   const appDir = path.resolve(options.appDir);
-  const hostJson = readHostJson(appDir);
+  // Settings first: `AzureFunctionsJobHost__…` settings, local.settings.json's included, override host.json.
+  const localSettings = readLocalSettings(appDir);
+  const skipped = applyLocalSettings(localSettings.values, env);
+  const hostJson = readHostJson(appDir, env);
   const logger = new HostLogger({
     verbose: options.verbose,
     functionLevel: levelFromDotNet(hostJson.functionLogLevel),
     write: options.write,
   });
-
-  const localSettings = readLocalSettings(appDir);
-  for (const message of applyLocalSettings(localSettings.values, env)) logger.info(message);
+  for (const message of skipped) logger.info(message);
   env.AzureWebJobsScriptRoot ??= appDir;
   env.AZURE_FUNCTIONS_ENVIRONMENT ??= 'Development';
   if (env.FUNCTIONS_WORKER_RUNTIME && env.FUNCTIONS_WORKER_RUNTIME !== 'node') {
@@ -189,9 +192,18 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
     host: options.host ?? DEFAULT_HOST,
     port: options.port ?? localSettings.localHttpPort ?? DEFAULT_PORT,
     maxRequestBodyBytes,
+    functionTimeoutMs: hostJson.functionTimeoutMs,
+    corsOrigins: options.corsOrigins ?? localSettings.corsOrigins,
   });
-  const scheduler = new TimerScheduler(app, timers, dataDir, logger);
-  const listeners = new ServiceBusListeners(app, serviceBus, hostJson.serviceBus, env, logger);
+  const scheduler = new TimerScheduler(app, timers, dataDir, logger, hostJson.functionTimeoutMs);
+  const listeners = new ServiceBusListeners(
+    app,
+    serviceBus,
+    hostJson.serviceBus,
+    env,
+    logger,
+    hostJson.functionTimeoutMs,
+  );
   try {
     listeners.start();
   } catch (err) {

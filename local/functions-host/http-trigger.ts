@@ -14,6 +14,16 @@
  *   real host.
  * - 500 when the function fails; 204 when it returns no response (the documented default return value
  *   of an HTTP function in Functions 2.x and later).
+ *
+ * Answers of this host only, as application/problem+json (problems.ts), for what the real host answers
+ * with an empty body or not at all:
+ * - 500 InternalError when the function runs past host.json functionTimeout: the status the real host
+ *   gives a timed-out invocation (a fault of the function, not of a dependency, so not 503); `detail`
+ *   names the limit and quotes the invocation id for the log;
+ * - 400 InvalidRequest for a path that is not valid percent-encoded UTF-8 (which no route can match), or
+ *   a request target or Host header that does not make a URL;
+ * - 431 / 408 / 400 for requests the HTTP parser refuses (client-errors.ts). The request line and
+ *   header fields may be 32 KiB together: Kestrel's limit for the header fields in the real host.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -26,7 +36,9 @@ import type {
   RpcNullableString,
   RpcTypedData,
 } from './core-types.js';
-import { HostStartError } from './config.js';
+import { InvalidRequestError, ProblemError } from '../../shared/errors/index.js';
+import { answerClientErrors } from './client-errors.js';
+import { formatTimeSpan, HostStartError } from './config.js';
 import { invokeFunction } from './invoke.js';
 import type { KeyStore } from './keys.js';
 import type { HostLogger } from './log.js';
@@ -35,10 +47,14 @@ import {
   joinRoutePrefix,
   matchRoute,
   parseRouteTemplate,
+  percentEncodingProblem,
   type RouteTemplate,
 } from './routes.js';
+import { sendProblem } from './problems.js';
 
 export const DEFAULT_MAX_REQUEST_BODY_BYTES = 104_857_600;
+/** Request line and header fields together (Node's maxHeaderSize; Kestrel's header limit is 32 KiB). */
+export const MAX_HEADER_BYTES = 32 * 1024;
 
 export interface HttpRoute {
   functionName: string;
@@ -160,6 +176,10 @@ export interface HttpServerOptions {
   host: string;
   port: number;
   maxRequestBodyBytes: number;
+  /** host.json functionTimeout; undefined: no limit. */
+  functionTimeoutMs: number | undefined;
+  /** Origins allowed by CORS (`--cors`, local.settings.json `Host.CORS`); `*` allows any. */
+  corsOrigins?: readonly string[];
 }
 
 export interface RunningHttpServer {
@@ -173,13 +193,48 @@ export interface RunningHttpServer {
 }
 
 export async function startHttpServer(options: HttpServerOptions): Promise<RunningHttpServer> {
-  const { app, routes, keys, logger, maxRequestBodyBytes } = options;
+  const { app, routes, keys, logger, maxRequestBodyBytes, functionTimeoutMs } = options;
 
   async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const method = (req.method ?? 'GET').toUpperCase();
     const rawUrl = req.url ?? '/';
     const rawPath = rawUrl.split('?')[0] ?? '/';
-    const url = new URL(rawUrl, `http://${req.headers.host ?? `${options.host}:${address.port}`}`);
+    const encodingProblem = percentEncodingProblem(rawPath);
+    if (encodingProblem) {
+      req.resume();
+      sendProblem(res, new InvalidRequestError(`The request path is not valid: ${encodingProblem}.`));
+      return;
+    }
+    let url: URL;
+    try {
+      url = new URL(rawUrl, `http://${req.headers.host ?? `${options.host}:${address.port}`}`);
+    } catch {
+      req.resume();
+      sendProblem(
+        res,
+        new InvalidRequestError('The request target and the Host header do not make a valid URL.'),
+      );
+      return;
+    }
+
+    // CORS as Core Tools and the platform answer it, before routes and keys: any method and header of
+    // an allowed origin. A portal on another origin calls the API through it.
+    const origin = typeof req.headers.origin === 'string' ? req.headers.origin : undefined;
+    const cors = options.corsOrigins ?? [];
+    const allowed = origin && (cors.includes('*') ? '*' : cors.includes(origin) ? origin : undefined);
+    if (allowed) {
+      res.setHeader('access-control-allow-origin', allowed);
+      res.setHeader('vary', 'Origin');
+      const preflightMethod = req.headers['access-control-request-method'];
+      if (method === 'OPTIONS' && typeof preflightMethod === 'string') {
+        req.resume();
+        res.setHeader('access-control-allow-methods', preflightMethod);
+        const asked = req.headers['access-control-request-headers'];
+        if (typeof asked === 'string') res.setHeader('access-control-allow-headers', asked);
+        answerEmpty(res, 204);
+        return;
+      }
+    }
 
     if (rawPath === '/' && (method === 'GET' || method === 'HEAD')) {
       res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
@@ -237,7 +292,19 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
       route.fn,
       { inputData: [{ name: route.bindingName, data: { http: httpData } }], triggerMetadata: {} },
       logger,
+      functionTimeoutMs,
     );
+    if (result.timedOut) {
+      sendProblem(
+        res,
+        new ProblemError(
+          'InternalError',
+          `The function '${route.functionName}' did not finish within functionTimeout ` +
+            `(${formatTimeSpan(functionTimeoutMs ?? 0)}) and was abandoned. Quote reference ${result.invocationId}.`,
+        ),
+      );
+      return;
+    }
     if (!result.succeeded) {
       answerEmpty(res, 500);
       return;
@@ -281,7 +348,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
   // Requests whose response is not finished yet; stopping waits for them.
   let active = 0;
   let onIdle: (() => void) | undefined;
-  const server = http.createServer((req, res) => {
+  const server = http.createServer({ maxHeaderSize: MAX_HEADER_BYTES }, (req, res) => {
     active++;
     res.once('close', () => {
       active--;
@@ -295,6 +362,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
       answerEmpty(res, 500);
     });
   });
+  answerClientErrors(server, MAX_HEADER_BYTES);
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) =>
       reject(

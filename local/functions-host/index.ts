@@ -32,6 +32,8 @@ export interface StartFunctionsHostOptions {
   maxRequestBodyBytes?: number;
   /** How long stop() lets invocations in flight finish. Default 10 s. */
   gracePeriodMs?: number;
+  /** Origins allowed by CORS (`--cors`). Default: local.settings.json Host.CORS. */
+  corsOrigins?: string[];
   /** How long to wait for the ready signal. Default 30 s. */
   startTimeoutMs?: number;
   verbose?: boolean;
@@ -67,6 +69,7 @@ export async function startFunctionsHost(options: StartFunctionsHostOptions): Pr
   if (options.host) args.push('--host', options.host);
   if (options.dataDir) args.push('--data-dir', options.dataDir);
   if (options.gracePeriodMs !== undefined) args.push('--grace-ms', String(options.gracePeriodMs));
+  if (options.corsOrigins?.length) args.push('--cors', options.corsOrigins.join(','));
   if (options.verbose) args.push('--verbose');
   const env: Record<string, string | undefined> = { ...process.env, ...options.env };
   if (options.keys?.masterKey) env.FUNCTIONS_LOCAL_MASTER_KEY = options.keys.masterKey;

@@ -3,6 +3,12 @@
  * preInvocation hooks, the handler, postInvocation hooks, then the model converts the result to an RPC
  * response. Each invocation ends with one host line:
  *   Executed 'Functions.<name>' (Succeeded|Failed, Id=<invocationId>, Duration=<n>ms)
+ *
+ * host.json `functionTimeout` bounds the whole of it. Past it the real host fails the invocation
+ * ("Timeout value of … exceeded") and restarts the worker process that ran it. Here the functions run
+ * in the host's own process, which cannot be restarted under the listeners, and JavaScript cannot
+ * cancel a promise: the host stops waiting, fails the invocation (the trigger answers or settles as for
+ * any failure), and says that the function goes on unawaited; what it does afterwards is ignored.
  */
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
@@ -17,11 +23,14 @@ import type {
   RpcLogCategory,
   RpcLogLevel,
 } from './core-types.js';
+import { formatTimeSpan } from './config.js';
 import type { HostLogger } from './log.js';
 
 export interface InvocationResult {
   invocationId: string;
   succeeded: boolean;
+  /** It ran past functionTimeout and was abandoned (it also counts as failed). */
+  timedOut: boolean;
   response: RpcInvocationResponse | undefined;
   error: unknown;
   durationMs: number;
@@ -52,40 +61,87 @@ export function waitForIdle(timeoutMs: number): Promise<boolean> {
   });
 }
 
+type Outcome =
+  | { kind: 'succeeded'; response: RpcInvocationResponse }
+  | { kind: 'failed'; error: unknown }
+  | { kind: 'timedOut' };
+
+/**
+ * Runs one invocation; with `timeoutMs` (host.json functionTimeout), stops waiting for it after that
+ * long. An abandoned invocation no longer counts as running: stopping the host does not wait for it.
+ */
 export async function invokeFunction(
   app: WorkerApp,
   fn: RegisteredFunction,
   request: Omit<RpcInvocationRequest, 'invocationId'>,
   logger: HostLogger,
+  timeoutMs: number | undefined,
 ): Promise<InvocationResult> {
   const invocationId = randomUUID();
   const name = fn.metadata.name;
   const started = performance.now();
   running++;
-  let response: RpcInvocationResponse | undefined;
-  let error: unknown;
-  let failed = false;
-  try {
-    response = await run(
-      app,
-      fn,
-      { ...request, invocationId, functionId: fn.metadata.functionId ?? name },
-      logger,
-    );
-  } catch (err) {
-    failed = true;
-    error = err;
-  } finally {
-    running--;
-    if (running === 0) for (const w of idleWaiters.splice(0)) w();
-  }
-  const durationMs = Math.round(performance.now() - started);
-  logger.info(
-    `Executed 'Functions.${name}' (${failed ? 'Failed' : 'Succeeded'}, Id=${invocationId}, Duration=${durationMs}ms)`,
+  const work: Promise<Outcome> = run(
+    app,
+    fn,
+    { ...request, invocationId, functionId: fn.metadata.functionId ?? name },
+    logger,
+  ).then(
+    (response) => ({ kind: 'succeeded', response }),
+    (error: unknown) => ({ kind: 'failed', error }),
   );
-  if (failed)
-    logger.system('error', `Exception while executing function: Functions.${name}. ${describeError(error)}`);
-  return { invocationId, succeeded: !failed, response, error, durationMs };
+  let timer: NodeJS.Timeout | undefined;
+  const deadline =
+    timeoutMs === undefined
+      ? undefined
+      : new Promise<Outcome>((resolve) => {
+          // setTimeout takes at most 2^31-1 ms (24.8 days); a longer timeout is as good as none.
+          timer = setTimeout(() => resolve({ kind: 'timedOut' }), Math.min(timeoutMs, 2_147_483_647));
+        });
+  const outcome = deadline ? await Promise.race([work, deadline]) : await work;
+  clearTimeout(timer);
+  running--;
+  if (running === 0) for (const w of idleWaiters.splice(0)) w();
+
+  const durationMs = Math.round(performance.now() - started);
+  const succeeded = outcome.kind === 'succeeded';
+  if (outcome.kind === 'timedOut') {
+    const limit = formatTimeSpan(timeoutMs ?? 0);
+    logger.system(
+      'error',
+      `Timeout value of ${limit} exceeded by function 'Functions.${name}' (Id: '${invocationId}'). The invocation is abandoned.`,
+    );
+    void work.then((late) =>
+      logger.system(
+        'warning',
+        `Invocation ${invocationId} of 'Functions.${name}', abandoned at its timeout, ended after ` +
+          `${Math.round(performance.now() - started)}ms (${late.kind === 'succeeded' ? 'Succeeded' : 'Failed'}); its result is ignored.`,
+      ),
+    );
+  }
+  logger.info(
+    `Executed 'Functions.${name}' (${succeeded ? 'Succeeded' : 'Failed'}, Id=${invocationId}, Duration=${durationMs}ms)`,
+  );
+  if (outcome.kind === 'failed') {
+    logger.system(
+      'error',
+      `Exception while executing function: Functions.${name}. ${describeError(outcome.error)}`,
+    );
+  } else if (outcome.kind === 'timedOut') {
+    logger.system(
+      'warning',
+      `A function timeout has occurred. Azure would restart the worker process; this host runs functions ` +
+        `in its own process, so invocation ${invocationId} goes on unawaited until it ends by itself.`,
+    );
+  }
+  return {
+    invocationId,
+    succeeded,
+    timedOut: outcome.kind === 'timedOut',
+    response: outcome.kind === 'succeeded' ? outcome.response : undefined,
+    error: outcome.kind === 'failed' ? outcome.error : undefined,
+    durationMs,
+  };
 }
 
 async function run(

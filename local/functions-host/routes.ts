@@ -373,6 +373,23 @@ function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
+/**
+ * What is wrong with a request path's percent-encoding, or undefined when it decodes: the first `%`
+ * without two hexadecimal digits after it, or the first run of escapes whose bytes are not UTF-8.
+ */
+export function percentEncodingProblem(path: string): string | undefined {
+  for (const m of path.matchAll(/(?:%[0-9A-Fa-f]{2})+|%/g)) {
+    const text = m[0];
+    if (text === '%') {
+      return `'${path.slice(m.index, m.index + 3)}' at offset ${m.index} is not a '%' followed by two hexadecimal digits`;
+    }
+    if (decode(text) === undefined) {
+      return `'${text}' at offset ${m.index} does not decode to UTF-8`;
+    }
+  }
+  return undefined;
+}
+
 function decode(segment: string): string | undefined {
   try {
     return decodeURIComponent(segment);

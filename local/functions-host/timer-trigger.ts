@@ -277,6 +277,8 @@ export class TimerScheduler {
     readonly timers: TimerFunction[],
     dataDir: string,
     readonly logger: HostLogger,
+    /** host.json functionTimeout: a run past it is abandoned, and the schedule goes on. */
+    readonly functionTimeoutMs: number | undefined,
   ) {
     this.#monitor = new ScheduleMonitor(dataDir);
   }
@@ -346,6 +348,7 @@ export class TimerScheduler {
         triggerMetadata: { [timer.bindingName]: { json: JSON.stringify(timerInfo) } },
       },
       this.logger,
+      this.functionTimeoutMs,
     );
     const now = new Date();
     // The occurrence counts as done whether the function succeeded or not, as in the host.

@@ -16,6 +16,7 @@ export {
   type IdentityProviderOptions,
   type IdentityRequestKind,
 } from './server.js';
+export { type DevelopmentUser, type SpaRegistration } from './authorization-code.js';
 export {
   ADMIN_ROLE,
   DEFAULT_AUDIENCE,
@@ -23,6 +24,7 @@ export {
   DEVELOPMENT_PORTAL_APP_ID,
   isTenantId,
   stableUuid,
+  userObjectId,
   type AppTokenOptions,
   type MintOptions,
   type TokenMinter,

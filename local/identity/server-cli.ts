@@ -13,6 +13,8 @@ import {
   DEFAULT_IDENTITY_PORT,
   startIdentityProvider,
   type ClientRegistration,
+  type DevelopmentUser,
+  type SpaRegistration,
 } from './index.js';
 import { parseServiceArgs } from '../process/cli.js';
 
@@ -23,6 +25,8 @@ Options:
   --host <address>     address to listen on (default ${DEFAULT_IDENTITY_HOST})
   --data-dir <dir>     where the signing key is kept (default ${DEFAULT_IDENTITY_DATA_DIR})
   --clients-file <f>   JSON array of { clientId, clientSecret, objectId?, roles? } for client credentials
+  --sign-in-file <f>   JSON { applications: [{ clientId, name?, redirectUris }], users: [{ tenant, upn, name?, roles? }] }
+                       for the development sign-in page (authorization code with PKCE)
   --tls-ca-dir <dir>   serve HTTPS with a certificate from the local CA in <dir> (e.g. .local/certs)
   -h, --help           show this help
 `;
@@ -43,12 +47,35 @@ async function readClients(file: string): Promise<ClientRegistration[]> {
   return parsed as ClientRegistration[];
 }
 
+async function readSignIn(
+  file: string,
+): Promise<{ applications: SpaRegistration[]; users: DevelopmentUser[] }> {
+  const parsed = JSON.parse(await readFile(file, 'utf8')) as {
+    applications?: Partial<SpaRegistration>[];
+    users?: Partial<DevelopmentUser>[];
+  };
+  const strings = (value: unknown) => Array.isArray(value) && value.every((v) => typeof v === 'string');
+  const valid =
+    Array.isArray(parsed.applications) &&
+    parsed.applications.every((a) => typeof a.clientId === 'string' && strings(a.redirectUris)) &&
+    Array.isArray(parsed.users) &&
+    parsed.users.every(
+      (u) =>
+        typeof u.tenant === 'string' &&
+        typeof u.upn === 'string' &&
+        (u.roles === undefined || strings(u.roles)),
+    );
+  if (!valid) throw new Error(`${file} must hold { applications: [...], users: [...] } (see --help).`);
+  return parsed as { applications: SpaRegistration[]; users: DevelopmentUser[] };
+}
+
 async function main(): Promise<void> {
   const { values, port: portFlag } = parseServiceArgs('identity', USAGE, {
     port: { type: 'string' },
     host: { type: 'string' },
     'data-dir': { type: 'string' },
     'clients-file': { type: 'string' },
+    'sign-in-file': { type: 'string' },
     'tls-ca-dir': { type: 'string' },
   });
   const port = portFlag(values.port, DEFAULT_IDENTITY_PORT);
@@ -68,6 +95,7 @@ async function main(): Promise<void> {
     ...(tls ? { tls } : {}),
     dataDir: values['data-dir'] ?? DEFAULT_IDENTITY_DATA_DIR,
     clients: values['clients-file'] ? await readClients(values['clients-file']) : [],
+    ...(values['sign-in-file'] ? await readSignIn(values['sign-in-file']) : {}),
   });
 
   closeOnStop('identity', () => provider.close());

@@ -1,7 +1,8 @@
 /**
- * The development identity provider: per-tenant OIDC discovery, JWKS and a client credentials token
- * endpoint on the paths Microsoft Entra ID v2 uses, so code configured for Entra only needs another
- * base URL (AUTH_ISSUER=http://127.0.0.1:7072/{tenantId}/v2.0).
+ * The development identity provider: per-tenant OIDC discovery, JWKS, a client credentials token
+ * endpoint and, for single-page applications, interactive sign-in (authorization code with PKCE,
+ * authorization-code.ts) on the paths Microsoft Entra ID v2 uses, so code configured for Entra only
+ * needs another base URL (AUTH_ISSUER=http://127.0.0.1:7072/{tenantId}/v2.0).
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -15,6 +16,12 @@ import {
   type TokenMinter,
 } from './tokens.js';
 import { readBody, sendJson } from '../http/messages.js';
+import {
+  AuthorizationCodeFlow,
+  originOf,
+  type DevelopmentUser,
+  type SpaRegistration,
+} from './authorization-code.js';
 import { listenOn } from '../process/ports.js';
 
 export const DEFAULT_IDENTITY_PORT = 7072;
@@ -38,6 +45,10 @@ export interface IdentityProviderOptions {
   /** Where the signing key is kept (e.g. `.local/identity`); without it the key lives in memory. */
   dataDir?: string;
   clients?: ClientRegistration[];
+  /** Single-page applications that may sign users in (authorization code with PKCE). */
+  applications?: SpaRegistration[];
+  /** The users the development sign-in page offers. */
+  users?: DevelopmentUser[];
   /**
    * Serve HTTPS with this certificate (e.g. from local/certs) instead of HTTP. MSAL, and so
    * @azure/identity's ClientSecretCredential, only accepts an https authority.
@@ -80,6 +91,7 @@ export async function startIdentityProvider(opts: IdentityProviderOptions = {}):
   const port = await listenOn(server, opts.port ?? DEFAULT_IDENTITY_PORT, host);
   const baseUrl = `${opts.tls ? 'https' : 'http'}://${urlHost(host)}:${port}`;
   const minter = createTokenMinter(key, baseUrl);
+  const signIn = new AuthorizationCodeFlow(minter, opts.applications ?? [], opts.users ?? []);
 
   server.on('request', (request: IncomingMessage, response: ServerResponse) => {
     handle(request, response).catch((error: unknown) => {
@@ -92,9 +104,28 @@ export async function startIdentityProvider(opts: IdentityProviderOptions = {}):
   async function handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
     const route = matchRoute(pathOf(request));
     if (!route) return sendJson(response, 404, { error: 'not_found' });
-    const allowed = route.kind === 'token' ? 'POST' : 'GET';
-    if (request.method !== allowed && !(allowed === 'GET' && request.method === 'HEAD')) {
-      response.setHeader('Allow', allowed === 'GET' ? 'GET, HEAD' : 'POST');
+    // A registered single-page application's origin may read discovery, keys and tokens (CORS).
+    const origin = signIn.allowedOrigin(originOf(request));
+    if (origin) {
+      response.setHeader('Access-Control-Allow-Origin', origin);
+      response.setHeader('Vary', 'Origin');
+    }
+    const allowed =
+      route.kind === 'token' ? ['POST'] : route.kind === 'authorize' ? ['GET', 'POST'] : ['GET'];
+    if (request.method === 'OPTIONS' && origin) {
+      const asked = request.headers['access-control-request-headers'];
+      response.writeHead(204, {
+        'Access-Control-Allow-Methods': allowed.join(', '),
+        ...(asked ? { 'Access-Control-Allow-Headers': asked } : {}),
+        'Access-Control-Max-Age': '600',
+      });
+      return void response.end();
+    }
+    if (!allowed.includes(request.method ?? '') && !(allowed.includes('GET') && request.method === 'HEAD')) {
+      response.setHeader(
+        'Allow',
+        allowed.includes('GET') ? [...allowed, 'HEAD'].join(', ') : allowed.join(', '),
+      );
       return sendJson(response, 405, { error: 'method_not_allowed' });
     }
     switch (route.kind) {
@@ -109,15 +140,18 @@ export async function startIdentityProvider(opts: IdentityProviderOptions = {}):
           { keys: [key.publicJwk] },
           { 'Cache-Control': 'max-age=86400, private' },
         );
-      case 'authorize':
-        return sendJson(response, 400, {
-          error: 'unsupported_response_type',
-          error_description:
-            'The development identity provider has no interactive sign-in: use `npm run token` for user tokens.',
-        });
+      case 'authorize': {
+        let params = new URL(request.url ?? '/', baseUrl).searchParams;
+        if (request.method === 'POST') {
+          const body = await readBody(request, MAX_FORM_BYTES);
+          if (body === undefined) return sendJson(response, 413, { error: 'invalid_request' });
+          params = new URLSearchParams(body.toString('utf8'));
+        }
+        return signIn.authorize(response, route.tenant, params, pathOf(request));
+      }
       case 'token':
         counts.token++;
-        return issueClientCredentialsToken(request, response, route.tenant, minter, clients);
+        return issueToken(request, response, route.tenant, minter, clients, signIn);
     }
   }
 
@@ -164,15 +198,16 @@ function discoveryDocument(issuer: string, baseUrl: string, tenant: string): Rec
     token_endpoint: `${oauth}/token`,
     token_endpoint_auth_methods_supported: ['client_secret_post', 'client_secret_basic'],
     jwks_uri: `${baseUrl}/${tenant}/discovery/v2.0/keys`,
-    response_modes_supported: ['query', 'fragment', 'form_post'],
+    response_modes_supported: ['query', 'fragment'],
     subject_types_supported: ['pairwise'],
     id_token_signing_alg_values_supported: [SIGNING_ALGORITHM],
-    response_types_supported: ['code', 'id_token', 'code id_token', 'id_token token'],
+    response_types_supported: ['code'],
     scopes_supported: ['openid', 'profile', 'email', 'offline_access'],
-    grant_types_supported: ['client_credentials'],
+    grant_types_supported: ['authorization_code', 'refresh_token', 'client_credentials'],
+    code_challenge_methods_supported: ['S256'],
     issuer,
     request_uri_parameter_supported: false,
-    // Advertised because OIDC clients (MSAL among them) require it; it answers with an OAuth error.
+    // The development sign-in page (authorization-code.ts).
     authorization_endpoint: `${oauth}/authorize`,
     claims_supported: [
       'sub',
@@ -192,13 +227,18 @@ function discoveryDocument(issuer: string, baseUrl: string, tenant: string): Rec
   };
 }
 
-/** OAuth 2.0 client credentials grant (RFC 6749 §4.4) with Entra's `{resource}/.default` scope. */
-async function issueClientCredentialsToken(
+/**
+ * The token endpoint: the authorization code and refresh token grants of single-page applications
+ * (authorization-code.ts), and the client credentials grant (RFC 6749 §4.4) with Entra's
+ * `{resource}/.default` scope.
+ */
+async function issueToken(
   request: IncomingMessage,
   response: ServerResponse,
   tenant: string,
   minter: TokenMinter,
   clients: ReadonlyMap<string, ClientRegistration>,
+  signIn: AuthorizationCodeFlow,
 ): Promise<void> {
   const oauthError = (status: number, error: string, description: string, headers?: Record<string, string>) =>
     sendJson(response, status, { error, error_description: description }, { ...noStore, ...headers });
@@ -213,8 +253,13 @@ async function issueClientCredentialsToken(
 
   const grantType = form.get('grant_type');
   if (!grantType) return oauthError(400, 'invalid_request', 'The grant_type parameter is missing.');
+  if (await signIn.redeem(response, tenant, form, originOf(request))) return;
   if (grantType !== 'client_credentials') {
-    return oauthError(400, 'unsupported_grant_type', 'Only the client_credentials grant is supported.');
+    return oauthError(
+      400,
+      'unsupported_grant_type',
+      'Only the authorization_code, refresh_token and client_credentials grants are supported.',
+    );
   }
 
   const basic = basicCredentials(request.headers.authorization);

@@ -54,11 +54,29 @@ export interface AppTokenOptions {
   lifetimeSeconds?: number;
 }
 
+/** An OpenID Connect ID token for a signed-in user, as Entra ID v2 issues it to the client. */
+export interface IdTokenOptions {
+  tenant: string;
+  upn: string;
+  name?: string;
+  /** The client it is issued to (`aud`). */
+  clientId: string;
+  /** The authorization request's nonce, echoed so that the client can bind the token to its request. */
+  nonce?: string;
+  roles?: string[];
+}
+
 export interface TokenMinter {
   /** The issuer of a tenant: `{baseUrl}/{tenant}/v2.0`. */
   issuer(tenant: string): string;
   mintToken(opts: MintOptions): Promise<string>;
   mintAppToken(opts: AppTokenOptions): Promise<string>;
+  mintIdToken(opts: IdTokenOptions): Promise<string>;
+}
+
+/** The object id of a user: derived from tenant and UPN, so a user always has the same one. */
+export function userObjectId(tenant: string, upn: string): string {
+  return stableUuid(`user\n${tenant}\n${upn.toLowerCase()}`);
 }
 
 /** Whether `tenant` is a valid tenant id (the one pattern, docs/wire.md). */
@@ -94,7 +112,7 @@ export function createTokenMinter(key: SigningKey, baseUrl: string): TokenMinter
       const iss = opts.issuer ?? issuer(opts.tenant);
       assertTenant(opts.tenant);
       if (!opts.upn && !opts.oid) throw new TypeError('A user token needs a upn or an oid.');
-      const oid = opts.oid ?? stableUuid(`user\n${opts.tenant}\n${opts.upn!.toLowerCase()}`);
+      const oid = opts.oid ?? userObjectId(opts.tenant, opts.upn!);
       const appId = opts.appId ?? DEVELOPMENT_PORTAL_APP_ID;
       const nbf = Math.floor((opts.notBefore?.getTime() ?? Date.now()) / 1000);
       const claims: JWTPayload = {
@@ -130,6 +148,22 @@ export function createTokenMinter(key: SigningKey, baseUrl: string): TokenMinter
         ...(opts.roles?.length ? { roles: [...opts.roles] } : {}),
       };
       return sign(claims, Math.floor(Date.now() / 1000), opts.lifetimeSeconds ?? DEFAULT_LIFETIME_SECONDS);
+    },
+
+    async mintIdToken(opts) {
+      const oid = userObjectId(opts.tenant, opts.upn);
+      const claims: JWTPayload = {
+        iss: issuer(opts.tenant),
+        aud: opts.clientId,
+        sub: pairwiseSubject(oid, opts.clientId),
+        oid,
+        tid: opts.tenant,
+        preferred_username: opts.upn,
+        ...(opts.name ? { name: opts.name } : {}),
+        ...(opts.nonce ? { nonce: opts.nonce } : {}),
+        ...(opts.roles?.length ? { roles: [...opts.roles] } : {}),
+      };
+      return sign(claims, Math.floor(Date.now() / 1000), DEFAULT_LIFETIME_SECONDS);
     },
   };
 }

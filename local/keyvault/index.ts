@@ -6,16 +6,19 @@
  * Layout: http/ (server, auth, routes, errors, admin endpoint), keys/ (the vault's keys and their
  * stores), crypto/ (key material and operations), rbac/ (roles and assignments), throttle/.
  */
+import { randomBytes } from 'node:crypto';
 import { ensureLocalCa, issueServerCertificate } from '../certs/index.js';
 import { createAuthenticator } from './http/auth.js';
 import { MAX_PAGE_SIZE } from './http/keys-api.js';
 import { startServer } from './http/server.js';
-import { createTrustedFetch } from './http/trusted-fetch.js';
+import { RequestStats } from './http/request-stats.js';
+import { createTrustedFetch } from '../entra/trusted-fetch.js';
+import { BACKUP_KEY_BYTES, loadOrCreateBackupKey, parseBackupKey } from './keys/backup-key.js';
 import { FileKeyStore } from './keys/file-store.js';
 import { MemoryKeyStore } from './keys/memory-store.js';
 import type { KeyStore } from './keys/store.js';
 import { KeyVault } from './keys/vault.js';
-import { RoleAssignments, type RoleAssignment, type RoleAssignmentInput } from './rbac/assignments.js';
+import { VaultRoleAssignments, type RoleAssignment, type RoleAssignmentInput } from './rbac/assignments.js';
 import { ThrottleLimiter, type ThrottleOptions } from './throttle/limiter.js';
 
 export { ROLES, DataAction, type RoleDefinition } from './rbac/roles.js';
@@ -65,6 +68,11 @@ export interface KeyVaultEmulatorOptions {
    * iterates without asking for a page size.
    */
   pageSize?: number;
+  /**
+   * The key that seals key backups, base64 of 32 bytes: emulators given the same one restore each
+   * other's backups. Default: `<dataDir>/backup-key` (created once), or a new one per start in memory.
+   */
+  backupKey?: string;
   /** Soft-delete retention, 7 to 90 days. Default 90. */
   softDeleteRetentionDays?: number;
   /** Timeout of each request to the issuer. Default 5 s. */
@@ -108,8 +116,13 @@ export async function startKeyVaultEmulator(
   const { certPem, keyPem } = issueServerCertificate(ca, { hosts });
 
   const dataDir = options.inMemory ? undefined : (options.dataDir ?? DEFAULT_KEYVAULT_DATA_DIR);
+  const backupKey = options.backupKey
+    ? parseBackupKey(options.backupKey, 'backupKey')
+    : dataDir
+      ? await loadOrCreateBackupKey(dataDir)
+      : randomBytes(BACKUP_KEY_BYTES);
   const store: KeyStore = dataDir ? await FileKeyStore.open(dataDir) : new MemoryKeyStore();
-  const roleAssignments = new RoleAssignments(options.roleAssignments ?? []);
+  const roleAssignments = new VaultRoleAssignments(options.roleAssignments ?? []);
   const throttle =
     options.throttle === undefined || options.throttle === false
       ? undefined
@@ -125,12 +138,13 @@ export async function startKeyVaultEmulator(
       host,
       port: options.port ?? DEFAULT_KEYVAULT_PORT,
       tls: { cert: certPem, key: keyPem },
-      vault: new KeyVault(store, retentionDays),
+      vault: new KeyVault(store, retentionDays, backupKey),
       authenticator,
       roleAssignments,
       administrators: new Set((options.administrators ?? []).map((oid) => oid.toLowerCase())),
       ...(throttle ? { throttle } : {}),
       pageSize,
+      stats: new RequestStats(),
       logError: options.logError ?? ((message) => console.error(message)),
     });
   } catch (error) {

@@ -1,8 +1,10 @@
 /**
- * `node dist/local/servicebus/cli.js [--amqp-port N] [--management-port N] [--config file] [--certs-dir D]
- * [--host H]`: run the Service Bus emulator until SIGINT/SIGTERM or until the parent process goes away.
+ * `node dist/local/servicebus/cli.js [--amqp-port N] [--amqps-port N] [--management-port N] [--config file]
+ * [--certs-dir D] [--host H] [--issuer URL] [--role-assignments file.json]`: run the Service Bus emulator until SIGINT/SIGTERM or until the
+ * parent process goes away.
  */
 import { parseArgs } from 'node:util';
+import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { closeOnStop } from '../process/child.js';
 import { startServiceBusEmulator } from './index.js';
@@ -21,28 +23,42 @@ async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       'amqp-port': { type: 'string' },
+      'amqps-port': { type: 'string' },
       'management-port': { type: 'string' },
       config: { type: 'string' },
       'certs-dir': { type: 'string' },
       host: { type: 'string' },
+      issuer: { type: 'string' },
+      'role-assignments': { type: 'string' },
     },
     strict: true,
   });
   const certsDir = resolve(values['certs-dir'] ?? '.local/certs');
   const emulator = await startServiceBusEmulator({
     amqpPort: port(values['amqp-port'], 'amqp-port', 5672),
+    ...(values['amqps-port'] !== undefined
+      ? { amqpsPort: port(values['amqps-port'], 'amqps-port', 5671) }
+      : {}),
     managementPort: port(values['management-port'], 'management-port', 5443),
     host: values.host ?? '127.0.0.1',
     certsDir,
     configFile: values.config ? resolve(values.config) : undefined,
+    ...(values.issuer ? { issuer: values.issuer } : {}),
+    // A JSON array of { principalId, role, scope }: Entra ID identities' Service Bus data roles.
+    ...(values['role-assignments']
+      ? { roleAssignments: JSON.parse(await readFile(resolve(values['role-assignments']), 'utf8')) as [] }
+      : {}),
   });
   const lines = [
     'Service Bus emulator',
     `  AMQP 1.0        amqp://${emulator.host}:${emulator.amqpPort} (plain TCP, UseDevelopmentEmulator=true)`,
-    `  management API  https://${emulator.managementNamespace} (also TLS on the AMQP port)`,
+    `  AMQPS           amqps://${emulator.amqpsNamespace} (TLS, as Azure; no UseDevelopmentEmulator)`,
+    `  management API  https://${emulator.managementNamespace} (also TLS on both AMQP ports)`,
     `  namespace       ${emulator.namespaceName}`,
+    `  Entra ID        ${emulator.issuer ? `tokens of ${emulator.issuer} (jwt on $cbs, Bearer on management)` : 'not accepted (no --issuer): SAS only'}`,
     `  local CA        ${emulator.caPath}  (callers set NODE_EXTRA_CA_CERTS to it)`,
     `  connection      ${emulator.connectionString}`,
+    `  AMQPS connection ${emulator.amqpsConnectionString}`,
     '  messages are kept in memory only: a restart loses them',
     ...emulator.warnings.map((warning) => `  warning: ${warning}`),
   ];
@@ -52,6 +68,8 @@ async function main(): Promise<void> {
     ready: true,
     connectionString: emulator.connectionString,
     amqpPort: emulator.amqpPort,
+    amqpsPort: emulator.amqpsPort,
+    amqpsConnectionString: emulator.amqpsConnectionString,
     managementPort: emulator.managementPort,
   });
 

@@ -2,10 +2,13 @@
  * The demo tenant of `npm start`: enabled through the real admin route (as an operator would), then
  * the reference agent configured with what enabling returned. The Service Bus emulator keeps nothing
  * across restarts, so each start disables and re-enables the tenant: new SAS keys and key versions.
+ *
+ * The agent connects as production agents do, with AMQP over TLS: its connection strings name the
+ * emulator's AMQPS endpoint and not `UseDevelopmentEmulator=true` (the function app keeps plain AMQP).
  */
 import path from 'node:path';
 import { writeFile, mkdir } from 'node:fs/promises';
-import { DEMO_TENANT, demoAgentConfigFile } from '../../agent/demo-config.js';
+import { DEMO_TENANT, DEMO_USER_PASSWORD, demoAgentConfigFile } from '../../agent/demo-config.js';
 import { openOfflineMinter } from '../identity/index.js';
 import { DEV_IDENTITIES, SERVICE_TENANT } from './identities.js';
 
@@ -14,8 +17,21 @@ export interface DemoTenantInputs {
   identityUrl: string;
   identityDataDir: string;
   vaultUri: string;
+  /** The Service Bus emulator's AMQPS endpoint, `sb://host:port/`: where the agent connects. */
+  serviceBusAmqpsEndpoint: string;
   caPath: string;
   dataDir: string;
+  /** More users for the directory, `user-1@{tenant}.test` …: a benchmark's population. Default 0. */
+  generatedUsers?: number;
+}
+
+/** The same connection string on the AMQPS endpoint: TLS, as in Azure, instead of the plain port. */
+export function overAmqps(connectionString: string, amqpsEndpoint: string): string {
+  return connectionString
+    .split(';')
+    .filter((part) => part !== '' && !/^\s*UseDevelopmentEmulator\s*=/i.test(part))
+    .map((part) => (/^\s*Endpoint\s*=/i.test(part) ? `Endpoint=${amqpsEndpoint}` : part))
+    .join(';');
 }
 
 async function call(method: string, url: string, token: string): Promise<Response> {
@@ -49,8 +65,8 @@ export async function provisionDemoTenant(inputs: DemoTenantInputs): Promise<str
   await mkdir(agentDir, { recursive: true });
   const file = path.join(agentDir, `${DEMO_TENANT}.json`);
   const config = demoAgentConfigFile({
-    requestsConnectionString: body.agentConnectionStrings.listen,
-    repliesConnectionString: body.agentConnectionStrings.send,
+    requestsConnectionString: overAmqps(body.agentConnectionStrings.listen, inputs.serviceBusAmqpsEndpoint),
+    repliesConnectionString: overAmqps(body.agentConnectionStrings.send, inputs.serviceBusAmqpsEndpoint),
     vaultUrl: inputs.vaultUri,
     credential: {
       tenantId: SERVICE_TENANT,
@@ -61,6 +77,13 @@ export async function provisionDemoTenant(inputs: DemoTenantInputs): Promise<str
     caCertificateFile: inputs.caPath,
     stateDirectory: path.join(agentDir, 'state'),
   });
+  const directory = config.directory as { users: object[] };
+  for (let i = 1; i <= (inputs.generatedUsers ?? 0); i++) {
+    directory.users.push({
+      userPrincipalName: `user-${i}@${DEMO_TENANT}.test`,
+      password: DEMO_USER_PASSWORD,
+    });
+  }
   // The file holds the agent's SAS keys: readable by this user only.
   await writeFile(file, JSON.stringify(config, null, 2), { mode: 0o600 });
   return file;

@@ -45,7 +45,18 @@ export interface RouteContract<
   responses: Record<number, ResponseContract>;
   /** Problem codes this route can answer with, besides the ones every route has. */
   problems?: readonly string[];
+  /**
+   * How long the route may take to answer, every dependency call included (default
+   * DEFAULT_ROUTE_BUDGET_MS). The password routes and the operation's long poll take theirs from the
+   * synchronous wait and the requested wait instead (shared/operations).
+   */
+  budgetMs?: number;
 }
+
+/** What a route that reads or writes a few rows may take, stalls included: a few seconds. */
+export const DEFAULT_ROUTE_BUDGET_MS = 5_000;
+/** The admin routes that create or roll keys and queues: several Key Vault and Service Bus calls. */
+export const ADMIN_CHANGE_BUDGET_MS = 30_000;
 
 export function defineRoute<
   P extends z.ZodType,

@@ -1,6 +1,7 @@
 /** The HTTP API contract: the routes, their schemas and the OpenAPI document made of them. */
 export {
   apiRoutes,
+  auditRoute,
   changeMyPasswordRoute,
   disableWritebackRoute,
   enableWritebackRoute,
@@ -22,6 +23,7 @@ export {
   type AgentCredentialsView,
   type KeyRolloverView,
   TenantId,
+  UserPrincipalName,
   type WritebackConfiguration,
 } from './schemas.js';
-export { requiresToken, type RouteAccess, type RouteContract } from './contract.js';
+export { DEFAULT_ROUTE_BUDGET_MS, requiresToken, type RouteAccess, type RouteContract } from './contract.js';

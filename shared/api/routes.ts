@@ -4,8 +4,10 @@
  */
 import { z } from 'zod';
 import { ADMIN_ROLE } from '../domain/index.js';
-import { defineRoute, type RouteContract } from './contract.js';
+import { ADMIN_CHANGE_BUDGET_MS, defineRoute, type RouteContract } from './contract.js';
 import {
+  AuditQuery,
+  AuditTrail,
   CallerIdentity,
   ChangeMyPasswordBody,
   HealthReport,
@@ -70,6 +72,7 @@ export const enableWritebackRoute = defineRoute({
     'configuration (no secrets) when writeback was already enabled.',
   tags: ['tenants'],
   access: { kind: 'role', role: ADMIN_ROLE },
+  budgetMs: ADMIN_CHANGE_BUDGET_MS,
   params: TenantParams,
   responses: {
     200: { description: 'Already enabled: nothing changed.', schema: WritebackConfiguration },
@@ -98,6 +101,7 @@ export const disableWritebackRoute = defineRoute({
     "every version of the tenant's keys is disabled. Idempotent.",
   tags: ['tenants'],
   access: { kind: 'role', role: ADMIN_ROLE },
+  budgetMs: ADMIN_CHANGE_BUDGET_MS,
   params: TenantParams,
   responses: { 200: { description: 'Disabled.', schema: WritebackConfiguration } },
   problems: ['WritebackDisabled'],
@@ -126,6 +130,7 @@ export const rolloverKeysRoute = defineRoute({
     'replaced versions keep working through their grace; the old SAS keys until the agent acknowledges.',
   tags: ['tenants'],
   access: { kind: 'role', role: ADMIN_ROLE },
+  budgetMs: ADMIN_CHANGE_BUDGET_MS,
   params: TenantParams,
   body: RolloverRequest,
   responses: {
@@ -247,6 +252,20 @@ export const getOperationRoute = defineRoute({
   problems: ['NotFound'],
 });
 
+export const auditRoute = defineRoute({
+  name: 'getAudit',
+  method: 'GET',
+  route: 'tenants/{tenantId}/audit',
+  summary:
+    "The tenant's recent audit trail, newest first (role Writeback.Admin): accepted password operations, " +
+    'refused attempts and admin actions (enable, disable, key rollover), from at most the last 90 days. Never a secret.',
+  tags: ['tenants'],
+  access: { kind: 'role', role: ADMIN_ROLE },
+  params: TenantParams,
+  query: AuditQuery,
+  responses: { 200: { description: 'The entries.', schema: AuditTrail } },
+});
+
 export const apiRoutes: readonly RouteContract[] = [
   healthRoute,
   openApiRoute,
@@ -262,4 +281,5 @@ export const apiRoutes: readonly RouteContract[] = [
   resetUserPasswordRoute,
   unlockUserRoute,
   getOperationRoute,
+  auditRoute,
 ];

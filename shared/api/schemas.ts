@@ -389,5 +389,50 @@ export const OperationStatus = z
   })
   .meta({ id: 'OperationStatus' });
 
+// ---- audit trail -------------------------------------------------------------------------------
+
+export const AuditQuery = z.object({
+  top: z.coerce
+    .number()
+    .int('must be a whole number')
+    .min(1)
+    .max(200)
+    .optional()
+    .meta({ description: 'How many entries, newest first (1-200, default 50).' }),
+});
+
+export const AuditEntry = z
+  .object({
+    at: Timestamp.meta({ description: 'When it was asked for (an operation) or happened (an audit row).' }),
+    source: z.enum(['operation', 'audit']).meta({
+      description:
+        "operation: an accepted password operation's own row; audit: an admin action or a refusal.",
+    }),
+    action: z.string().meta({
+      description:
+        'PasswordReset, PasswordChange, AccountUnlock, WritebackEnabled, WritebackDisabled or KeyRolledOver.',
+    }),
+    outcome: z.string().meta({ description: 'pending, succeeded, failed, expired or refused.' }),
+    actor: Actor,
+    target: z.string().meta({ description: 'The user (upn:… or sid:…) or the tenant configuration.' }),
+    route: z.string().optional().meta({ description: 'self or admin.' }),
+    operationId: z.string().optional(),
+    completedAt: Timestamp.optional(),
+    code: z.string().optional().meta({ description: 'The problem code of a failure or refusal.' }),
+    reason: z.string().optional().meta({ description: 'For PasswordPolicy: the rule that failed.' }),
+    flags: z.array(z.string()).optional(),
+    previousVersion: z.string().optional().meta({ description: 'A rollover: the replaced key version.' }),
+    newVersion: z.string().optional(),
+    note: z.string().optional(),
+  })
+  .meta({ id: 'AuditEntry', description: 'One entry of the audit trail; never a secret.' });
+
+export const AuditTrail = z
+  .object({
+    entries: z.array(AuditEntry).meta({ description: 'Newest first.' }),
+    from: Timestamp.meta({ description: 'The start of the time window read (at most 90 days back).' }),
+  })
+  .meta({ id: 'AuditTrail' });
+
 /** Unlock takes no body: none, or an empty JSON object; anything else is refused, not ignored. */
 export const NoBody = z.strictObject({}).optional().meta({ id: 'NoBody', description: 'No body, or {}.' });

@@ -1,6 +1,7 @@
 /** The authenticated caller of an HTTP function, as its verified token describes it. */
+import { UserPrincipalName } from '../api/index.js';
 import { ForbiddenError, UnauthenticatedError } from '../errors/index.js';
-import type { UserIdentifier } from '../domain/index.js';
+import { SID_PATTERN, type UserIdentifier } from '../domain/index.js';
 
 export interface Caller {
   /** `tid`: always equal to the route's tenant id. */
@@ -29,11 +30,24 @@ export function requireRole(caller: Caller, role: string): void {
 
 /**
  * The on-premises user a `me/` route acts on (docs/api.md): the SID if the token carries one (it
- * survives renames), else the UPN. A token with neither (an application's) cannot use those routes.
+ * survives renames), else the UPN. A token with neither (an application's) cannot use those routes,
+ * nor can one whose claim is not a SID or a UPN: the request envelope could not carry it.
  */
 export function onPremisesUserOf(caller: Caller): UserIdentifier {
-  if (caller.onPremisesSid) return { kind: 'sid', value: caller.onPremisesSid };
-  if (caller.upn) return { kind: 'upn', value: caller.upn };
+  if (caller.onPremisesSid) {
+    if (!SID_PATTERN.test(caller.onPremisesSid)) {
+      throw new UnauthenticatedError("The token's onprem_sid is not a security identifier (S-1-…).");
+    }
+    return { kind: 'sid', value: caller.onPremisesSid };
+  }
+  if (caller.upn) {
+    if (!UserPrincipalName.safeParse(caller.upn).success) {
+      throw new UnauthenticatedError(
+        "The token's upn is not a user principal name (name@suffix, at most 1024 bytes).",
+      );
+    }
+    return { kind: 'upn', value: caller.upn };
+  }
   throw new UnauthenticatedError(
     'The token identifies no on-premises user: it has neither onprem_sid nor upn.',
   );

@@ -6,6 +6,7 @@
  * first decoded without trust to learn `tid`; the signature, issuer, audience and lifetime are then
  * verified with that tenant's keys, and only then is `tid` compared with the route's tenant.
  */
+import { createHash } from 'node:crypto';
 import { RETRY_AFTER_SECONDS } from '../domain/index.js';
 import {
   createRemoteJWKSet,
@@ -50,6 +51,13 @@ const DEFAULT_FETCH_TIMEOUT_MS = 5_000;
 const UNKNOWN_TENANT_CACHE_MS = 60_000;
 /** Bound on cached issuers: tenant ids come from callers, so the cache must not grow without limit. */
 const MAX_CACHED_ISSUERS = 1_000;
+/**
+ * A token that verified is remembered by its SHA-256 for this long at most (never past its `exp`), so a
+ * portal that sends the same token with every call pays for one signature check, not one per call.
+ * Only tokens that passed every check are remembered; the route's tenant is compared on every call.
+ */
+const VERIFIED_TOKEN_CACHE_MS = 5 * 60_000;
+const MAX_VERIFIED_TOKENS = 10_000;
 
 const DiscoveryDocument = z.object({
   issuer: z.string(),
@@ -71,6 +79,22 @@ export function createTokenValidator(opts: TokenValidatorOptions): TokenValidato
   const discoveryCacheMs = opts.discoveryCacheMs ?? DEFAULT_DISCOVERY_CACHE_MS;
   const fetchTimeoutMs = opts.fetchTimeoutMs ?? DEFAULT_FETCH_TIMEOUT_MS;
   const issuers = new Map<string, IssuerEntry>();
+  const verified = new Map<string, { until: number; payload: JWTPayload }>();
+
+  function remembered(digest: string, now: number): JWTPayload | undefined {
+    const entry = verified.get(digest);
+    if (!entry) return undefined;
+    if (entry.until > now) return entry.payload;
+    verified.delete(digest);
+    return undefined;
+  }
+
+  function remember(digest: string, payload: JWTPayload, now: number): void {
+    const until = Math.min(now + VERIFIED_TOKEN_CACHE_MS, (payload.exp ?? 0) * 1000);
+    if (until <= now) return;
+    verified.set(digest, { until, payload });
+    if (verified.size > MAX_VERIFIED_TOKENS) verified.delete(verified.keys().next().value!);
+  }
 
   /** The verification keys of `issuer`, from a cached discovery document (one fetch at a time). */
   function keysOf(issuer: string): Promise<IssuerKeys> {
@@ -136,6 +160,9 @@ export function createTokenValidator(opts: TokenValidatorOptions): TokenValidato
   return {
     async authenticate(authorizationHeader, routeTenantId) {
       const token = bearerTokenOf(authorizationHeader);
+      const digest = createHash('sha256').update(token).digest('base64url');
+      const known = remembered(digest, Date.now());
+      if (known) return callerOf(known, routeTenantId);
 
       let unverified: JWTPayload;
       try {
@@ -162,15 +189,22 @@ export function createTokenValidator(opts: TokenValidatorOptions): TokenValidato
       } catch (error) {
         throw verificationProblem(error);
       }
-      if (payload.tid !== routeTenantId) {
-        throw new ForbiddenError('The token was issued for another tenant than the one in the route.');
-      }
-      if (typeof payload.oid !== 'string' || !payload.oid) {
-        throw new UnauthenticatedError('The token has no valid object id (oid).');
-      }
-      return callerFrom(routeTenantId, payload.oid, payload);
+      const caller = callerOf(payload, routeTenantId);
+      remember(digest, payload, Date.now());
+      return caller;
     },
   };
+}
+
+/** The caller of a verified token, on a route of `routeTenantId`. */
+function callerOf(payload: JWTPayload, routeTenantId: string): Caller {
+  if (payload.tid !== routeTenantId) {
+    throw new ForbiddenError('The token was issued for another tenant than the one in the route.');
+  }
+  if (typeof payload.oid !== 'string' || !payload.oid) {
+    throw new UnauthenticatedError('The token has no valid object id (oid).');
+  }
+  return callerFrom(routeTenantId, payload.oid, payload);
 }
 
 function bearerTokenOf(header: string | null | undefined): string {

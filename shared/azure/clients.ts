@@ -27,6 +27,26 @@ import {
 } from '@azure/identity';
 import type { Environment } from '../config/index.js';
 import { ConfigurationError } from '../errors/index.js';
+import type { CommonClientOptions } from '@azure/core-client';
+import { deadlinePolicy } from './deadline-policy.js';
+
+/**
+ * What every HTTP client of the app gets: requests end by their call's deadline, and the policy, not
+ * the SDK, decides what is sent again (deadline-policy.ts).
+ */
+const DEADLINE_OPTIONS = {
+  retryOptions: { maxRetries: 0 },
+  additionalPolicies: [{ policy: deadlinePolicy(), position: 'perCall' as const }],
+};
+
+/** `options` with the deadline policy added to its own policies (which it keeps). */
+function withDeadlines<T extends CommonClientOptions>(options: T): T {
+  return {
+    ...DEADLINE_OPTIONS,
+    ...options,
+    additionalPolicies: [...DEADLINE_OPTIONS.additionalPolicies, ...(options.additionalPolicies ?? [])],
+  };
+}
 
 /** The identity-based connection of the Key Vault client (`KEYVAULT__clientId` selects a user-assigned identity). */
 export const KEY_VAULT_CONNECTION = 'KEYVAULT';
@@ -85,13 +105,13 @@ export function serviceBusAdministrationClientFromSettings(
   options: ServiceBusAdministrationClientOptions = {},
 ): ServiceBusAdministrationClient {
   const connectionString = env[connectionName];
-  if (connectionString) return new ServiceBusAdministrationClient(connectionString, options);
+  if (connectionString) return new ServiceBusAdministrationClient(connectionString, withDeadlines(options));
   const namespace = env[`${connectionName}__fullyQualifiedNamespace`];
   if (namespace) {
     return new ServiceBusAdministrationClient(
       namespace,
       credentialFromSettings(connectionName, env),
-      options,
+      withDeadlines(options),
     );
   }
   throw new ConfigurationError(
@@ -156,17 +176,20 @@ export function keyClientFromSettings(
     );
   }
   const inAzure = host.toLowerCase().endsWith('.vault.azure.net');
-  return new KeyClient(vaultUri, credentialFromSettings(KEY_VAULT_CONNECTION, env), {
-    ...(inAzure ? {} : { disableChallengeResourceVerification: true }),
-    ...options,
-  });
+  return new KeyClient(
+    vaultUri,
+    credentialFromSettings(KEY_VAULT_CONNECTION, env),
+    withDeadlines({ ...(inAzure ? {} : { disableChallengeResourceVerification: true }), ...options }),
+  );
 }
 
 /** Table endpoints over plain http are only acceptable on loopback (Azurite). */
 function tableOptions(endpoint: string): TableServiceClientOptions {
   const url = new URL(endpoint);
   const loopback = ['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname);
-  return { allowInsecureConnection: url.protocol === 'http:' && loopback };
+  return withDeadlines<TableServiceClientOptions>({
+    allowInsecureConnection: url.protocol === 'http:' && loopback,
+  });
 }
 
 function tableEndpointOf(connectionString: string): string {

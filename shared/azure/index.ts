@@ -14,5 +14,10 @@ export {
   serviceBusEndpointFromSettings,
   tableClientFromSettings,
 } from './clients.js';
-export { callDependency } from './call-dependency.js';
+export {
+  callDependency,
+  DEPENDENCY_CALL_CAP_MS,
+  DependencyTimeout,
+  dependencySignal,
+} from './call-dependency.js';
 export { tableCreator } from './tables.js';

@@ -24,4 +24,5 @@ export {
   type PolicyReason,
   type ProblemCode,
 } from './problems.js';
-export { OPERATION_ID_PATTERN, RETRY_AFTER_SECONDS, UUID_PATTERN } from './identifiers.js';
+export { OPERATION_ID_PATTERN, RETRY_AFTER_SECONDS, SID_PATTERN, UUID_PATTERN } from './identifiers.js';
+export { currentDeadline, Deadline, withinBudget, withinDeadline } from './deadline.js';

@@ -22,6 +22,9 @@ export const PROBLEM_CATALOGUE = {
   RateLimited: { status: 429, title: 'Too many attempts' },
   ServiceUnavailable: { status: 503, title: 'A dependency is unavailable' },
   InternalError: { status: 500, title: 'Internal error' },
+  // Answered by the local Functions host about the request itself, before any function runs.
+  RequestTimeout: { status: 408, title: 'The request did not arrive in time' },
+  RequestHeadersTooLarge: { status: 431, title: 'The request headers are too large' },
 } as const satisfies Record<string, { status: number; title: string }>;
 
 export type ProblemCode = keyof typeof PROBLEM_CATALOGUE;

@@ -5,7 +5,13 @@
 import type { HttpFunctionOptions, HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import type { z } from 'zod';
 import { InvalidRequestError } from '../errors/index.js';
-import { requiresToken, type RouteAccess, type RouteContract } from '../api/index.js';
+import {
+  DEFAULT_ROUTE_BUDGET_MS,
+  requiresToken,
+  type RouteAccess,
+  type RouteContract,
+} from '../api/index.js';
+import { withinBudget } from '../domain/index.js';
 import { defaultTokenValidator, requireRole, type Caller } from '../auth/index.js';
 import { problemResponse } from './problem.js';
 import { telemetry } from '../telemetry/index.js';
@@ -89,6 +95,12 @@ async function readJsonBody(request: HttpRequest): Promise<unknown> {
 }
 
 /**
+ * A portal on another origin may read only the response headers listed here (CORS), and Azure's
+ * platform CORS lists none: a 202's Location and a 429's or 503's Retry-After are for the portal too.
+ */
+const EXPOSED_HEADERS = 'Location, Retry-After';
+
+/**
  * `app.http` options for a contract. Bearer routes use the process-wide token validator unless one is
  * given; it is built here, at registration, so a bad AUTH_* setting stops the app at start-up.
  */
@@ -113,7 +125,13 @@ export function httpTrigger<
     handler: async (request, context) => {
       const started = performance.now();
       const traceparent = traceparentOf(request.headers.get('traceparent'));
-      const response = await respond(request, context, traceparent);
+      // Every dependency call of the request, the token's keys included, ends by the route's deadline.
+      const answered = await withinBudget(contract.budgetMs ?? DEFAULT_ROUTE_BUDGET_MS, () =>
+        respond(request, context, traceparent),
+      );
+      const headers = new Headers(answered.headers);
+      headers.set('access-control-expose-headers', EXPOSED_HEADERS);
+      const response: HttpResponseInit = { ...answered, headers };
       // Requests are reported by their route template: path values (UPNs) and queries never are.
       const body = response.jsonBody as { operationId?: unknown } | undefined;
       telemetry().trackRequest({

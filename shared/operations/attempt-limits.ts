@@ -3,12 +3,17 @@
  * every operation counts against its target user and its tenant, and a change also against the
  * user's change attempts, which is what stops guessing of currentPassword.
  */
-import type { RateLimit, RateLimitCheck, RateLimiter } from '../ratelimit/index.js';
+import type { TransactionAction } from '@azure/data-tables';
+import type { LimitAdmission, RateLimit, RateLimitCheck, RateLimiter } from '../ratelimit/index.js';
 import type { OperationKind, UserIdentifier, Logger } from '../domain/index.js';
 
-/** Counts one attempt against the rate limits; throws 429 RateLimited when one is exhausted. */
+/**
+ * The rate limits of one attempt: `admit` assesses it (429 RateLimited when a limit is exhausted),
+ * `commit` counts it together with the rows the attempt creates, in one transaction.
+ */
 export interface AttemptLimiter {
-  consume(tenantId: string, user: UserIdentifier, kind: OperationKind, log?: Logger): Promise<void>;
+  admit(tenantId: string, user: UserIdentifier, kind: OperationKind, log?: Logger): Promise<LimitAdmission>;
+  commit(admission: LimitAdmission, alsoWrite: readonly TransactionAction[], log?: Logger): Promise<void>;
 }
 
 export interface AttemptLimits {
@@ -17,9 +22,18 @@ export interface AttemptLimits {
   perTenant: RateLimit;
 }
 
-export function attemptLimiter(limiter: Pick<RateLimiter, 'consume'>, limits: AttemptLimits): AttemptLimiter {
+export function attemptLimiter(
+  limiter: Pick<RateLimiter, 'admit' | 'commit'>,
+  limits: AttemptLimits,
+): AttemptLimiter {
   return {
-    consume(tenantId: string, user: UserIdentifier, kind: OperationKind, log?: Logger): Promise<void> {
+    commit: (admission, alsoWrite, log) => limiter.commit(admission, alsoWrite, log),
+    admit(
+      tenantId: string,
+      user: UserIdentifier,
+      kind: OperationKind,
+      log?: Logger,
+    ): Promise<LimitAdmission> {
       const key = `${user.kind}:${user.value}`;
       const checks: RateLimitCheck[] = [
         { scope: 'user', tenantId, key, limit: limits.perUser },
@@ -28,7 +42,7 @@ export function attemptLimiter(limiter: Pick<RateLimiter, 'consume'>, limits: At
           : []),
         { scope: 'tenant', tenantId, key: tenantId, limit: limits.perTenant },
       ];
-      return limiter.consume(checks, log);
+      return limiter.admit(checks, log);
     },
   };
 }

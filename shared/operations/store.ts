@@ -15,7 +15,7 @@
  * - `idempotency-{sha256}`: an idempotency key, pointing at the operation it named first.
  */
 import { createHash } from 'node:crypto';
-import { odata, RestError, type TableClient } from '@azure/data-tables';
+import { odata, RestError, type TableClient, type TransactionAction } from '@azure/data-tables';
 import { tableClientFromSettings } from '../azure/index.js';
 import { tableCreator } from '../azure/index.js';
 import type {
@@ -210,16 +210,26 @@ export class OperationStore {
     return new OperationStore(tableClientFromSettings(OPERATIONS_TABLE, 'AzureWebJobsStorage', env));
   }
 
+  /** The table, for whoever writes rows of the same partition in one transaction with an operation. */
+  get client(): TableClient {
+    return this.table;
+  }
+
   /** Records a new pending operation. */
   async create(record: OperationRecord): Promise<void> {
     await this.ensureTable();
-    await this.table.submitTransaction([
+    await this.table.submitTransaction(this.creation(record));
+  }
+
+  /** The rows that record a new pending operation: its row and its expiry index row. */
+  creation(record: OperationRecord): TransactionAction[] {
+    return [
       ['create', toEntity(record)],
       [
         'create',
         { partitionKey: record.tenantId, rowKey: pendingRowKey(record), operationId: record.operationId },
       ],
-    ]);
+    ];
   }
 
   async get(tenantId: string, operationId: string): Promise<OperationRecord | undefined> {

@@ -11,6 +11,7 @@
  * resource and a connection per instance for what a point read a second does well enough at the
  * volumes of password resets; the polling schedule is the one place to change if that ever differs.
  */
+import { callDependency } from '../azure/index.js';
 import type { OperationRecord, OperationStore } from './store.js';
 
 /** Delays between reads of a waiting operation's row, in ms; the last one repeats. */
@@ -86,7 +87,18 @@ export class OperationWaiter {
           });
           wake = undefined;
           if (heard) return heard;
-          latest = (await this.store.get(tenantId, operationId)) ?? latest;
+          // A read that fails or stalls is only a missed poll: the next one may succeed, and the wait
+          // still ends at its time.
+          latest =
+            (await callDependency(
+              'Table storage',
+              () => this.store.get(tenantId, operationId),
+              undefined,
+              'read operation',
+              {
+                capMs: Math.max(1, deadline - Date.now()),
+              },
+            ).catch(() => undefined)) ?? latest;
         }
       } finally {
         close();

@@ -12,10 +12,11 @@
  * final state is written through `finish`, once (an ETag-conditional update), and whoever writes it
  * also writes the audit row, tells this instance's waiters and emits the outcome telemetry.
  */
-import { RETRY_AFTER_SECONDS } from '../domain/index.js';
+import { RETRY_AFTER_SECONDS, withinBudget } from '../domain/index.js';
 import { randomUUID } from 'node:crypto';
+import { isServiceBusError } from '@azure/service-bus';
 import type { KeyClient } from '@azure/keyvault-keys';
-import { callDependency, keyClientFromSettings, serviceBusClientFromSettings } from '../azure/index.js';
+import { callDependency, keyClientFromSettings, tableClientFromSettings } from '../azure/index.js';
 import { actorOf, ADMIN_ROLE, type Caller } from '../auth/index.js';
 import {
   loadSettings,
@@ -27,15 +28,16 @@ import { ForbiddenError, InvalidRequestError, ProblemError } from '../errors/ind
 import { heartbeatMonitor, type HeartbeatMonitor } from '../heartbeats/index.js';
 import { AuditLog, type AuditAction } from '../tenants/index.js';
 import { TenantRegistry } from '../tenants/index.js';
-import { SERVICE_BUS_CONNECTION, writebackTenants } from '../tenants/index.js';
+import { writebackTenants } from '../tenants/index.js';
 import type { WritebackTenants } from '../tenants/index.js';
 import { sealRequest, type ResultReply, type SealedRequest, type WritebackRequest } from '../wire/index.js';
-import { RateLimiter } from '../ratelimit/index.js';
+import { RateLimiter, type LimitAdmission } from '../ratelimit/index.js';
 import { telemetry, type Telemetry } from '../telemetry/index.js';
 import { attemptLimiter, type AttemptLimiter } from './attempt-limits.js';
 import { EncryptionKeys } from './encryption-keys.js';
-import { RequestSenders } from './request-senders.js';
+import { RequestSenders, SendFailure } from './request-senders.js';
 import {
+  OPERATIONS_TABLE,
   OperationStore,
   type CompletionWrite,
   type OperationCompletion,
@@ -54,6 +56,10 @@ export const IDEMPOTENCY_WINDOW_MS = 24 * 60 * 60_000;
  * of this and the message TTL.
  */
 const EXPIRY_GRACE_MS = 60_000;
+/** After WRITEBACK_SYNC_WAIT, the time a password route has to record what it knows and answer. */
+export const ANSWER_MARGIN_MS = 2_000;
+/** The expiry timer's run, within its one-minute schedule. */
+const EXPIRY_RUN_BUDGET_MS = 50_000;
 
 /** What a password route asks for, after parsing and authentication. */
 export interface PasswordOperationRequest {
@@ -82,7 +88,7 @@ export interface Submission {
 export type OperationTelemetry = Pick<Telemetry, 'trackEvent' | 'trackMetric'>;
 
 export interface WritebackOperationsOptions {
-  tenants: Pick<WritebackTenants, 'requireEnabled'>;
+  tenants: Pick<WritebackTenants, 'requireEnabled' | 'forget'>;
   registry: Pick<TenantRegistry, 'listTenantIds'>;
   heartbeats: Pick<HeartbeatMonitor, 'requireOnline'>;
   store: OperationStore;
@@ -112,22 +118,13 @@ function fingerprintOf(request: PasswordOperationRequest): string {
   return `${request.route}|${request.operation.kind}|${targetOf(request.user)}`;
 }
 
-function flagsOf(
-  record: Pick<OperationRecord, 'forceChangeAtNextLogon' | 'unlock' | 'generatedPassword'>,
-): string | undefined {
-  const flags = [
-    record.forceChangeAtNextLogon ? 'forceChangeAtNextLogon' : undefined,
-    record.unlock ? 'unlock' : undefined,
-    record.generatedPassword ? 'generatedPassword' : undefined,
-  ].filter(Boolean);
-  return flags.length ? flags.join(',') : undefined;
-}
-
 /** What admit() found: the enabled tenant, its encryption key, and the directory's minimum length. */
 interface Admission {
   tenant: Awaited<ReturnType<WritebackOperationsOptions['tenants']['requireEnabled']>>;
   key: Awaited<ReturnType<EncryptionKeys['get']>>;
   minLength: number;
+  /** The rate limits' verdict, counted when the operation is recorded. */
+  limits?: LimitAdmission;
 }
 
 /** The request the agent gets; an admin reset without a password gets a generated one (returned once). */
@@ -179,14 +176,17 @@ export class WritebackOperations {
   ): WritebackOperations {
     const appSettings: AppSettings = env === process.env ? loadedSettings() : loadSettings(env);
     const keyClient: KeyClient = keyClientFromSettings(env);
-    const limiter = extras.limiter ?? attemptLimiter(RateLimiter.fromSettings(env), appSettings.rateLimits);
+    // The rate limits' counters share the operations' table and partitions (one transaction each).
+    const operationsTable = tableClientFromSettings(OPERATIONS_TABLE, 'AzureWebJobsStorage', env);
+    const limiter =
+      extras.limiter ?? attemptLimiter(new RateLimiter({ table: operationsTable }), appSettings.rateLimits);
     return new WritebackOperations({
       tenants: writebackTenants(),
       registry: TenantRegistry.fromSettings(env),
       heartbeats: extras.heartbeats ?? heartbeatMonitor(),
-      store: OperationStore.fromSettings(env),
+      store: new OperationStore(operationsTable),
       keys: new EncryptionKeys(keyClient),
-      senders: new RequestSenders(serviceBusClientFromSettings(SERVICE_BUS_CONNECTION, env)),
+      senders: RequestSenders.fromSettings(env),
       audit: AuditLog.fromSettings(env),
       limiter,
       telemetry: extras.telemetry ?? telemetry(),
@@ -203,8 +203,16 @@ export class WritebackOperations {
     return { keys: this.options.keys, senders: this.options.senders };
   }
 
-  /** Runs a password operation up to its outcome or the synchronous budget. */
-  async submit(request: PasswordOperationRequest, log?: Logger): Promise<Submission> {
+  /**
+   * Runs a password operation up to its outcome or the synchronous wait. Every dependency call ends by
+   * the route's deadline, WRITEBACK_SYNC_WAIT + ANSWER_MARGIN_MS from now: the wait for the agent ends
+   * at WRITEBACK_SYNC_WAIT, and the margin is for recording what is known then.
+   */
+  submit(request: PasswordOperationRequest, log?: Logger): Promise<Submission> {
+    return withinBudget(this.options.syncWaitMs + ANSWER_MARGIN_MS, () => this.run(request, log));
+  }
+
+  private async run(request: PasswordOperationRequest, log?: Logger): Promise<Submission> {
     const { tenantId, idempotencyKey } = request;
     const started = Date.now();
     const operationId = randomUUID();
@@ -265,7 +273,15 @@ export class WritebackOperations {
     };
     const watch = this.waiter.watch(tenantId, operationId, record);
     try {
-      await callDependency('Table storage', () => this.options.store.create(record), log);
+      // Counting the attempt and recording the operation are one transaction: an attempt counts
+      // exactly when its operation exists.
+      const { limiter } = this.options;
+      const { limits } = admitted;
+      if (limiter && limits) {
+        await this.refusing(request, () => limiter.commit(limits, this.options.store.creation(record), log));
+      } else {
+        await callDependency('Table storage', () => this.options.store.create(record), log);
+      }
     } catch (error) {
       watch.close();
       await release();
@@ -274,21 +290,32 @@ export class WritebackOperations {
     try {
       await this.send(tenant.requestQueue, sealed, request, log);
     } catch (error) {
-      watch.close();
-      await this.failUnsent(tenantId, operationId, log);
-      // Nothing was sent: a retry with the same Idempotency-Key must send anew, not replay this failure.
-      await release();
-      // callDependency() logged the fault; the caller learns that nothing reached the agent.
-      const code = ((error as Error).cause as { code?: string } | undefined)?.code;
-      throw new ProblemError(
-        'ServiceUnavailable',
-        `Service Bus failed${code ? ` (${code})` : ''}: the request was not sent and nothing was changed. Retry.`,
-        { operationId, retryAfterSeconds: RETRY_AFTER_SECONDS },
-        { cause: (error as Error).cause ?? error },
-      );
+      const cause = (error as Error).cause ?? error;
+      if (!(cause instanceof SendFailure && cause.delivery === 'notSent')) {
+        // The message may be on the queue (the send timed out, or the connection broke before the
+        // broker's acknowledgement): the operation stays pending and ends by the agent's answer or by
+        // expiry, as always. The caller gets 202 and follows the operation, never "not sent".
+        log?.warn(`Operation ${operationId}: the send's outcome is unknown; it stays pending.`);
+      } else {
+        watch.close();
+        // The queue is gone: writeback was disabled since this instance last read the tenant's row.
+        if (isServiceBusError(cause.cause) && cause.cause.code === 'MessagingEntityNotFound') {
+          this.options.tenants.forget(tenantId);
+        }
+        await this.failUnsent(tenantId, operationId, log);
+        // Nothing was sent: a retry with the same Idempotency-Key must send anew, not replay this failure.
+        await release();
+        const code = (cause.cause as { code?: string } | undefined)?.code;
+        throw new ProblemError(
+          'ServiceUnavailable',
+          `Service Bus failed${code ? ` (${code})` : ''}: the request was not sent and nothing was changed. Retry.`,
+          { operationId, retryAfterSeconds: RETRY_AFTER_SECONDS },
+          { cause },
+        );
+      }
     }
 
-    const latest = (await watch.result(this.options.syncWaitMs)) ?? record;
+    const latest = (await watch.result(this.options.syncWaitMs - (Date.now() - started))) ?? record;
     const final = await this.expireIfOverdue(latest, log);
     this.options.telemetry?.trackMetric('writeback.operation.syncWaitMs', Date.now() - started, {
       tenantId,
@@ -307,8 +334,9 @@ export class WritebackOperations {
     const tenant = await this.refusing(request, () => this.options.tenants.requireEnabled(tenantId, log));
     const enabledAt = tenant.enabledAt;
     let minLength = 0;
+    let limits: LimitAdmission | undefined;
     await this.refusing(request, async () => {
-      await this.options.limiter?.consume(tenantId, request.user, request.operation.kind, log);
+      limits = await this.options.limiter?.admit(tenantId, request.user, request.operation.kind, log);
       const status = await this.options.heartbeats.requireOnline(
         tenantId,
         enabledAt ? { enabledAt } : {},
@@ -326,7 +354,7 @@ export class WritebackOperations {
     const keyId = tenant.encryptionKeyId;
     // A disabled or missing key version is as much a fault as an unreachable vault: 503, logged.
     const key = await callDependency('Key Vault', () => this.options.keys.get(keyId), log);
-    return { tenant, key, minLength };
+    return { tenant, key, minLength, ...(limits ? { limits } : {}) };
   }
 
   /** Sends a sealed request to the tenant's queue. */
@@ -373,13 +401,27 @@ export class WritebackOperations {
   }
 
   /** `GET …/operations/{id}`: the operation if the caller asked for it or is an admin, waiting up to `waitMs`. */
-  async get(
+  get(
     tenantId: string,
     operationId: string,
     caller: Caller,
     waitMs: number,
     log?: Logger,
   ): Promise<OperationRecord> {
+    // A long poll answers by its own wait plus the margin, whatever stalls.
+    return withinBudget(waitMs + ANSWER_MARGIN_MS, () =>
+      this.read(tenantId, operationId, caller, waitMs, log),
+    );
+  }
+
+  private async read(
+    tenantId: string,
+    operationId: string,
+    caller: Caller,
+    waitMs: number,
+    log?: Logger,
+  ): Promise<OperationRecord> {
+    const started = Date.now();
     const found = await callDependency(
       'Table storage',
       () => this.options.store.get(tenantId, operationId),
@@ -397,7 +439,7 @@ export class WritebackOperations {
       const untilOverdue = record.expiresAt.getTime() + this.expiryGraceMs - this.now().getTime() + 1;
       const watch = this.waiter.watch(tenantId, operationId, record);
       record = await this.expireIfOverdue(
-        (await watch.result(Math.min(waitMs, Math.max(0, untilOverdue)))) ?? record,
+        (await watch.result(Math.min(waitMs - (Date.now() - started), Math.max(0, untilOverdue)))) ?? record,
         log,
       );
     }
@@ -429,8 +471,15 @@ export class WritebackOperations {
     return this.finish(result.tenantId, result.operationId, completion, log);
   }
 
-  /** Ends every pending operation past its expiry and grace (the expiry timer). Returns how many. */
-  async expireOverdue(log?: Logger): Promise<number> {
+  /**
+   * Ends every pending operation past its expiry and grace (the expiry timer, every minute). Returns
+   * how many. Bounded by EXPIRY_RUN_BUDGET_MS so a stalled table ends a run before the next one starts.
+   */
+  expireOverdue(log?: Logger): Promise<number> {
+    return withinBudget(EXPIRY_RUN_BUDGET_MS, () => this.expireOverdueWithinBudget(log));
+  }
+
+  private async expireOverdueWithinBudget(log?: Logger): Promise<number> {
     const cutoff = new Date(this.now().getTime() - this.expiryGraceMs);
     let expired = 0;
     for (const tenantId of await this.options.registry.listTenantIds()) {
@@ -442,14 +491,19 @@ export class WritebackOperations {
     return expired;
   }
 
-  /** Writes a final state once; the writer audits it, tells this instance's waiters and reports it. */
+  /** Writes a final state once; the writer tells this instance's waiters and reports it. */
   async finish(
     tenantId: string,
     operationId: string,
     completion: OperationCompletion,
     log?: Logger,
   ): Promise<CompletionWrite> {
-    const write = await this.options.store.complete(tenantId, operationId, completion);
+    const write = await callDependency(
+      'Table storage',
+      () => this.options.store.complete(tenantId, operationId, completion),
+      log,
+      'complete operation',
+    );
     if (write.outcome !== 'recorded') return write;
     const { record } = write;
     this.waiter.notify(record);
@@ -472,23 +526,6 @@ export class WritebackOperations {
       operationKind: record.kind,
       status: record.state,
     });
-    await this.options.audit
-      .record({
-        tenantId,
-        action: AUDIT_ACTION[record.kind],
-        actor: actorOf(record.requester),
-        target: targetOf(record.user),
-        outcome: record.state === 'pending' ? 'failed' : record.state,
-        at: record.completedAt ?? this.now(),
-        operationId,
-        ...(record.code ? { code: record.code } : {}),
-        ...(record.reason ? { reason: record.reason } : {}),
-        requestedAt: record.createdAt,
-        route: record.requester.route,
-        ...(flagsOf(record) ? { flags: flagsOf(record) } : {}),
-      })
-      // The operation's own row already holds the outcome; a lost audit row is logged, not retried.
-      .catch((error: unknown) => log?.error(`Audit of operation ${operationId} failed: ${String(error)}`));
     return write;
   }
 

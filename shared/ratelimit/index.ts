@@ -11,7 +11,7 @@ export { normaliseKey, type RateLimitScope } from './keys.js';
 export {
   DEFAULT_TENANT_SHARDS,
   RateLimiter,
+  type LimitAdmission,
   type RateLimitCheck,
   type RateLimiterOptions,
 } from './limiter.js';
-export { RATE_LIMITS_TABLE } from './store.js';

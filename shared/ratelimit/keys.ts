@@ -38,10 +38,13 @@ export function normaliseKey(key: string): string {
   return key;
 }
 
-/** The RowKey prefix shared by all shards of one counter: `{scope}-{hash}-`. */
+/**
+ * The RowKey prefix shared by all shards of one counter: `limit-{scope}-{hash}-`. `limit-` keeps the
+ * counters apart from the rows they share a partition with (operation ids are hex UUIDs).
+ */
 export function rowKeyPrefix(scope: RateLimitScope, key: string): string {
   const hash = createHash('sha256').update(normaliseKey(key), 'utf8').digest('hex').slice(0, 32);
-  return `${scope}-${hash}-`;
+  return `limit-${scope}-${hash}-`;
 }
 
 /**

@@ -2,10 +2,11 @@
  * The rate limiter of the password routes (docs/architecture.md), with its state in Table storage so that
  * it holds across every instance of the Functions app.
  *
- * One consume() is, in the common case, two table calls whatever the number of checks: one query
- * reads every counter the checks touch (they are all in the tenant's partition), one entity-group
- * transaction writes them (optimistic concurrency: each row is replaced only if its ETag is still the
- * one read, or created if it did not exist). A refused attempt costs the query only. When another
+ * One attempt is, in the common case, two table calls whatever the number of checks: one query
+ * (`admit`) reads every counter the checks touch (they are all in the tenant's partition), one
+ * entity-group transaction (`commit`, with the caller's own rows of that partition) writes them
+ * (optimistic concurrency: each row is replaced only if its ETag is still the one read, or created if
+ * it did not exist). A refused attempt costs the query only. When another
  * request wrote one of the rows in between (412, or 409 on a create) the transaction changes nothing
  * and the attempt is assessed again from a fresh read, after a short random pause. An instance
  * remembers the refusals it answered until their Retry-After (refusals.ts), so a flood on a counter at
@@ -14,8 +15,9 @@
  * Refused attempts do not count. Guessing is bounded all the same, since a refused attempt never
  * reaches the agent, so AD sees at most the limit; and counting them would let anyone who floods a
  * user's key keep that user locked out of self-service for as long as the flood lasts (the per-user
- * key is the target's, not the attacker's), and a flood would extend its own ban. A consume() that
- * fails for another reason after counting (the agent is offline, …) stays counted: it did reach us.
+ * key is the target's, not the attacker's), and a flood would extend its own ban. The password routes
+ * count an attempt when its operation is recorded (`commit` with the operation's rows: one transaction),
+ * so one turned away after the assessment (no agent online) does not count either.
  *
  * Hot rows. A user's counter is one row: a person makes a handful of attempts and contention there is
  * rare. A tenant's counter takes every attempt of the tenant, so a burst of hundreds of concurrent
@@ -43,9 +45,8 @@
  *   ETag and the attempt is counted again.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { TableClient } from '@azure/data-tables';
+import type { TableClient, TransactionAction } from '@azure/data-tables';
 import { tableCreator } from '../azure/index.js';
-import { tableClientFromSettings } from '../azure/index.js';
 import { ProblemError } from '../errors/index.js';
 import { callDependency } from '../azure/index.js';
 import {
@@ -57,18 +58,10 @@ import {
   type RateLimitScope,
 } from './keys.js';
 import { describeDuration, describeLimit, MAX_COUNT, type RateLimit } from '../config/index.js';
-import {
-  CONFLICT,
-  counterEntity,
-  RATE_LIMITS_TABLE,
-  readCounters,
-  writeCounters,
-  type CounterWrite,
-} from './store.js';
+import { CONFLICT, counterEntity, readCounters, writeCounters, type CounterWrite } from './store.js';
 import { RecentRefusals } from './refusals.js';
 import { assess, countsAt, type ShardCounts } from './window.js';
 import type { Logger } from '../domain/index.js';
-import type { Environment } from '../config/index.js';
 
 /** One limit an attempt counts against. */
 export interface RateLimitCheck {
@@ -104,12 +97,20 @@ const WHAT_IS_LIMITED: Record<RateLimitScope, string> = {
   tenant: 'password operations in this tenant',
 };
 
-interface Counter {
+/** One limit as the limiter counts it (part of a LimitAdmission). */
+export interface Counter {
   check: RateLimitCheck;
   prefix: string;
   shards: number;
   /** The counter under this limit, for the memory of refusals. */
   id: string;
+}
+
+/** An attempt assessed and not refused: what counting it writes (opaque to callers). */
+export interface LimitAdmission {
+  readonly partitionKey: string;
+  readonly counters: readonly Counter[];
+  readonly writes: readonly CounterWrite[];
 }
 
 interface Refusal {
@@ -151,20 +152,26 @@ export class RateLimiter {
     );
   }
 
-  /** The limiter on the host's storage (`AzureWebJobsStorage`), table `ratelimits`. */
-  static fromSettings(env: Environment = process.env): RateLimiter {
-    return new RateLimiter({ table: tableClientFromSettings(RATE_LIMITS_TABLE, 'AzureWebJobsStorage', env) });
-  }
-
   /**
    * Counts one attempt against every check, or none if any of them is at its limit: then throws
    * 429 RateLimited with Retry-After (the longest wait of the refusing checks). All checks must be of
    * one tenant. A table fault throws 503 ServiceUnavailable.
    */
   async consume(checks: readonly RateLimitCheck[], log?: Pick<Logger, 'warn' | 'error'>): Promise<void> {
+    await this.commit(await this.admit(checks, log), [], log);
+  }
+
+  /**
+   * Assesses one attempt against every check (one query), without counting it: throws 429 when one is
+   * at its limit, else answers what `commit` writes to count it.
+   */
+  async admit(
+    checks: readonly RateLimitCheck[],
+    log?: Pick<Logger, 'warn' | 'error'>,
+  ): Promise<LimitAdmission> {
     validate(checks);
     const first = checks[0];
-    if (!first) return;
+    if (!first) return { partitionKey: '', counters: [], writes: [] };
     const partitionKey = partitionKeyOf(first.tenantId);
     const counters: Counter[] = checks.map((check) => {
       const prefix = rowKeyPrefix(check.scope, check.key);
@@ -182,60 +189,33 @@ export class RateLimiter {
     const remembered = this.remembered(counters);
     if (remembered) throw rateLimited(remembered);
     await this.ensureTable();
+    return { partitionKey, counters, writes: await this.assess(partitionKey, counters, log) };
+  }
 
+  /**
+   * Counts the admitted attempt, writing `alsoWrite` (rows of the same partition, such as the
+   * operation the attempt creates) in the same entity-group transaction: both happen, or neither. When
+   * another request wrote a counter since it was read, the attempt is assessed again (it may now be
+   * refused) and the transaction retried, after a short random pause.
+   */
+  async commit(
+    admission: LimitAdmission,
+    alsoWrite: readonly TransactionAction[],
+    log?: Pick<Logger, 'warn' | 'error'>,
+  ): Promise<void> {
+    const { partitionKey, counters } = admission;
+    let writes = admission.writes;
     for (let attempt = 1; attempt <= this.maxAttempts; attempt++) {
-      const stored = await callDependency(
+      if (writes.length === 0 && alsoWrite.length === 0) return;
+      const written = await callDependency(
         'Table storage',
-        () =>
-          readCounters(
-            this.table,
-            partitionKey,
-            counters.map((c) => [c.prefix, rowKeyUpperBound(c.prefix)] as const),
-          ),
+        () => writeCounters(this.table, writes, alsoWrite),
         log,
       );
-      const nowMs = this.now().getTime();
-      const writes: CounterWrite[] = [];
-      let refusal: Refusal | undefined;
-      for (const { check, prefix, shards, id } of counters) {
-        const rows = new Map(
-          stored.flatMap((row) => {
-            const shard = shardOf(prefix, row.rowKey);
-            return shard === undefined || shard >= shards ? [] : [[shard, row] as const];
-          }),
-        );
-        const counts: ShardCounts[] = Array.from({ length: shards }, (_, shard) =>
-          countsAt(rows.get(shard)?.state, check.limit.windowMs, nowMs),
-        );
-        const verdict = assess(check.limit, counts, nowMs);
-        if (verdict.retryAfterMs > 0) {
-          this.refusals.remember(id, nowMs + verdict.retryAfterMs, nowMs);
-          if (!refusal || verdict.retryAfterMs > refusal.retryAfterMs) {
-            refusal = { check, retryAfterMs: verdict.retryAfterMs };
-          }
-          continue;
-        }
-        const shard = verdict.openShards[Math.floor(Math.random() * verdict.openShards.length)] ?? 0;
-        const chosen = counts[shard] ?? countsAt(undefined, check.limit.windowMs, nowMs);
-        writes.push({
-          entity: counterEntity(
-            partitionKey,
-            rowKeyOf(prefix, shard),
-            check.scope,
-            check.limit.windowMs,
-            chosen.windowStart,
-            chosen.current + 1,
-            chosen.previous,
-          ),
-          etag: rows.get(shard)?.etag,
-        });
-      }
-      if (refusal) throw rateLimited(refusal);
-
-      const written = await callDependency('Table storage', () => writeCounters(this.table, writes), log);
       if (written !== CONFLICT) return;
       // Random pause, growing with the attempts, so that the writers of a burst spread out.
       await sleep(Math.random() * Math.min(200, 10 * 2 ** attempt));
+      writes = await this.assess(partitionKey, counters, log);
     }
     log?.warn(`Rate limiter: gave up after ${this.maxAttempts} attempts met concurrent writers`);
     throw new ProblemError(
@@ -245,6 +225,62 @@ export class RateLimiter {
       )}.`,
       { retryAfterSeconds: CONTENTION_RETRY_AFTER_SECONDS },
     );
+  }
+
+  /** Reads the counters and decides: the writes that count the attempt, or a 429. */
+  private async assess(
+    partitionKey: string,
+    counters: readonly Counter[],
+    log?: Pick<Logger, 'warn' | 'error'>,
+  ): Promise<CounterWrite[]> {
+    const stored = await callDependency(
+      'Table storage',
+      () =>
+        readCounters(
+          this.table,
+          partitionKey,
+          counters.map((c) => [c.prefix, rowKeyUpperBound(c.prefix)] as const),
+        ),
+      log,
+    );
+    const nowMs = this.now().getTime();
+    const writes: CounterWrite[] = [];
+    let refusal: Refusal | undefined;
+    for (const { check, prefix, shards, id } of counters) {
+      const rows = new Map(
+        stored.flatMap((row) => {
+          const shard = shardOf(prefix, row.rowKey);
+          return shard === undefined || shard >= shards ? [] : [[shard, row] as const];
+        }),
+      );
+      const counts: ShardCounts[] = Array.from({ length: shards }, (_, shard) =>
+        countsAt(rows.get(shard)?.state, check.limit.windowMs, nowMs),
+      );
+      const verdict = assess(check.limit, counts, nowMs);
+      if (verdict.retryAfterMs > 0) {
+        this.refusals.remember(id, nowMs + verdict.retryAfterMs, nowMs);
+        if (!refusal || verdict.retryAfterMs > refusal.retryAfterMs) {
+          refusal = { check, retryAfterMs: verdict.retryAfterMs };
+        }
+        continue;
+      }
+      const shard = verdict.openShards[Math.floor(Math.random() * verdict.openShards.length)] ?? 0;
+      const chosen = counts[shard] ?? countsAt(undefined, check.limit.windowMs, nowMs);
+      writes.push({
+        entity: counterEntity(
+          partitionKey,
+          rowKeyOf(prefix, shard),
+          check.scope,
+          check.limit.windowMs,
+          chosen.windowStart,
+          chosen.current + 1,
+          chosen.previous,
+        ),
+        etag: rows.get(shard)?.etag,
+      });
+    }
+    if (refusal) throw rateLimited(refusal);
+    return writes;
   }
 
   /** The longest remembered refusal among `counters`, if any is still refused. */

@@ -1,5 +1,7 @@
 /**
- * The `ratelimits` table. One row per counter (per shard of a sharded counter), updated in place as
+ * The counter rows of the rate limits. They live in the table and partition of what they limit (the
+ * tenant's partition of `operations`), so that counting an attempt and recording the operation it
+ * creates are one entity-group transaction. One row per counter (per shard of a sharded counter), updated in place as
  * windows pass: a row holds its window's count and the previous window's, so windows do not pile up
  * as rows. Columns: scope, windowMs, windowStart, windowEnd, count, previousCount, expiresAt.
  *
@@ -10,8 +12,6 @@
 import { odata, RestError, type TableClient, type TransactionAction } from '@azure/data-tables';
 import type { RateLimitScope } from './keys.js';
 import type { CounterState } from './window.js';
-
-export const RATE_LIMITS_TABLE = 'ratelimits';
 
 export interface CounterEntity {
   partitionKey: string;
@@ -95,16 +95,19 @@ export async function readCounters(
 }
 
 /**
- * Writes `writes` (all in one partition) in one entity-group transaction: every counter moves, or none
- * does. Answers CONFLICT when a row changed since it was read (412) or was created meanwhile (409).
+ * Writes `writes` and `alsoWrite` (all in one partition) in one entity-group transaction: every row
+ * is written, or none is. Answers CONFLICT when a counter changed since it was read (412) or was
+ * created meanwhile (409); the caller's own rows are new rows that cannot conflict.
  */
 export async function writeCounters(
   table: TableClient,
   writes: readonly CounterWrite[],
+  alsoWrite: readonly TransactionAction[] = [],
 ): Promise<void | typeof CONFLICT> {
   const actions = writes.map(({ entity, etag }): TransactionAction =>
     etag === undefined ? ['create', { ...entity }] : ['update', { ...entity }, 'Replace', { etag }],
   );
+  actions.push(...alsoWrite);
   try {
     await table.submitTransaction(actions);
   } catch (error) {

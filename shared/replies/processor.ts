@@ -13,6 +13,7 @@
  * nothing, and a result naming an operation its tenant does not have (another tenant's, or none) is
  * dropped. Recording it also wakes the HTTP call waiting for it, if that call is on this instance.
  */
+import { withinBudget } from '../domain/index.js';
 import { loadSettings, settings as loadedSettings, type Environment } from '../config/index.js';
 import { keyClientFromSettings } from '../azure/index.js';
 import { heartbeatMonitor, type HeartbeatMonitor } from '../heartbeats/index.js';
@@ -32,6 +33,9 @@ import { telemetry, type Telemetry } from '../telemetry/index.js';
 import { writebackOperations, type WritebackOperations } from '../operations/index.js';
 import { isTransientKeyFailure, SignatureKeys, UnusableSignatureKey } from './signature-keys.js';
 import type { Logger } from '../domain/index.js';
+
+/** How long handling one reply may take, every dependency call included. */
+export const REPLY_BUDGET_MS = 20_000;
 
 /** What became of a reply. */
 export type ReplyDisposition =
@@ -106,7 +110,17 @@ export class ReplyProcessor {
   }
 
   /** Handles one message body; throws only for faults worth a redelivery. Reported as a `replies` request. */
-  async handle(
+  handle(
+    body: unknown,
+    metadata: Record<string, unknown> | undefined,
+    log: Logger,
+  ): Promise<ReplyDisposition> {
+    // Done well inside the replies queue's 30 s lock, so a stalled dependency fails the delivery (it is
+    // redelivered) instead of the lock lapsing under a handler that is still running.
+    return withinBudget(REPLY_BUDGET_MS, () => this.handleWithinBudget(body, metadata, log));
+  }
+
+  private async handleWithinBudget(
     body: unknown,
     metadata: Record<string, unknown> | undefined,
     log: Logger,
@@ -153,8 +167,14 @@ export class ReplyProcessor {
     let tableFault: unknown;
     const resolve = async (kid: string) => {
       const keyTenant = tenantOfKeyName(parseKeyId(kid).name, 'sig');
+      const { registry } = this.options;
       try {
-        stored = keyTenant ? await this.options.registry.get(keyTenant) : undefined;
+        stored = keyTenant ? await registry.recent(keyTenant) : undefined;
+        // A version the cached row does not know may be newer than the cache: ask the table once.
+        if (keyTenant && stored && !acceptsSigningKey(stored.record, kid, this.options.graceMs, this.now())) {
+          registry.forget(keyTenant);
+          stored = await registry.recent(keyTenant);
+        }
       } catch (error) {
         tableFault = error;
         throw error;

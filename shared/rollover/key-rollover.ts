@@ -20,16 +20,12 @@
  * again only while no control message can have carried it, a control message is sent again when
  * its TTL has passed without an acknowledgement.
  */
-import { RETRY_AFTER_SECONDS } from '../domain/index.js';
+import { Deadline, RETRY_AFTER_SECONDS, withinDeadline } from '../domain/index.js';
 import { randomUUID } from 'node:crypto';
 import type { KeyClient, KeyVaultKey } from '@azure/keyvault-keys';
 import type { PipelinePolicy } from '@azure/core-rest-pipeline';
 import type { ServiceBusAdministrationClient } from '@azure/service-bus';
-import {
-  keyClientFromSettings,
-  serviceBusAdministrationClientFromSettings,
-  serviceBusClientFromSettings,
-} from '../azure/index.js';
+import { keyClientFromSettings, serviceBusAdministrationClientFromSettings } from '../azure/index.js';
 import { callDependency } from '../azure/index.js';
 import { loadSettings, settings as loadedSettings, type Environment } from '../config/index.js';
 import { ProblemError } from '../errors/index.js';
@@ -73,6 +69,9 @@ export function liveAgentsOf(monitor: HeartbeatMonitor): NonNullable<KeyRollover
     return status.agents.filter((a) => a.state === 'online' || a.state === 'standby').map((a) => a.agentId);
   };
 }
+
+/** After a run's deadline, how long the roll of the tenant in progress may still take. */
+export const ROLL_FINISH_MS = 90_000;
 
 export type RolloverReason = 'age' | 'manual' | 're-enable';
 
@@ -183,7 +182,7 @@ export class KeyRollover {
         ? writebackOperations().transport
         : {
             keys: new EncryptionKeys(keys),
-            senders: new RequestSenders(serviceBusClientFromSettings(SERVICE_BUS_CONNECTION, env)),
+            senders: RequestSenders.fromSettings(env),
           };
     return new KeyRollover({
       registry: TenantRegistry.fromSettings(env),
@@ -206,7 +205,15 @@ export class KeyRollover {
    * roll the keys that are due (most overdue first) and follow up SAS rollovers. Stops starting
    * new tenants at `deadline` (ms since the epoch); what is left is still due at the next run.
    */
-  async run(deadline: number, log: Logger & { log?(...args: unknown[]): void }): Promise<RolloverRunSummary> {
+  run(deadline: number, log: Logger & { log?(...args: unknown[]): void }): Promise<RolloverRunSummary> {
+    // No tenant is started after `deadline`; the one in progress may finish within ROLL_FINISH_MS.
+    return withinDeadline(new Deadline(deadline + ROLL_FINISH_MS), () => this.runUntil(deadline, log));
+  }
+
+  private async runUntil(
+    deadline: number,
+    log: Logger & { log?(...args: unknown[]): void },
+  ): Promise<RolloverRunSummary> {
     const summary: RolloverRunSummary = { rolled: 0, retired: 0, credentialsSent: 0, deferred: 0, failed: 0 };
     const now = this.now();
     const tenants: { stored: StoredTenant; due: Date | undefined }[] = [];

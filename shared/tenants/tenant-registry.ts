@@ -261,11 +261,47 @@ function statusOf(error: unknown): number | undefined {
   return error instanceof RestError ? error.statusCode : undefined;
 }
 
+/**
+ * How long an instance reuses an enabled tenant's row on the hot paths (`recent`). A change made
+ * elsewhere is seen that much later at most: a disable, by a send that fails (the queue is gone, the
+ * caller gets 503 "not sent", the next call 409); a key rollover, by nothing at all (the replaced
+ * versions stay usable through their grace, and a reply signed with a version the cached row does not
+ * know reads the row again before it is refused).
+ */
+export const TENANT_ROW_CACHE_MS = 10_000;
+
+/** Enabled rows read for the hot paths, per process, by table and tenant (shared by every registry). */
+const recentRows = new Map<string, { at: number; stored: StoredTenant }>();
+
 export class TenantRegistry {
   private readonly ensureTable: () => Promise<void>;
 
   constructor(private readonly table: TableClient) {
     this.ensureTable = tableCreator(table);
+  }
+
+  private cacheKey(tenantId: string): string {
+    return `${this.table.url}|${tenantId}`;
+  }
+
+  /**
+   * The tenant's row as of at most TENANT_ROW_CACHE_MS ago when it was enabled then, else as it is now:
+   * for the password routes and the replies, which read it on every call. Anything deciding on a change
+   * of the row reads it with `get`.
+   */
+  async recent(tenantId: string, now = Date.now()): Promise<StoredTenant | undefined> {
+    const key = this.cacheKey(tenantId);
+    const cached = recentRows.get(key);
+    if (cached && now - cached.at < TENANT_ROW_CACHE_MS) return cached.stored;
+    const stored = await this.get(tenantId);
+    if (stored?.record.state === 'enabled') recentRows.set(key, { at: now, stored });
+    else recentRows.delete(key);
+    return stored;
+  }
+
+  /** Forgets the cached row of `tenantId` (a write here, or a sign that it changed elsewhere). */
+  forget(tenantId: string): void {
+    recentRows.delete(this.cacheKey(tenantId));
   }
 
   static fromSettings(env: Environment = process.env): TenantRegistry {
@@ -306,6 +342,7 @@ export class TenantRegistry {
   /** Inserts the first row of a tenant; TenantRowConflict if one appeared meanwhile. */
   async create(record: TenantRecord): Promise<StoredTenant> {
     await this.ensureTable();
+    this.forget(record.tenantId);
     try {
       const response = await this.table.createEntity(toEntity(record));
       return { record, etag: response.etag ?? '*' };
@@ -318,6 +355,7 @@ export class TenantRegistry {
   /** Replaces the row if it is still at `etag`; TenantRowConflict otherwise. */
   async replace(record: TenantRecord, etag: string): Promise<StoredTenant> {
     await this.ensureTable();
+    this.forget(record.tenantId);
     try {
       const response = await this.table.updateEntity(toEntity(record), 'Replace', { etag });
       return { record, etag: response.etag ?? '*' };

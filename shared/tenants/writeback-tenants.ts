@@ -131,8 +131,14 @@ export class WritebackTenants {
    * For the password routes: the tenant's record if writeback is enabled, else 409 WritebackDisabled.
    * Read on every call (one point read), so a disable stops new operations at once.
    */
+  /** Forgets this instance's cached row of `tenantId` (it changed elsewhere). */
+  forget(tenantId: string): void {
+    this.options.registry.forget(tenantId);
+  }
+
+  /** For the password routes: the tenant's row if it is enabled (as of TENANT_ROW_CACHE_MS), else 409. */
   async requireEnabled(tenantId: string, log?: Logger): Promise<TenantRecord> {
-    const stored = await callDependency('Table storage', () => this.options.registry.get(tenantId), log);
+    const stored = await callDependency('Table storage', () => this.options.registry.recent(tenantId), log);
     if (stored?.record.state !== 'enabled') {
       if (!stored) throw writebackDisabled(tenantId);
       throw new ProblemError(

@@ -3,7 +3,7 @@
  * layout, written on the cloud side and parsed strictly on the agent side. No cryptography here:
  * envelope.ts seals and opens.
  */
-import { OPERATION_ID_PATTERN } from '../domain/index.js';
+import { OPERATION_ID_PATTERN, SID_PATTERN } from '../domain/index.js';
 import { z } from 'zod';
 import type { UserIdentifier } from '../domain/index.js';
 import { ByteReader, ByteWriter } from './binary.js';
@@ -84,7 +84,7 @@ export const Password = z
 export const User = z.discriminatedUnion('kind', [
   z.object({
     kind: z.literal('sid'),
-    value: z.string().regex(/^S-1-\d{1,15}(-\d{1,10}){1,15}$/, 'not a SID'),
+    value: z.string().regex(SID_PATTERN, 'not a SID'),
   }),
   z.object({
     kind: z.literal('upn'),

@@ -4,14 +4,15 @@
  */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { REPO_ROOT } from '../support/app.js';
-import { descendantsOf, waitUntilGone } from '../support/processes.js';
+import { descendantsOf } from '../../local/process/descendants.js';
+import { waitUntilGone } from '../support/processes.js';
+import { startLocalStack, type LocalStack } from '../support/local-stack.js';
 
 const run = promisify(execFile);
 const dirs: string[] = [];
@@ -19,35 +20,11 @@ after(async () => {
   for (const dir of dirs) await rm(dir, { recursive: true, force: true });
 });
 
-interface Stack {
-  child: ChildProcess;
-  output: () => string;
-  api: string;
-  identityUrl: string;
-  dataDir: string;
-}
-
-/** `npm start` with every port 0: each service binds a free one and the banner says which. */
-async function startStack(): Promise<Stack> {
-  const dataDir = await mkdtemp(path.join(tmpdir(), 'writeback-stack-'));
-  dirs.push(dataDir);
-  const args = [path.join(REPO_ROOT, 'dist/local/start.js'), '--data-dir', dataDir];
-  for (const name of ['host', 'identity', 'blob', 'queue', 'table', 'amqp', 'management', 'keyvault'])
-    args.push(`--${name}-port`, '0');
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  child.stdout?.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
-  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
-  const deadline = Date.now() + 60_000;
-  while (!output.includes('Ctrl-C stops everything')) {
-    if (child.exitCode !== null) assert.fail(`npm start exited early:\n${output}`);
-    if (Date.now() > deadline) assert.fail(`no banner within 60 s:\n${output}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  const api = /Functions host\s+(http:\/\/\S+\/api)/.exec(output)?.[1];
-  const identityUrl = /Identity\s+(https:\/\/\S+)/.exec(output)?.[1];
-  assert.ok(api && identityUrl, `the banner names the API and the identity provider:\n${output}`);
-  return { child, output: () => output, api, identityUrl, dataDir };
+/** `npm start` with every port 0; its data directory is removed after the tests. */
+async function startStack(): Promise<LocalStack> {
+  const stack = await startLocalStack();
+  dirs.push(stack.dataDir);
+  return stack;
 }
 
 test('npm start: banner, health, a token accepted, a demo reset works, Ctrl-C leaves nothing', async () => {

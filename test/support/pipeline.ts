@@ -67,7 +67,8 @@ export interface PipelineUnderTest {
     options?: {
       token?: string;
       body?: unknown;
-      rawBody?: string;
+      /** Sent as it is: bytes get no content-type unless `headers` gives one (a string gets text/plain). */
+      rawBody?: string | Uint8Array;
       headers?: Record<string, string>;
       api?: string;
     },
@@ -131,7 +132,7 @@ export async function startPipeline(options: PipelineOptions = {}): Promise<Pipe
   const call: PipelineUnderTest['call'] = async (method, route, o = {}) => {
     const headers: Record<string, string> = { ...o.headers };
     if (o.token) headers.authorization = `Bearer ${o.token}`;
-    let body: string | undefined;
+    let body: string | Uint8Array | undefined;
     if (o.rawBody !== undefined) body = o.rawBody;
     else if (o.body !== undefined) {
       body = JSON.stringify(o.body);

@@ -7,7 +7,6 @@ import { TENANTS_TABLE } from '../../../shared/tenants/tenant-registry.js';
 import { AUDIT_TABLE } from '../../../shared/tenants/audit.js';
 import { HEARTBEATS_TABLE } from '../../../shared/heartbeats/store.js';
 import { OPERATIONS_TABLE } from '../../../shared/operations/store.js';
-import { RATE_LIMITS_TABLE } from '../../../shared/ratelimit/store.js';
 import { sharedRepliesQueueSettings } from '../../../shared/tenants/queues.js';
 import { SHARED_REPLIES_QUEUE, encryptionKeyName, signatureKeyName } from '../../../shared/wire/index.js';
 import { APP_SETTINGS } from '../../../shared/config/settings.js';
@@ -19,13 +18,7 @@ import type { Finding } from '../finding.js';
 import { roleIdOf } from './role-assignments.js';
 
 /** The tables the app reads and writes, from the stores that own them. */
-export const CODE_TABLES = [
-  TENANTS_TABLE,
-  HEARTBEATS_TABLE,
-  OPERATIONS_TABLE,
-  AUDIT_TABLE,
-  RATE_LIMITS_TABLE,
-];
+export const CODE_TABLES = [TENANTS_TABLE, HEARTBEATS_TABLE, OPERATIONS_TABLE, AUDIT_TABLE];
 
 type Check =
   { path: string; equals: Scalar } | { path: string; present: true } | { path: string; contains: string };

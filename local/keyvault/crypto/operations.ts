@@ -32,10 +32,13 @@ import { curveOf, isRsa, privateKeyOf, publicKeyOf, type CurveName } from './mat
 export const CRYPTO_OPERATIONS = ['encrypt', 'decrypt', 'wrapKey', 'unwrapKey', 'sign', 'verify'] as const;
 export type CryptoOperation = (typeof CRYPTO_OPERATIONS)[number];
 
-/** RSA1_5 is not offered: Node 20 refuses PKCS #1 v1.5 decryption, so it could not be decrypted here. */
-const ENCRYPTION_ALGORITHMS: Readonly<Record<string, 'sha1' | 'sha256'>> = {
+/** The RSA encryption schemes Key Vault offers for RSA keys: OAEP with its hash, or PKCS #1 v1.5. */
+type EncryptionScheme = 'sha1' | 'sha256' | 'pkcs1';
+
+const ENCRYPTION_ALGORITHMS: Readonly<Record<string, EncryptionScheme>> = {
   'RSA-OAEP': 'sha1',
   'RSA-OAEP-256': 'sha256',
+  RSA1_5: 'pkcs1',
 };
 
 type SignatureScheme =
@@ -73,8 +76,8 @@ export function performOperation(
   const alg = request.alg;
   const isSigning = operation === 'sign' || operation === 'verify';
   const scheme = isSigning ? SIGNATURE_ALGORITHMS[alg] : undefined;
-  const oaepHash = isSigning ? undefined : ENCRYPTION_ALGORITHMS[alg];
-  if (!scheme && !oaepHash)
+  const encryption = isSigning ? undefined : ENCRYPTION_ALGORITHMS[alg];
+  if (!scheme && !encryption)
     throw badParameter(`Invalid algorithm: ${alg} is not supported for ${operation}.`);
   const value = decodeBase64url(request.value, 'value');
   const digest = operation === 'verify' ? decodeBase64url(request.digest, 'digest') : value;
@@ -94,11 +97,10 @@ export function performOperation(
     if (operation === 'sign') return { value: encodeBase64url(sign(version, s, digest)) };
     return { value: verify(version, s, digest, value) };
   }
-  const hash = oaepHash!;
   const encrypting = operation === 'encrypt' || operation === 'wrapKey';
   return {
     value: encodeBase64url(
-      encrypting ? oaepEncrypt(version, hash, value) : oaepDecrypt(version, hash, value),
+      encrypting ? rsaEncrypt(version, encryption!, value) : rsaDecrypt(version, encryption!, value),
     ),
   };
 }
@@ -125,33 +127,59 @@ function checkPermitted(version: StoredKeyVersion, operation: CryptoOperation): 
   }
 }
 
-function oaepEncrypt(version: StoredKeyVersion, hash: 'sha1' | 'sha256', plaintext: Buffer): Buffer {
-  const modulusBytes = Math.ceil((privateKeyOf(version).asymmetricKeyDetails?.modulusLength ?? 0) / 8);
-  const hashLength = hash === 'sha1' ? 20 : 32;
-  if (plaintext.length > modulusBytes - 2 * hashLength - 2) {
+function modulusBytesOf(version: StoredKeyVersion): number {
+  return Math.ceil((privateKeyOf(version).asymmetricKeyDetails?.modulusLength ?? 0) / 8);
+}
+
+function rsaEncrypt(version: StoredKeyVersion, scheme: EncryptionScheme, plaintext: Buffer): Buffer {
+  // OAEP takes 2 hashes + 2 bytes of the modulus; PKCS #1 v1.5 takes 11 bytes (RFC 8017 7.1.1, 7.2.1).
+  const overhead = scheme === 'pkcs1' ? 11 : 2 * (scheme === 'sha1' ? 20 : 32) + 2;
+  if (plaintext.length > modulusBytesOf(version) - overhead) {
     throw badParameter(
       'Property value has invalid value: the plaintext is too long for the key and algorithm.',
     );
   }
-  return publicEncrypt(
-    { key: publicKeyOf(version), padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: hash },
-    plaintext,
-  );
+  const key = publicKeyOf(version);
+  return scheme === 'pkcs1'
+    ? publicEncrypt({ key, padding: constants.RSA_PKCS1_PADDING }, plaintext)
+    : publicEncrypt({ key, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: scheme }, plaintext);
 }
 
-function oaepDecrypt(version: StoredKeyVersion, hash: 'sha1' | 'sha256', ciphertext: Buffer): Buffer {
-  const modulusBytes = Math.ceil((privateKeyOf(version).asymmetricKeyDetails?.modulusLength ?? 0) / 8);
+function rsaDecrypt(version: StoredKeyVersion, scheme: EncryptionScheme, ciphertext: Buffer): Buffer {
+  const modulusBytes = modulusBytesOf(version);
   if (ciphertext.length !== modulusBytes) {
     throw badParameter(`Property value has invalid value: the ciphertext must be ${modulusBytes} bytes.`);
   }
-  try {
-    return privateDecrypt(
-      { key: privateKeyOf(version), padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: hash },
-      ciphertext,
-    );
-  } catch {
-    throw badParameter('Property value has invalid value: the ciphertext could not be decrypted.');
+  const undecryptable = () =>
+    badParameter('Property value has invalid value: the ciphertext could not be decrypted.');
+  const key = privateKeyOf(version);
+  if (scheme !== 'pkcs1') {
+    try {
+      return privateDecrypt({ key, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: scheme }, ciphertext);
+    } catch {
+      throw undecryptable();
+    }
   }
+  // Node (since 20) refuses PKCS #1 v1.5 decryption (CVE-2023-46809, the Marvin timing attack), while
+  // Key Vault still offers RSA1_5. So the raw RSA result is unpadded here. Its timing may leak whether
+  // the padding was valid: acceptable for local keys that never protect real secrets.
+  let block: Buffer;
+  try {
+    block = privateDecrypt({ key, padding: constants.RSA_NO_PADDING }, ciphertext);
+  } catch {
+    throw undecryptable();
+  }
+  const message = pkcs1Unpad(block);
+  if (!message) throw undecryptable();
+  return message;
+}
+
+/** EM = 0x00 || 0x02 || PS (at least 8 non-zero bytes) || 0x00 || M (RFC 8017 7.2.2); undefined if malformed. */
+function pkcs1Unpad(block: Buffer): Buffer | undefined {
+  if (block[0] !== 0x00 || block[1] !== 0x02) return undefined;
+  const separator = block.indexOf(0x00, 2);
+  if (separator < 10) return undefined;
+  return block.subarray(separator + 1);
 }
 
 function sign(version: StoredKeyVersion, scheme: SignatureScheme, digest: Buffer): Buffer {

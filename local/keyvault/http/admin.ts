@@ -1,27 +1,32 @@
 /**
- * The emulator's own admin endpoint (not part of Key Vault's API): role assignments at run time.
+ * The emulator's own admin endpoint (not part of Key Vault's API): role assignments at run time, and
+ * the request counters the benchmarks read.
  *
  *   GET    /.emulator/role-assignments          → { value: RoleAssignment[] }
  *   PUT    /.emulator/role-assignments/{id}     { principalId, role, scope? } → RoleAssignment
  *   DELETE /.emulator/role-assignments/{id}     → 204 (404 if there is none)
+ *   GET    /.emulator/stats                     → requests by caller, operation and status (request-stats.ts)
  *
  * Protection: the caller needs a valid token for the vault (same issuer and audience as the keys API)
  * whose `oid` is one of the configured administrators, the counterpart of the Azure identity allowed
  * to manage a vault's role assignments. With no administrators configured, the endpoint refuses all.
  */
 import type { IncomingMessage } from 'node:http';
-import { InvalidAssignmentError, type RoleAssignments } from '../rbac/assignments.js';
+import { InvalidAssignmentError, type VaultRoleAssignments } from '../rbac/assignments.js';
 import type { Authenticator } from './auth.js';
 import { badParameter, KeyVaultError, methodNotAllowed, notFound } from './errors.js';
 import { readJsonBody } from './io.js';
+import type { RequestStats } from './request-stats.js';
 
 export const ADMIN_PREFIX = '/.emulator/';
 const ASSIGNMENTS = /^\/\.emulator\/role-assignments(?:\/([A-Za-z0-9-]{1,64}))?\/?$/;
+const STATS = /^\/\.emulator\/stats\/?$/;
 
 export interface AdminContext {
   authenticator: Authenticator;
-  roleAssignments: RoleAssignments;
+  roleAssignments: VaultRoleAssignments;
   administrators: ReadonlySet<string>;
+  stats: RequestStats;
 }
 
 export async function handleAdminRequest(
@@ -38,6 +43,10 @@ export async function handleAdminRequest(
         ? 'The emulator has no administrators configured: its role assignments can only be changed in its config file.'
         : `Caller oid=${caller.oid} is not an administrator of this emulator.`,
     );
+  }
+  if (STATS.test(path)) {
+    if ((request.method ?? 'GET') !== 'GET') throw methodNotAllowed(['GET']);
+    return { status: 200, body: context.stats.snapshot() };
   }
   const match = ASSIGNMENTS.exec(path);
   if (!match) throw notFound();

@@ -3,9 +3,13 @@
  * names the authority (the vault's tenant) and the resource; a token must be signed by the vault's
  * issuer (keys found by OIDC discovery), be unexpired, and be meant for Key Vault.
  */
-import { createRemoteJWKSet, customFetch, errors, jwtVerify, type JWTVerifyGetKey } from 'jose';
+import {
+  createTokenValidator,
+  IssuerUnreachableError,
+  TokenValidationError,
+} from '../../entra/token-validator.js';
+import type { TrustedFetch } from '../../entra/trusted-fetch.js';
 import { unauthorized, KeyVaultError } from './errors.js';
-import type { TrustedFetch } from './trusted-fetch.js';
 
 export const KEY_VAULT_RESOURCE = 'https://vault.azure.net';
 /** What Key Vault accepts as `aud`: its resource URI (v1 tokens, with or without slash) or its application id (v2). */
@@ -14,14 +18,6 @@ export const KEY_VAULT_AUDIENCES = [
   `${KEY_VAULT_RESOURCE}/`,
   'cfa8b339-82a2-471a-a3c9-0fc0be7a4093',
 ];
-
-/** Entra's default tolerance for clock skew. */
-const CLOCK_TOLERANCE_SECONDS = 300;
-/**
- * Validated tokens are remembered until they expire: a token's signature, issuer and audience cannot
- * change, and checking them again on every request would cost more than most operations.
- */
-const MAX_CACHED_TOKENS = 1000;
 
 export interface Caller {
   oid: string;
@@ -45,106 +41,44 @@ export function authorityOf(issuer: string): string {
 }
 
 export function createAuthenticator(options: { issuer: string; fetch: TrustedFetch }): Authenticator {
-  const issuer = options.issuer;
-  const challenge = `Bearer authorization="${authorityOf(issuer)}", resource="${KEY_VAULT_RESOURCE}"`;
-  let keys: Promise<JWTVerifyGetKey> | undefined;
-  const validated = new Map<string, { caller: Caller; expiresAtMs: number }>();
-
-  async function discoverKeys(): Promise<JWTVerifyGetKey> {
-    const url = `${issuer.replace(/\/+$/, '')}/.well-known/openid-configuration`;
-    const response = await options.fetch(url);
-    if (response.status !== 200) throw new Error(`OIDC discovery of ${issuer} answered ${response.status}`);
-    const document = (await response.json()) as { issuer?: unknown; jwks_uri?: unknown };
-    if (document.issuer !== issuer || typeof document.jwks_uri !== 'string') {
-      throw new Error(`OIDC discovery of ${issuer} does not describe that issuer`);
-    }
-    return createRemoteJWKSet(new URL(document.jwks_uri), {
-      [customFetch]: (url: string, init: { signal?: AbortSignal }) =>
-        options.fetch(url, { ...(init.signal ? { signal: init.signal } : {}) }),
-    });
-  }
-
-  function keySet(): Promise<JWTVerifyGetKey> {
-    if (!keys) {
-      keys = discoverKeys();
-      keys.catch(() => (keys = undefined)); // a failed discovery is retried by the next request
-    }
-    return keys;
-  }
+  const challenge = `Bearer authorization="${authorityOf(options.issuer)}", resource="${KEY_VAULT_RESOURCE}"`;
+  const validator = createTokenValidator({ ...options, audiences: KEY_VAULT_AUDIENCES });
 
   return {
     challenge,
     async authenticate(authorization) {
       const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '');
       if (!match) throw unauthorized('AKV10000: Request is missing a Bearer or PoP token.', challenge);
-      const token = match[1]!;
-      const cached = validated.get(token);
-      if (cached && cached.expiresAtMs > Date.now()) return cached.caller;
-      if (cached) validated.delete(token);
-      let getKey: JWTVerifyGetKey;
       try {
-        getKey = await keySet();
-      } catch (cause) {
-        throw new KeyVaultError(
-          503,
-          'ServiceUnavailable',
-          `The token issuer could not be reached to verify the token: ${(cause as Error).message}`,
-          undefined,
-          { 'Retry-After': '5' },
-        );
-      }
-      try {
-        const { payload } = await jwtVerify(token, getKey, {
-          issuer,
-          audience: KEY_VAULT_AUDIENCES,
-          clockTolerance: CLOCK_TOLERANCE_SECONDS,
-          requiredClaims: ['exp'],
-        });
-        if (typeof payload.oid !== 'string' || payload.oid === '') {
-          throw unauthorized(
-            "The token has no oid claim: Key Vault needs the caller's object id.",
-            challenge,
-          );
-        }
-        const caller: Caller = {
-          oid: payload.oid,
-          ...(typeof payload.tid === 'string' ? { tid: payload.tid } : {}),
-          ...(typeof payload.azp === 'string'
-            ? { appId: payload.azp }
-            : typeof payload.appid === 'string'
-              ? { appId: payload.appid }
-              : {}),
-        };
-        if (validated.size >= MAX_CACHED_TOKENS) validated.delete(validated.keys().next().value!);
-        validated.set(token, { caller, expiresAtMs: (payload.exp! + CLOCK_TOLERANCE_SECONDS) * 1000 });
-        return caller;
+        const { oid, tid, appId } = await validator.validate(match[1]!);
+        return { oid, ...(tid ? { tid } : {}), ...(appId ? { appId } : {}) };
       } catch (error) {
-        if (error instanceof KeyVaultError) throw error;
-        throw unauthorized(tokenErrorMessage(error, token), challenge);
+        if (error instanceof IssuerUnreachableError) {
+          throw new KeyVaultError(503, 'ServiceUnavailable', capitalized(error.message), undefined, {
+            'Retry-After': '5',
+          });
+        }
+        if (error instanceof TokenValidationError) throw unauthorized(refusalMessage(error), challenge);
+        throw error;
       }
     },
   };
 }
 
-function tokenErrorMessage(error: unknown, token: string): string {
-  if (error instanceof errors.JWTExpired) return 'Token validation failed: the token has expired.';
-  if (error instanceof errors.JWTClaimValidationFailed) {
-    if (error.claim === 'aud') {
-      return `AKV10022: Invalid audience. Expected ${KEY_VAULT_RESOURCE}, found: ${audienceOf(token)}.`;
-    }
-    if (error.claim === 'iss') return 'Token validation failed: invalid issuer.';
-    return `Token validation failed: claim ${error.claim} is not valid.`;
+/** Key Vault's wording of each refusal. */
+function refusalMessage(error: TokenValidationError): string {
+  switch (error.reason) {
+    case 'audience':
+      return `AKV10022: Invalid audience. Expected ${KEY_VAULT_RESOURCE}, found: ${error.audience}.`;
+    case 'issuer':
+      return 'Token validation failed: invalid issuer.';
+    case 'noOid':
+      return "The token has no oid claim: Key Vault needs the caller's object id.";
+    default:
+      return `Token validation failed: ${error.message}.`;
   }
-  return 'Token validation failed: the token is malformed or its signature is not valid.';
 }
 
-function audienceOf(token: string): string {
-  try {
-    const payload = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8')) as {
-      aud?: unknown;
-    };
-    return Array.isArray(payload.aud) ? payload.aud.join(',') : String(payload.aud);
-  } catch {
-    return 'unknown';
-  }
+function capitalized(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1);
 }

@@ -54,6 +54,17 @@ export function keyInDeletedState(name: string): KeyVaultError {
   );
 }
 
+/** A restore into a name in use (Key Vault: "the key name is not available in the target vault"). */
+export function keyNameTaken(name: string, deleted: boolean): KeyVaultError {
+  return new KeyVaultError(
+    409,
+    'Conflict',
+    deleted
+      ? `Key ${name} is in a deleted but recoverable state, so a backup cannot be restored under its name; recover or purge it first.`
+      : `Key ${name} already exists, so a backup cannot be restored under its name; a backup restores only into a free name.`,
+  );
+}
+
 export function keyNotDeleted(name: string): KeyVaultError {
   return new KeyVaultError(409, 'Conflict', `Key ${name} is not in a deleted state.`);
 }

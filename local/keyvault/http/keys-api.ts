@@ -18,6 +18,7 @@ import {
   UpdateKeyRequest,
 } from '../keys/requests.js';
 import type { KeyVault } from '../keys/vault.js';
+import { decodeBase64url, encodeBase64url } from '../crypto/base64url.js';
 import { badParameter } from './errors.js';
 import type { Route } from './routes.js';
 
@@ -87,6 +88,13 @@ export async function handleKeysRequest(vault: KeyVault, request: KeysRequest): 
     }
     case 'rotateKey': {
       const { key, version } = await vault.rotateKey(name);
+      return ok(keyBundle(vaultUrl, key, version, retention));
+    }
+    case 'backupKey':
+      return ok({ value: encodeBase64url(vault.backup(name)) });
+    case 'restoreKey': {
+      const body = (request.body ?? {}) as { value?: unknown };
+      const { key, version } = await vault.restore(decodeBase64url(body.value, 'value'));
       return ok(keyBundle(vaultUrl, key, version, retention));
     }
     case 'getRotationPolicy': {

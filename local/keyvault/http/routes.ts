@@ -16,6 +16,8 @@ export type RouteKind =
   | 'deleteKey'
   | 'listVersions'
   | 'rotateKey'
+  | 'backupKey'
+  | 'restoreKey'
   | 'getRotationPolicy'
   | 'setRotationPolicy'
   | 'cryptoOperation'
@@ -84,6 +86,10 @@ export function matchRoute(method: string, path: string): Route {
     if (rawName === undefined || (rawName === '' && third === undefined)) {
       return pick(method, { GET: { kind: 'listKeys', action: DataAction.readKey, hasBody: false } }, {});
     }
+    // `POST /keys/restore` names no key: the name comes from the backup.
+    if (rawName === 'restore' && third === undefined && method === 'POST') {
+      return { kind: 'restoreKey', action: DataAction.restoreKey, hasBody: true };
+    }
     const name = keyName(rawName);
     if (third === undefined || (third === '' && fourth === undefined)) {
       const candidates: Candidate = { GET: { kind: 'getKey', action: DataAction.readKey, hasBody: false } };
@@ -106,6 +112,12 @@ export function matchRoute(method: string, path: string): Route {
           return pick(
             method,
             { POST: { kind: 'rotateKey', action: DataAction.rotateKey, hasBody: false } },
+            { name },
+          );
+        case 'backup':
+          return pick(
+            method,
+            { POST: { kind: 'backupKey', action: DataAction.backupKey, hasBody: false } },
             { name },
           );
         case 'versions':

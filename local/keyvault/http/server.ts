@@ -6,7 +6,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer, type Server } from 'node:https';
 import { isHsm } from '../keys/model.js';
 import type { KeyVault } from '../keys/vault.js';
-import type { RoleAssignments } from '../rbac/assignments.js';
+import type { VaultRoleAssignments } from '../rbac/assignments.js';
 import type { ThrottleCategory, ThrottleLimiter } from '../throttle/limiter.js';
 import { ADMIN_PREFIX, handleAdminRequest } from './admin.js';
 import type { Authenticator } from './auth.js';
@@ -14,6 +14,7 @@ import { badParameter, forbiddenByRbac, KeyVaultError, throttled } from './error
 import { sendJson } from '../../http/messages.js';
 import { NO_CACHE, readJsonBody, sendError } from './io.js';
 import { handleKeysRequest } from './keys-api.js';
+import { ANONYMOUS_CALLER, type RequestStats } from './request-stats.js';
 import { matchRoute, type Route } from './routes.js';
 import { listenOn } from '../../process/ports.js';
 
@@ -26,11 +27,13 @@ export interface KeyVaultServerOptions {
   tls: { cert: string; key: string };
   vault: KeyVault;
   authenticator: Authenticator;
-  roleAssignments: RoleAssignments;
+  roleAssignments: VaultRoleAssignments;
   administrators: ReadonlySet<string>;
   throttle?: ThrottleLimiter;
   /** Items per page of the list operations when the caller gives no maxresults (Key Vault: 25). */
   pageSize?: number;
+  /** Counts every request of the keys API (served at /.emulator/stats). */
+  stats: RequestStats;
   logError: (message: string) => void;
 }
 
@@ -42,7 +45,8 @@ export interface RunningServer {
 export async function startServer(options: KeyVaultServerOptions): Promise<RunningServer> {
   const server: Server = createServer({ cert: options.tls.cert, key: options.tls.key });
   server.on('request', (request: IncomingMessage, response: ServerResponse) => {
-    handle(options, request, response).catch((error: unknown) => {
+    const tally = countWhenAnswered(options.stats, request, response);
+    handle(options, request, response, tally).catch((error: unknown) => {
       if (error instanceof KeyVaultError) {
         request.resume(); // an unread body must not stall the connection
         return sendError(response, error);
@@ -72,18 +76,45 @@ function pathOf(request: IncomingMessage): string {
   return (request.url ?? '/').split('?')[0]!;
 }
 
+/** Who asked (filled in as it is learned); counted when the answer has gone out. */
+interface Tally {
+  caller?: string;
+  /** Undefined: not counted (the emulator's own endpoint). */
+  operation?: string;
+}
+
+function countWhenAnswered(stats: RequestStats, request: IncomingMessage, response: ServerResponse): Tally {
+  const tally: Tally = {};
+  try {
+    const route = matchRoute(
+      request.method ?? 'GET',
+      new URL(request.url ?? '/', 'https://vault.invalid').pathname,
+    );
+    tally.operation = route.operation ?? route.kind;
+  } catch {
+    tally.operation = 'unknownRoute';
+  }
+  response.once('finish', () => {
+    if (tally.operation) stats.count(tally.caller ?? ANONYMOUS_CALLER, tally.operation, response.statusCode);
+  });
+  return tally;
+}
+
 async function handle(
   options: KeyVaultServerOptions,
   request: IncomingMessage,
   response: ServerResponse,
+  tally: Tally,
 ): Promise<void> {
   const url = new URL(request.url ?? '/', 'https://vault.invalid');
   if (url.pathname.startsWith(ADMIN_PREFIX)) {
+    delete tally.operation;
     const result = await handleAdminRequest(options, request, url.pathname);
     return sendJson(response, result.status, result.body, NO_CACHE);
   }
 
   const caller = await options.authenticator.authenticate(request.headers.authorization);
+  tally.caller = caller.oid;
   const apiVersion = url.searchParams.get('api-version');
   if (!apiVersion) throw badParameter("The 'api-version' query parameter is missing.");
   if (!API_VERSION.test(apiVersion)) {

@@ -4,7 +4,13 @@
  */
 import { randomBytes } from 'node:crypto';
 import { generateKeyMaterial, importKeyMaterial, isRsa, privateKeyOf } from '../crypto/material.js';
-import { badParameter, deletedKeyNotFound, keyInDeletedState, keyNotFound } from '../http/errors.js';
+import {
+  badParameter,
+  deletedKeyNotFound,
+  keyInDeletedState,
+  keyNameTaken,
+  keyNotFound,
+} from '../http/errors.js';
 import {
   latestVersion,
   nowSeconds,
@@ -24,6 +30,7 @@ import {
   type UpdateKeyRequest,
 } from './requests.js';
 import type { KeyStore } from './store.js';
+import { openKeyBackup, sealKeyBackup } from './key-backup.js';
 
 export const KEY_NAME = /^[0-9a-zA-Z-]{1,127}$/;
 const VERSION = /^[0-9a-f]{32}$/;
@@ -41,6 +48,8 @@ export class KeyVault {
   constructor(
     private readonly store: KeyStore,
     readonly retentionDays: number,
+    /** Seals key backups (keys/key-backup.ts). */
+    private readonly backupKey: Buffer,
   ) {}
 
   /** The active key `name` and its version (the current one when `version` is empty). */
@@ -214,6 +223,26 @@ export class KeyVault {
       };
       await this.store.save(next);
       return { key: next, version: latestVersion(next) };
+    });
+  }
+
+  /** The backup blob of the active key `name`: every version, its attributes, tags and policy. */
+  backup(name: string): Buffer {
+    return sealKeyBackup(this.active(name), this.backupKey);
+  }
+
+  /**
+   * Restores a backup under the name it was made with, versions and ids unchanged. As in Key Vault,
+   * only into a free name: a key of that name, active or soft-deleted, makes it 409.
+   */
+  restore(blob: Buffer): Promise<KeyVersionRef> {
+    const backedUp = openKeyBackup(blob, this.backupKey);
+    return this.locked(backedUp.name, async () => {
+      this.purgeExpired();
+      const existing = this.store.get(backedUp.name);
+      if (existing) throw keyNameTaken(existing.name, existing.deleted !== undefined);
+      await this.store.save(backedUp);
+      return { key: backedUp, version: latestVersion(backedUp) };
     });
   }
 

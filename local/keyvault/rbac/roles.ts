@@ -2,6 +2,8 @@
  * Key Vault's built-in data-plane roles for keys, by name and by role definition id, with the data
  * actions they grant (`*` matches any rest of the action).
  */
+import type { RoleDefinition } from '../../entra/role-assignments.js';
+
 const PREFIX = 'Microsoft.KeyVault/vaults';
 
 export const DataAction = {
@@ -11,6 +13,8 @@ export const DataAction = {
   updateKey: `${PREFIX}/keys/update/action`,
   deleteKey: `${PREFIX}/keys/delete`,
   rotateKey: `${PREFIX}/keys/rotate/action`,
+  backupKey: `${PREFIX}/keys/backup/action`,
+  restoreKey: `${PREFIX}/keys/restore/action`,
   encrypt: `${PREFIX}/keys/encrypt/action`,
   decrypt: `${PREFIX}/keys/decrypt/action`,
   wrapKey: `${PREFIX}/keys/wrap/action`,
@@ -25,11 +29,7 @@ export const DataAction = {
 } as const;
 export type DataAction = (typeof DataAction)[keyof typeof DataAction];
 
-export interface RoleDefinition {
-  name: string;
-  id: string;
-  dataActions: readonly string[];
-}
+export type { RoleDefinition } from '../../entra/role-assignments.js';
 
 export const ROLES: readonly RoleDefinition[] = [
   {
@@ -48,7 +48,7 @@ export const ROLES: readonly RoleDefinition[] = [
     dataActions: [
       DataAction.readKey,
       DataAction.updateKey,
-      `${PREFIX}/keys/backup/action`,
+      DataAction.backupKey,
       DataAction.encrypt,
       DataAction.decrypt,
       DataAction.wrapKey,
@@ -68,21 +68,3 @@ export const ROLES: readonly RoleDefinition[] = [
     dataActions: [`${PREFIX}/*/read`],
   },
 ];
-
-/** The role named `nameOrId` (its name, case-insensitive, or its role definition id). */
-export function findRole(nameOrId: string): RoleDefinition | undefined {
-  const wanted = nameOrId.trim().toLowerCase();
-  return ROLES.find((role) => role.name.toLowerCase() === wanted || role.id === wanted);
-}
-
-function matches(pattern: string, action: string): boolean {
-  const p = pattern.toLowerCase();
-  const a = action.toLowerCase();
-  if (!p.includes('*')) return p === a;
-  const [head, tail] = [p.slice(0, p.indexOf('*')), p.slice(p.indexOf('*') + 1)];
-  return a.startsWith(head) && a.endsWith(tail) && a.length >= head.length + tail.length;
-}
-
-export function grants(role: RoleDefinition, action: string): boolean {
-  return role.dataActions.some((pattern) => matches(pattern, action));
-}

@@ -212,3 +212,20 @@ export function dotNetTicks(epochMs: number): unknown {
   bytes.writeBigInt64BE(ticks);
   return rhea.types.wrap_long(bytes);
 }
+
+/**
+ * The size of a message's body as the client gave it: the bytes of its data section(s), or of an AMQP
+ * value that is a string or binary; 0 for other values (the broker's counters report body sizes).
+ */
+export function bodyBytesOf(message: Message): number {
+  const body = message.body as unknown;
+  const content =
+    body && typeof body === 'object' && 'typecode' in body && 'content' in body
+      ? (body as { content: unknown }).content
+      : body;
+  const sizeOf = (value: unknown): number =>
+    Buffer.isBuffer(value) ? value.length : typeof value === 'string' ? Buffer.byteLength(value) : 0;
+  return Array.isArray(content)
+    ? content.reduce((sum: number, part) => sum + sizeOf(part), 0)
+    : sizeOf(content);
+}

@@ -5,6 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Connection, Delivery, EventContext, Message, Receiver, Sender } from 'rhea';
+import type { EntraAccess } from '../auth/entra-access.js';
 import { grantAllows, type AccessRight, type Grant } from '../auth/sas.js';
 import { BrokerError, Condition, entityNotFound } from '../entities/errors.js';
 import type { ReceiveMode } from '../entities/message-queue.js';
@@ -13,11 +14,12 @@ import type { QueueEntity } from '../entities/queue.js';
 import { MAX_MESSAGE_SIZE_BYTES } from '../entities/queue-properties.js';
 import { CBS_ADDRESS, parseEntityAddress, type EntityAddress } from './addresses.js';
 import { handlePutToken } from './cbs.js';
-import { decodeTransfer, dotNetTicks } from './codec.js';
+import { bodyBytesOf, decodeTransfer, dotNetTicks } from './codec.js';
 import { guarded, toAmqpError } from './errors.js';
 import { acceptedOutcome, rejectedOutcome } from './rhea-extras.js';
 import { handleManagementRequest } from './management-link.js';
 import { QueueConsumer } from './queue-consumer.js';
+import { UNAUTHORIZED } from '../stats/broker-stats.js';
 
 const SESSION_FILTER = 'com.microsoft:session-filter';
 const DEFAULT_ACCEPT_SESSION_TIMEOUT_MS = 60_000;
@@ -64,10 +66,14 @@ export class ConnectionHandler {
   private readonly consumers = new Map<string, QueueConsumer>();
   private readonly queueLinks = new Map<Sender | Receiver, QueueEntity>();
   private readonly onQueueDeleted = (queue: QueueEntity) => this.queueDeleted(queue);
+  /** The rules this connection has authenticated with (each counted once as a connection). */
+  private readonly identities = new Set<string>();
 
   constructor(
     private readonly connection: Connection,
     private readonly namespace: Namespace,
+    /** Checks Entra ID tokens put on `$cbs`; undefined when the emulator accepts none. */
+    private readonly entra?: EntraAccess,
   ) {
     namespace.events.on('queueDeleted', this.onQueueDeleted);
     connection.on('sender_open', (context) => guarded(() => this.senderOpened(context.sender!)));
@@ -98,7 +104,19 @@ export class ConnectionHandler {
     }
   }
 
+  /** Who an operation on `path` is counted for: the rule of the token that allows it. */
+  private identityFor(path: string, right?: AccessRight): string {
+    const now = Date.now();
+    const rights: AccessRight[] = right ? [right] : ['Manage', 'Send', 'Listen'];
+    const grant = this.grants.find((g) => rights.some((r) => grantAllows(g, path, r, now)));
+    return grant?.keyName ?? UNAUTHORIZED;
+  }
+
   private addGrant(grant: Grant): void {
+    if (!this.identities.has(grant.keyName)) {
+      this.identities.add(grant.keyName);
+      this.namespace.stats.count(grant.keyName, undefined, 'connections');
+    }
     this.grants = [...this.grants.filter((g) => g.scope !== grant.scope && g.expiresAt > Date.now()), grant];
     this.scheduleExpiryCheck();
   }
@@ -186,6 +204,7 @@ export class ConnectionHandler {
       internals(link).local.attach.max_message_size = MAX_MESSAGE_SIZE_BYTES;
       this.queueLinks.set(link, entity);
       this.claim(link, entityAddress, 'Send');
+      this.namespace.stats.count(this.identityFor(entityAddress.path, 'Send'), entity.name, 'sendLinks');
       link.on('message', (context) =>
         guarded(() => this.incomingMessage(context as TransferContext, entityAddress)),
       );
@@ -227,9 +246,14 @@ export class ConnectionHandler {
             : `It is not possible for an entity that does not support sessions to create a session receiver.`,
         );
       }
-      const consumer = new QueueConsumer(link, queue, mode);
+      const identity = this.identityFor(entityAddress.path, 'Listen');
+      const stats = this.namespace.stats;
+      const consumer = new QueueConsumer(link, queue, mode, (counter, amount) =>
+        stats.count(identity, entity.name, counter, amount),
+      );
       this.queueLinks.set(link, entity);
       this.claim(link, entityAddress, 'Listen');
+      stats.count(identity, entity.name, 'receiveLinks');
       if (!sessionRequested) {
         this.consumers.set(link.name, consumer);
         queue.addConsumer(consumer);
@@ -340,12 +364,22 @@ export class ConnectionHandler {
           );
         }
       }
+      const identity = this.identityFor(address.path, 'Send');
+      const stats = this.namespace.stats;
       for (const { message, size } of messages) {
         // Service Bus gives every message an id; the SDK relies on one to settle.
         if (message.message_id === undefined || message.message_id === null) {
           message.message_id = randomUUID().replaceAll('-', '');
         }
+        const forwardTo = entity.properties.forwardTo;
         entity.accept(message, size);
+        stats.count(identity, entity.name, 'sends');
+        stats.count(identity, entity.name, 'sendBytes', size);
+        stats.count(identity, entity.name, 'sendBodyBytes', bodyBytesOf(message));
+        if (forwardTo) {
+          stats.count(undefined, entity.name, 'forwardedOut');
+          stats.count(undefined, forwardTo, 'forwardedIn');
+        }
       }
       settle(delivery);
     } catch (error) {
@@ -376,9 +410,17 @@ export class ConnectionHandler {
     const request = context.message;
     settle(context.delivery);
     if (!request) return;
-    const result = handlePutToken(request, this.namespace);
-    if (result.grant) this.addGrant(result.grant);
-    this.reply(request, { 'status-code': result.status, 'status-description': result.description });
+    // Checking an Entra ID token may fetch the issuer's keys: the reply follows when it is done.
+    void handlePutToken(request, this.namespace, this.entra)
+      .catch((error: unknown) => {
+        console.error('[servicebus] put-token failed:', error);
+        return { status: 500, description: 'The broker failed to check the token.', grant: undefined };
+      })
+      .then((result) => {
+        if (result.grant && this.connection.is_open()) this.addGrant(result.grant);
+        this.namespace.stats.count(result.grant?.keyName ?? UNAUTHORIZED, undefined, 'putTokens');
+        this.reply(request, { 'status-code': result.status, 'status-description': result.description });
+      });
   }
 
   private managementRequest(context: EventContext, address: EntityAddress): void {
@@ -386,6 +428,8 @@ export class ConnectionHandler {
     settle(context.delivery);
     if (!request) return;
     const entity = this.namespace.queue(address.queue);
+    const operation = String(request.application_properties?.operation ?? '');
+    this.namespace.stats.count(this.identityFor(address.path), address.queue, `management:${operation}`);
     const reply = entity
       ? handleManagementRequest(request, {
           entity,

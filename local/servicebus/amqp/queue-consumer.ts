@@ -8,7 +8,7 @@ import type { Delivery, Sender } from 'rhea';
 import type { BrokeredMessage } from '../entities/message.js';
 import type { Consumer, MessageQueue, ReceiveMode, Settlement } from '../entities/message-queue.js';
 import { Condition } from '../entities/errors.js';
-import { deliveryTagOf, encodeOutgoing } from './codec.js';
+import { bodyBytesOf, deliveryTagOf, encodeOutgoing } from './codec.js';
 import { guarded, toAmqpError } from './errors.js';
 import { acceptedOutcome, rejectedOutcome } from './rhea-extras.js';
 
@@ -31,6 +31,9 @@ interface RemoteOutcome {
 
 const DEAD_LETTER_CONDITION = 'com.microsoft:dead-letter';
 
+/** Counts what this link does (the broker's counters: deliveries, their bytes, settlements). */
+export type ConsumerRecorder = (counter: string, amount?: number) => void;
+
 export class QueueConsumer implements Consumer {
   /** Deliveries sent over the link's lifetime (plus credit given back by drain). */
   private sent = 0;
@@ -43,6 +46,7 @@ export class QueueConsumer implements Consumer {
     readonly link: Sender,
     readonly queue: MessageQueue,
     readonly receiveMode: ReceiveMode,
+    private readonly record: ConsumerRecorder = () => undefined,
   ) {
     link.on('sendable', () => guarded(() => this.queue.dispatch()));
     link.on('sender_flow', () => guarded(() => this.queue.dispatch()));
@@ -75,13 +79,13 @@ export class QueueConsumer implements Consumer {
     const tag = peekLock
       ? deliveryTagOf(message.lock!.token)
       : Buffer.from(randomUUID().replaceAll('-', ''), 'hex');
+    const encoded = encodeOutgoing(message, { includeLock: peekLock, deliveryCount: message.deliveryCount });
     // Format 0 tells rhea the payload is already encoded.
-    const delivery = this.link.send(
-      encodeOutgoing(message, { includeLock: peekLock, deliveryCount: message.deliveryCount }),
-      tag,
-      0,
-    );
+    const delivery = this.link.send(encoded, tag, 0);
     this.sent++;
+    this.record('deliveries');
+    this.record('deliveryBytes', encoded.length);
+    this.record('deliveryBodyBytes', bodyBytesOf(message.message));
     if (peekLock) this.lockTokens.set(delivery, message.lock!.token);
   }
 
@@ -106,8 +110,10 @@ export class QueueConsumer implements Consumer {
     if (token === undefined) return;
     this.lockTokens.delete(delivery);
     const outcome = delivery.remote_state as unknown as RemoteOutcome | undefined;
+    const settlement = settlementOf(outcome);
+    this.record(`settle:${settlement.kind}`);
     try {
-      this.queue.settle(token, this, settlementOf(outcome));
+      this.queue.settle(token, this, settlement);
       reply(delivery, acceptedOutcome());
     } catch (error) {
       reply(delivery, rejectedOutcome(toAmqpError(error)));

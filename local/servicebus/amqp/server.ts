@@ -1,10 +1,12 @@
 /**
  * The AMQP 1.0 listener. Plain TCP, as the SDK uses with `UseDevelopmentEmulator=true`; SASL ANONYMOUS
  * (rhea's server default). A connection whose first byte is a TLS handshake is handed to `onTls`
- * instead, so that the management API can share the connection string's endpoint.
+ * instead, so that the management API can share the connection string's endpoint. `serve` also runs
+ * AMQP on a socket another listener accepted (the AMQPS listener, amqps-server.ts).
  */
-import net, { type Socket } from 'node:net';
+import net, { type AddressInfo, type Socket } from 'node:net';
 import rhea, { type Connection } from 'rhea';
+import type { EntraAccess } from '../auth/entra-access.js';
 import type { Namespace } from '../entities/namespace.js';
 import { ConnectionHandler } from './connection-handler.js';
 import { listenOn } from '../../process/ports.js';
@@ -45,6 +47,8 @@ export interface AmqpServerOptions {
   host: string;
   port: number;
   namespace: Namespace;
+  /** Checks Entra ID tokens on `$cbs`; undefined: only SAS tokens are accepted. */
+  entra?: EntraAccess;
   /** Takes a socket that started a TLS handshake (already paused, first bytes put back). */
   onTls?: (socket: Socket) => void;
 }
@@ -76,13 +80,14 @@ export class AmqpServer {
       if (first[0] === TLS_HANDSHAKE && this.options.onTls) {
         this.options.onTls(socket);
       } else {
-        this.startAmqp(socket);
+        this.serve(socket);
       }
       socket.resume();
     });
   }
 
-  private startAmqp(socket: Socket): void {
+  /** Runs an AMQP connection on `socket` (plain TCP, or a TLS session already established). */
+  serve(socket: Socket): void {
     const connection: Connection = this.container.create_connection({
       id: `connection-${socket.remotePort ?? 0}`,
       container_id: 'servicebus-emulator',
@@ -92,7 +97,7 @@ export class AmqpServer {
       idle_time_out: 120_000,
       max_frame_size: 65_536,
     } as never);
-    new ConnectionHandler(connection, this.options.namespace);
+    new ConnectionHandler(connection, this.options.namespace, this.options.entra);
     this.avoidDelayedAcks(socket, connection);
     const internals = connection as unknown as RheaConnectionInternals;
     coalesceWrites(internals, socket);
@@ -122,5 +127,15 @@ export class AmqpServer {
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     for (const socket of this.sockets) socket.destroy();
     await closed;
+  }
+
+  /**
+   * Fault injection: drops every connection and stops listening, so that new connections are refused,
+   * until `resume()` listens again on the same port. The namespace is untouched.
+   */
+  async interrupt(): Promise<{ resume(): Promise<void> }> {
+    const port = (this.server.address() as AddressInfo).port;
+    await this.close();
+    return { resume: async () => void (await listenOn(this.server, port, this.options.host)) };
   }
 }

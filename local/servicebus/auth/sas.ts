@@ -28,6 +28,8 @@ export interface Grant {
   rights: ReadonlySet<AccessRight>;
   /** Milliseconds since the epoch. */
   expiresAt: number;
+  /** The rule that signed the token (who is asking, for the broker's counters). */
+  keyName: string;
 }
 
 export class SasError extends Error {
@@ -113,7 +115,7 @@ export function verifySasToken(token: string, rules: RuleSource, now = Date.now(
     rights.add('Send');
     rights.add('Listen');
   }
-  return { scope, rights, expiresAt };
+  return { scope, rights, expiresAt, keyName: rule.keyName };
 }
 
 /** Does `grant` allow `right` on entity path `path` (lower case, no slashes at the ends)? */

@@ -4,9 +4,11 @@
  */
 import { EventEmitter } from 'node:events';
 import type { AuthorizationRule, RuleSource } from '../auth/sas.js';
+import { BrokerStats } from '../stats/broker-stats.js';
 import { BrokerError, Condition, entityNotFound } from './errors.js';
 import { InMemoryMessageStore, type MessageStoreFactory } from './message-store.js';
 import { QueueEntity, type QueueDirectory } from './queue.js';
+import { topicPathKind, topicsNotEmulated } from './topics-not-emulated.js';
 import { isValidQueueName, validateQueueProperties, type QueueProperties } from './queue-properties.js';
 
 export const MAX_QUEUES = 10_000;
@@ -19,6 +21,8 @@ export class Namespace implements QueueDirectory, RuleSource {
    */
   readonly events = new EventEmitter().setMaxListeners(0);
   readonly createdAt = new Date();
+  /** What the broker did, by identity and queue (the benchmarks read it). */
+  readonly stats = new BrokerStats();
 
   constructor(
     readonly name: string,
@@ -38,11 +42,12 @@ export class Namespace implements QueueDirectory, RuleSource {
     return this.queues.get(name.toLowerCase());
   }
 
-  /** The queue, or MessagingEntityNotFound. */
+  /** The queue, or MessagingEntityNotFound (or, for a subscription's path, that topics are not emulated). */
   requireQueue(name: string): QueueEntity {
     const queue = this.queue(name);
-    if (!queue) throw entityNotFound(name);
-    return queue;
+    if (queue) return queue;
+    const kind = topicPathKind(name);
+    throw kind ? topicsNotEmulated(kind, this.name) : entityNotFound(name);
   }
 
   listQueues(): QueueEntity[] {

@@ -2,23 +2,30 @@
  * The management API (ATOM over HTTPS, api-version 2021-05) as `ServiceBusAdministrationClient` uses it:
  * `GET|PUT|DELETE /{queue}`, `GET /$Resources/Queues`, `GET /$namespaceinfo`. Each request carries a
  * SAS token (`Authorization`) that must hold Manage on the resource.
+ *
+ * The emulator's own `GET /.emulator/stats` (Manage on the namespace) answers the broker's counters as
+ * JSON (stats/broker-stats.ts). No entity can be named so: entity names start with a letter or digit.
  */
+import http from 'node:http';
 import https from 'node:https';
 import { Duplex } from 'node:stream';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { parseXML } from '@azure/core-xml';
-import { SasError, grantAllows, verifySasToken } from '../auth/sas.js';
+import { EntraAccessError, type EntraAccess } from '../auth/entra-access.js';
+import { SasError, grantAllows, verifySasToken, type Grant } from '../auth/sas.js';
 import { BrokerError, Condition } from '../entities/errors.js';
 import type { Namespace } from '../entities/namespace.js';
 import { defaultQueueProperties, InvalidQueuePropertyError } from '../entities/queue-properties.js';
 import { queueDescriptionXml, queuePropertiesFromXml } from './queue-description.js';
+import { topicPathKind, topicsNotEmulatedMessage } from '../entities/topics-not-emulated.js';
 import { element, escapeXml, parent } from './xml.js';
-import { readBody } from '../../http/messages.js';
+import { readBody, sendJson } from '../../http/messages.js';
 import { listenOn } from '../../process/ports.js';
 
 const ATOM_NS = 'http://www.w3.org/2005/Atom';
 const MAX_BODY_BYTES = 1024 * 1024;
+const STATS_PATH = '.emulator/stats';
 
 export interface ManagementServerOptions {
   namespace: Namespace;
@@ -26,6 +33,8 @@ export interface ManagementServerOptions {
   port: number;
   certPem: string;
   keyPem: string;
+  /** Checks Entra ID bearer tokens; undefined: only SAS tokens are accepted. */
+  entra?: EntraAccess;
 }
 
 class HttpError extends Error {
@@ -54,16 +63,20 @@ function statusOf(error: BrokerError): number {
 
 export class ManagementServer {
   readonly server: https.Server;
+  /** Serves HTTP on TLS sessions another listener established (the AMQPS port). */
+  private readonly decrypted: http.Server;
 
   constructor(private readonly options: ManagementServerOptions) {
-    this.server = https.createServer({ cert: options.certPem, key: options.keyPem }, (request, response) => {
+    const onRequest = (request: IncomingMessage, response: ServerResponse) => {
       this.handle(request, response).catch((error: unknown) => {
         console.error('[servicebus] management request failed:', error);
         if (!response.headersSent) this.sendError(response, 500, 'Internal error.');
         else response.destroy();
       });
-    });
+    };
+    this.server = https.createServer({ cert: options.certPem, key: options.keyPem }, onRequest);
     this.server.on('tlsClientError', () => undefined);
+    this.decrypted = http.createServer(onRequest);
   }
 
   async listen(): Promise<number> {
@@ -80,7 +93,17 @@ export class ManagementServer {
     this.server.emit('connection', stream);
   }
 
+  /** Serve HTTP on a TLS session that another listener established and found to carry HTTP. */
+  acceptDecrypted(socket: Socket): void {
+    // As in acceptTls: the HTTP parser would read the TLS handle directly and miss the sniffed bytes.
+    const stream = Duplex.from({ readable: socket, writable: socket });
+    socket.on('close', () => stream.destroy());
+    stream.on('error', () => socket.destroy());
+    this.decrypted.emit('connection', stream);
+  }
+
   async close(): Promise<void> {
+    this.decrypted.closeAllConnections();
     await new Promise<void>((resolve) => {
       this.server.close(() => resolve());
       this.server.closeAllConnections();
@@ -92,10 +115,24 @@ export class ManagementServer {
     const url = new URL(request.url ?? '/', `https://${host}`);
     const path = decodeURIComponent(url.pathname).replace(/^\/+|\/+$/g, '');
     try {
-      this.authorize(request, url, path);
+      if (path === STATS_PATH && request.method === 'GET') {
+        await this.authorize(request, url, '');
+        return sendJson(response, 200, this.options.namespace.stats.snapshot(), {
+          'Cache-Control': 'no-store',
+        });
+      }
+      const identity = await this.authorize(request, url, path);
+      // Management operations cost Service Bus Standard 10 credits each: counted for the benchmarks.
+      this.options.namespace.stats.count(identity, undefined, `managementHttp:${request.method ?? '?'}`);
       const base = `https://${host}/`;
+      const namespaceName = this.options.namespace.name;
+      const topicKind = topicPathKind(path);
+      if (topicKind) throw new HttpError(400, topicsNotEmulatedMessage(topicKind, namespaceName));
       if (request.method === 'GET' && path.toLowerCase() === '$resources/queues') {
         this.sendXml(response, 200, this.queueFeed(url, base));
+      } else if (request.method === 'GET' && path.toLowerCase() === '$resources/topics') {
+        // There are no topics: listing them is an empty feed, as in a namespace without any.
+        this.sendXml(response, 200, this.emptyFeed(url, 'Topics'));
       } else if (request.method === 'GET' && path.toLowerCase() === '$namespaceinfo') {
         this.sendXml(response, 200, this.namespaceEntry(base));
       } else if (!path) {
@@ -106,7 +143,7 @@ export class ManagementServer {
         const isUpdate = request.headers['if-match'] === '*';
         const body = await readBody(request, MAX_BODY_BYTES);
         if (body === undefined) throw new HttpError(413, 'The request body is too large.');
-        await this.putQueue(path, body.toString('utf8'), isUpdate);
+        await this.putQueue(path, body.toString('utf8'), isUpdate, namespaceName);
         this.sendXml(response, isUpdate ? 200 : 201, this.queueEntry(path, base, host));
       } else if (request.method === 'DELETE') {
         this.options.namespace.deleteQueue(path);
@@ -122,23 +159,53 @@ export class ManagementServer {
     }
   }
 
-  /** The SAS token must hold Manage on the requested path (a queue, or the namespace's feeds). */
-  private authorize(request: IncomingMessage, url: URL, path: string): void {
+  /**
+   * The request's token must hold Manage on the requested path (a queue, or the namespace's feeds): a
+   * SAS token of a rule with Manage, or an Entra ID token whose caller is Azure Service Bus Data Owner
+   * there. Returns who asked (the rule, or the caller's oid).
+   */
+  private async authorize(request: IncomingMessage, url: URL, path: string): Promise<string> {
     const header = request.headers.authorization;
     if (!header) throw new HttpError(401, 'MissingToken: the request has no Authorization header.');
-    try {
-      const grant = verifySasToken(header, this.options.namespace);
-      if (!grantAllows(grant, path.toLowerCase(), 'Manage')) {
-        throw new HttpError(401, `Unauthorized: Manage is required on '${url.pathname}'.`);
+    const lower = path.toLowerCase();
+    let grant: Grant;
+    const bearer = /^Bearer\s+(\S+)\s*$/i.exec(header);
+    if (bearer) {
+      if (!this.options.entra) {
+        throw new HttpError(
+          401,
+          'Unauthorized: Entra ID tokens are not accepted: the emulator was started without an issuer.',
+        );
       }
-    } catch (error) {
-      if (error instanceof SasError) throw new HttpError(401, `Unauthorized: ${error.message}.`);
-      throw error;
+      try {
+        // The namespace's feeds ($Resources/…, $namespaceinfo) and the emulator's endpoint name no queue.
+        const queue = lower === '' || /^[$.]/.test(lower) ? undefined : lower;
+        grant = await this.options.entra.grantFor(bearer[1]!, lower, queue);
+      } catch (error) {
+        if (error instanceof EntraAccessError) throw new HttpError(error.status, error.message);
+        throw error;
+      }
+    } else {
+      try {
+        grant = verifySasToken(header, this.options.namespace);
+      } catch (error) {
+        if (error instanceof SasError) throw new HttpError(401, `Unauthorized: ${error.message}.`);
+        throw error;
+      }
     }
+    if (!grantAllows(grant, lower, 'Manage')) {
+      throw new HttpError(401, `Unauthorized: Manage is required on '${url.pathname}'.`);
+    }
+    return grant.keyName;
   }
 
-  private async putQueue(name: string, body: string, isUpdate: boolean): Promise<void> {
-    const description = await parseQueueDescription(body);
+  private async putQueue(
+    name: string,
+    body: string,
+    isUpdate: boolean,
+    namespaceName: string,
+  ): Promise<void> {
+    const description = await parseQueueDescription(body, namespaceName);
     const namespace = this.options.namespace;
     if (isUpdate) {
       const existing = namespace.requireQueue(name);
@@ -206,6 +273,19 @@ export class ManagementServer {
     );
   }
 
+  private emptyFeed(url: URL, title: string): string {
+    return parent(
+      'feed',
+      [
+        element('title', title, ' type="text"'),
+        element('id', url.toString()),
+        element('updated', new Date().toISOString()),
+        `<link rel="self" href="${escapeXml(url.toString())}"/>`,
+      ],
+      ` xmlns="${ATOM_NS}"`,
+    );
+  }
+
   private namespaceEntry(base: string): string {
     const namespace = this.options.namespace;
     const content = parent(
@@ -246,8 +326,11 @@ export class ManagementServer {
   }
 }
 
-/** The QueueDescription of an ATOM entry request body. */
-export async function parseQueueDescription(body: string): Promise<Record<string, unknown>> {
+/** The QueueDescription of an ATOM entry request body (a topic's description is refused as such). */
+export async function parseQueueDescription(
+  body: string,
+  namespaceName: string,
+): Promise<Record<string, unknown>> {
   let parsed: Record<string, unknown>;
   try {
     parsed = (await parseXML(body, { includeRoot: true })) as Record<string, unknown>;
@@ -257,6 +340,9 @@ export async function parseQueueDescription(body: string): Promise<Record<string
   const entry = parsed.entry as Record<string, unknown> | undefined;
   const content = entry?.content as Record<string, unknown> | undefined;
   const description = content?.QueueDescription;
+  if (content?.TopicDescription !== undefined) {
+    throw new HttpError(400, topicsNotEmulatedMessage('Topic', namespaceName));
+  }
   if (!description || typeof description !== 'object') {
     throw new HttpError(400, 'The request body must be an ATOM entry with a QueueDescription.');
   }

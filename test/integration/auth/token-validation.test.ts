@@ -259,10 +259,37 @@ describe('token validation against the development identity provider', () => {
       discoveryCacheMs: 0,
     });
     const start = provider.requestCounts().discovery;
-    const token = await provider.mintToken({ tenant: 'contoso', upn: 'alice@contoso.test' });
-    await shortLived.authenticate(`Bearer ${token}`, 'contoso');
-    await shortLived.authenticate(`Bearer ${token}`, 'contoso');
+    // Two tokens: a token that verified once is remembered, and would need no discovery at all.
+    for (const upn of ['alice@contoso.test', 'bob@contoso.test']) {
+      const token = await provider.mintToken({ tenant: 'contoso', upn });
+      await shortLived.authenticate(`Bearer ${token}`, 'contoso');
+    }
     assert.equal(provider.requestCounts().discovery - start, 2);
+  });
+
+  it('remembers a verified token until its expiry: no request to the provider, the tenant still checked', async () => {
+    const remembering = createTokenValidator({
+      issuerTemplate: provider.issuerTemplate,
+      audience: AUDIENCE,
+      discoveryCacheMs: 0,
+      clockToleranceSeconds: 0,
+    });
+    const token = await provider.mintToken({
+      tenant: 'contoso',
+      upn: 'alice@contoso.test',
+      lifetimeSeconds: 2,
+    });
+    const start = provider.requestCounts().discovery;
+    const first = await remembering.authenticate(`Bearer ${token}`, 'contoso');
+    const again = await remembering.authenticate(`Bearer ${token}`, 'contoso');
+    assert.deepEqual(again, first);
+    assert.equal(provider.requestCounts().discovery - start, 1);
+    await assert.rejects(remembering.authenticate(`Bearer ${token}`, 'fabrikam'), ForbiddenError);
+    // Past its expiry the token is checked again, and refused.
+    const exp = (JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()) as { exp: number })
+      .exp;
+    await new Promise((resolve) => setTimeout(resolve, exp * 1000 - Date.now() + 50));
+    await rejectsUnauthenticated(remembering.authenticate(`Bearer ${token}`, 'contoso'), /expired/);
   });
 
   it('works with a single-tenant issuer (no {tenantId} in AUTH_ISSUER)', async () => {

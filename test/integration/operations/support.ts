@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { TableServiceClient } from '@azure/data-tables';
+import { decodeJwt, decodeProtectedHeader, generateKeyPair, SignJWT } from 'jose';
 import { ServiceBusClient, type ServiceBusReceivedMessage, type ServiceBusSender } from '@azure/service-bus';
 import { DEMO_USER_PASSWORD, DEMO_USERS } from '../../../agent/demo-config.js';
 import { DEMO_POLICY, InMemoryDirectory } from '../../../agent/directory/index.js';
@@ -42,7 +43,7 @@ export interface OperationsPipeline {
     path: string,
     token: string,
     body?: unknown,
-    options?: { headers?: Record<string, string>; rawBody?: string; api?: string },
+    options?: { headers?: Record<string, string>; rawBody?: string | Uint8Array; api?: string },
   ): Promise<HttpAnswer>;
   /** GET …/operations/{id}, with ?waitSeconds when given. */
   getOperation(operationId: string, token: string, waitSeconds?: number): Promise<HttpAnswer>;
@@ -160,6 +161,122 @@ export async function partitionRows(
     throw error;
   }
   return rows;
+}
+
+/**
+ * `partition/row` of every operation, index and idempotency row of the `operations` table (every
+ * tenant), sorted. The rate limits' counters (`limit-…`) share the table and move with every admitted
+ * attempt, a barrier's included; they are left out.
+ */
+export async function operationRowKeys(cloud: CloudUnderTest): Promise<string[]> {
+  const keys: string[] = [];
+  try {
+    for await (const row of cloud.table('operations').listEntities({
+      queryOptions: { select: ['PartitionKey', 'RowKey'] },
+    })) {
+      if (String(row.rowKey).startsWith('limit-')) continue;
+      keys.push(`${row.partitionKey}/${row.rowKey}`);
+    }
+  } catch (error) {
+    if ((error as { statusCode?: number }).statusCode === 404) return keys;
+    throw error;
+  }
+  return keys.sort();
+}
+
+/**
+ * Runs requests that must be refused, then one that must succeed (the barrier): the agent receives
+ * requests in queue order, so if a refused request had sent anything it would be received too. The
+ * only new row in `operations` must be the barrier's, and the tenant's queue is left empty (a
+ * scheduled or deferred message would stay there).
+ */
+export async function refusedWithoutEffect(
+  o: OperationsPipeline,
+  refusals: () => Promise<void>,
+): Promise<void> {
+  const before = await operationRowKeys(o.p.cloud);
+  const logFrom = o.p.agentLogs().length;
+  await refusals();
+  const upn = o.addUser(`barrier-${randomUUID().slice(0, 8)}`);
+  const barrier = await o.post('me/unlock', await o.userToken(upn));
+  assert.equal(barrier.status, 200, barrier.text);
+  const operationId = String(barrier.body.operationId);
+  await eventually(
+    async () => (receivedOperations(o.p, logFrom).includes(operationId) ? true : undefined),
+    10_000,
+    'the barrier received',
+  );
+  assert.deepEqual(receivedOperations(o.p, logFrom), [operationId]);
+  assert.deepEqual(await operationRowKeys(o.p.cloud), [...before, `${o.tenantId}/${operationId}`].sort());
+  // The barrier's own message may still be locked until the agent settles it.
+  await eventually(
+    async () => ((await peekQueue(o.p.cloud, `writeback-${o.tenantId}`)).length === 0 ? true : undefined),
+    10_000,
+    "the tenant's request queue empty",
+  );
+}
+
+/** An Authorization header that every route requiring a token refuses with 401, and what the detail says. */
+export interface RejectedAuthorization {
+  what: string;
+  /** The header's value; undefined: no header. */
+  authorization: string | undefined;
+  detail: RegExp;
+}
+
+/** Rejected Authorization headers: missing, wrong scheme, malformed, expired, forged, tampered, … */
+export async function rejectedAuthorizations(p: PipelineUnderTest): Promise<RejectedAuthorization[]> {
+  const valid = await p.token();
+  const { privateKey } = await generateKeyPair('RS256');
+  const forged = await new SignJWT(decodeJwt(valid))
+    .setProtectedHeader(decodeProtectedHeader(valid) as { alg: string; kid?: string })
+    .sign(privateKey);
+  const [header, payload, signature] = valid.split('.');
+  const claims = { ...decodeJwt(valid), roles: ['Writeback.Admin'] };
+  const tampered = `${header}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}.${signature}`;
+  const unsigned = `${Buffer.from(JSON.stringify({ alg: 'none', typ: 'JWT' })).toString('base64url')}.${payload}.`;
+  const bearer = (token: string) => `Bearer ${token}`;
+  return [
+    { what: 'no token', authorization: undefined, detail: /No bearer token/ },
+    {
+      what: 'expired',
+      authorization: bearer(
+        await p.token({ notBefore: new Date(Date.now() - 7_200_000), lifetimeSeconds: 600 }),
+      ),
+      detail: /expired/,
+    },
+    {
+      what: 'not valid yet',
+      authorization: bearer(await p.token({ notBefore: new Date(Date.now() + 3_600_000) })),
+      detail: /not valid yet/,
+    },
+    {
+      what: 'wrong audience',
+      authorization: bearer(await p.token({ audience: 'api://another-app' })),
+      detail: /another audience/,
+    },
+    {
+      what: 'another issuer',
+      authorization: bearer(
+        await p.cloud.identity.mintToken({
+          tenant: p.tenantId,
+          upn: `alice@${p.tenantId}.test`,
+          issuer: 'https://login.example.test/contoso/v2.0',
+        }),
+      ),
+      detail: /another issuer/,
+    },
+    { what: 'forged', authorization: bearer(forged), detail: /signature/ },
+    { what: 'tampered', authorization: bearer(tampered), detail: /signature/ },
+    { what: 'alg none', authorization: bearer(unsigned), detail: /algorithm|malformed/ },
+    { what: 'not a JWT', authorization: 'Bearer not-a-token', detail: /not a JWT/ },
+    {
+      what: 'Basic scheme',
+      authorization: `Basic ${Buffer.from('alice:pw').toString('base64')}`,
+      detail: /Bearer scheme/,
+    },
+    { what: 'two tokens', authorization: `Bearer ${valid} ${valid}`, detail: /"Bearer <token>"/ },
+  ];
 }
 
 /** Every entity of every table of the app's storage, with its table's name. */

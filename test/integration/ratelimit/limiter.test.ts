@@ -10,12 +10,7 @@ import { TableClient } from '@azure/data-tables';
 import { startAzurite, type Azurite } from '../../../local/azurite/index.js';
 import { ProblemError } from '../../../shared/errors/index.js';
 import { problemResponse } from '../../../shared/http/problem.js';
-import {
-  RATE_LIMITS_TABLE,
-  RateLimiter,
-  type RateLimit,
-  type RateLimitCheck,
-} from '../../../shared/ratelimit/index.js';
+import { RateLimiter, type RateLimit, type RateLimitCheck } from '../../../shared/ratelimit/index.js';
 import { rowKeyPrefix } from '../../../shared/ratelimit/keys.js';
 import { shardCaps } from '../../../shared/ratelimit/window.js';
 
@@ -139,7 +134,7 @@ describe('limits', () => {
 
     // The refused change counted nowhere: bob's user counter and the tenant still say 2.
     assert.equal(await admittedUntilRefused(limiter, [user(bob, 10)]), 8);
-    const tenantRows = (await rowsOf(table, 'contoso')).filter((r) => r.rowKey.startsWith('tenant-'));
+    const tenantRows = (await rowsOf(table, 'contoso')).filter((r) => r.rowKey.startsWith('limit-tenant-'));
     assert.equal(
       tenantRows.reduce((sum, r) => sum + r.count, 0),
       2,
@@ -234,7 +229,7 @@ describe('bursts', () => {
       assert.ok(shard.count <= (caps[index] ?? 0), `${shard.rowKey}: ${shard.count}`);
     }
     // Exactly the admitted users were counted, each once (the transaction counts all checks or none).
-    const userRows = rows.filter((r) => r.rowKey.startsWith('user-'));
+    const userRows = rows.filter((r) => r.rowKey.startsWith('limit-user-'));
     assert.equal(userRows.length, 20);
     assert.ok(userRows.every((r) => r.count === 1));
     // Once full, the next attempt is refused.
@@ -335,10 +330,11 @@ describe('windows', () => {
 });
 
 describe('faults', () => {
-  test('the table is created on first use from the settings', async () => {
-    const limiter = RateLimiter.fromSettings({ AzureWebJobsStorage: azurite.connectionString });
+  test('the table is created on first use', async () => {
+    const name = freshName();
+    const limiter = new RateLimiter({ table: tableClient(name) });
     await limiter.consume([user('upn:frank@contoso.test', 5)]);
-    const rows = await rowsOf(tableClient(RATE_LIMITS_TABLE), 'contoso');
+    const rows = await rowsOf(tableClient(name), 'contoso');
     assert.equal(rows.length, 1);
   });
 

@@ -5,6 +5,7 @@
  * API shows of it.
  */
 import assert from 'node:assert/strict';
+import { generateKeyPairSync, randomBytes, sign } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { ServiceBusClient } from '@azure/service-bus';
 import { KeyVaultRequestCrypto } from '../../../shared/azure/key-vault-crypto.js';
@@ -256,6 +257,58 @@ describe('key rollover', () => {
       signerFor(rolled.signatureKeyId!),
     );
     assert.equal((await processor(roller).handle(current, {}, quiet)).outcome, 'recorded');
+  });
+
+  test('forged replies: an unlisted version costs no Key Vault call, a refused one costs one, then none', async () => {
+    await enable('roll-forged');
+    const current = (await row('roll-forged')).signatureKeyId!;
+    const { name, version } = parseKeyId(current);
+    // The real SDK client, counting what the processor asks of Key Vault.
+    const client = cloud.keyClient();
+    let lookups = 0;
+    const getKey = client.getKey.bind(client);
+    client.getKey = (...args: Parameters<typeof getKey>) => {
+      lookups++;
+      return getKey(...args);
+    };
+    const forged = new ReplyProcessor({
+      keys: new SignatureKeys(client, cloud.keyVault.vaultUri),
+      registry: new TenantRegistry(cloud.table('tenants')),
+      heartbeats: new HeartbeatStore(cloud.table('heartbeats')),
+      operations: { recordResult: () => Promise.reject(new Error('no results in this test')) },
+      rollover: rollover(),
+      graceMs: policy.graceMs,
+      now: clock,
+    });
+    const forgedSigner = (kid: string): ReplySigner => {
+      const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+      return {
+        kid,
+        sign: (_alg, digest) =>
+          Promise.resolve(sign(null, digest, { key: privateKey, dsaEncoding: 'ieee-p1363' })),
+      };
+    };
+    const dropped = { outcome: 'dropped', reason: 'unknownKey' };
+    // A random version of the tenant's -sig key: refused by the tenant's row, Key Vault never asked.
+    for (let i = 0; i < 3; i++) {
+      const kid = current.replace(version, randomBytes(16).toString('hex'));
+      const reply = await signHeartbeat(heartbeatOf('roll-forged', clock()), forgedSigner(kid));
+      assert.deepEqual(await forged.handle(reply, {}, quiet), dropped);
+    }
+    assert.equal(lookups, 0);
+    // The listed version, disabled in Key Vault: one lookup finds it refused, later replies cost none.
+    await cloud.keyClient().updateKeyProperties(name, version, { enabled: false });
+    try {
+      for (let i = 0; i < 3; i++) {
+        const reply = await signHeartbeat(heartbeatOf('roll-forged', clock()), forgedSigner(current));
+        assert.deepEqual(await forged.handle(reply, {}, quiet), dropped);
+      }
+      assert.equal(lookups, 1);
+    } finally {
+      await cloud.keyClient().updateKeyProperties(name, version, { enabled: true });
+      // Out of the way of the tests that count what one run rolls.
+      await admin('DELETE', '/tenants/roll-forged/writeback');
+    }
   });
 
   test('SAS: the control message carries the regenerated slot, the acknowledgement retires the old one', async () => {

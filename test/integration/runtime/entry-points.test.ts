@@ -44,13 +44,14 @@ function run(
   });
 }
 
-test('the scripts start, run the agent, the emulators, the token command, the infra check and the benchmarks', () => {
+test('the scripts start, run the agent, the emulators, the token command, the infra check, the benchmarks and the portal build', () => {
   assert.deepEqual(entryPoints, [
     'dist/agent/cli.js',
     'dist/bench/run.js',
     'dist/infra/check/cli.js',
     'dist/local/identity/token-cli.js',
     'dist/local/start.js',
+    'dist/portal/build-site.js',
   ]);
   assert.match(scripts['start']!, /node dist\/local\/start\.js/);
   assert.match(scripts['emulators']!, /node dist\/local\/start\.js --emulators-only/);

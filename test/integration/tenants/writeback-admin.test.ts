@@ -21,7 +21,10 @@ let cloud: CloudUnderTest;
 const clients: ServiceBusClient[] = [];
 
 before(async () => {
-  cloud = await startCloud({ env: { WRITEBACK_MESSAGE_TTL: 'PT2M' } });
+  // The test reads writeback-replies itself: the app's replies function would take its messages first.
+  cloud = await startCloud({
+    env: { WRITEBACK_MESSAGE_TTL: 'PT2M', 'AzureWebJobs.replies.Disabled': 'true' },
+  });
 });
 after(async () => {
   await closeClients();

@@ -77,9 +77,9 @@ test('parse: a syntax error is reported with its file and line, alone', async ()
 
 test('required: a table the code uses is missing', async () => {
   assertFinding(
-    await checkBroken({ file: 'app/storage.bicep', from: "  'ratelimits'\n", to: '' }),
+    await checkBroken({ file: 'app/storage.bicep', from: "  'audit'\n", to: '' }),
     'required',
-    /table ratelimits/,
+    /table audit/,
   );
 });
 

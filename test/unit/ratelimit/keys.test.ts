@@ -29,7 +29,7 @@ test('row keys are safe for any key and differ by scope and key', () => {
     for (const scope of ['user', 'change', 'tenant'] as const) {
       const prefix = rowKeyPrefix(scope, key);
       assert.doesNotMatch(prefix, UNSAFE);
-      assert.match(prefix, /^(user|change|tenant)-[0-9a-f]{32}-$/);
+      assert.match(prefix, /^limit-(user|change|tenant)-[0-9a-f]{32}-$/);
       prefixes.add(prefix);
     }
   }

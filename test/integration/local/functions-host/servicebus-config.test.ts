@@ -4,12 +4,8 @@
  * emulator (servicebus.test.ts).
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import type { ServiceBusReceivedMessage } from '@azure/service-bus';
-import { HostStartError, readHostJson } from '../../../../local/functions-host/config.js';
 import { startFunctionsHost } from '../../../../local/functions-host/index.js';
 import { messageBody, messageTriggerMetadata } from '../../../../local/functions-host/servicebus-trigger.js';
 import { createTestApp } from './app-dir.js';
@@ -106,47 +102,5 @@ describe('Service Bus trigger configuration', () => {
       await host.stop();
       app.remove();
     }
-  });
-});
-
-describe('host.json clientRetryOptions', () => {
-  const read = (serviceBus: Record<string, unknown>) => {
-    const dir = mkdtempSync(join(tmpdir(), 'host-json-'));
-    try {
-      writeFileSync(join(dir, 'host.json'), JSON.stringify({ version: '2.0', extensions: { serviceBus } }));
-      return readHostJson(dir).serviceBus.clientRetryOptions;
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  };
-
-  it("takes the extension's defaults, and the app's values in the SDK's terms", () => {
-    assert.deepEqual(read({}), {
-      mode: 'exponential',
-      timeoutInMs: 60_000,
-      retryDelayInMs: 800,
-      maxRetryDelayInMs: 60_000,
-      maxRetries: 3,
-    });
-    assert.deepEqual(
-      read({
-        clientRetryOptions: {
-          mode: 'Fixed',
-          tryTimeout: '00:00:30',
-          delay: '00:00:00.200',
-          maxDelay: '00:00:10',
-          maxRetries: 5,
-        },
-      }),
-      { mode: 'fixed', timeoutInMs: 30_000, retryDelayInMs: 200, maxRetryDelayInMs: 10_000, maxRetries: 5 },
-    );
-  });
-
-  it('refuses what is not a mode or a TimeSpan, naming the field', () => {
-    assert.throws(() => read({ clientRetryOptions: { mode: 'linear' } }), HostStartError);
-    assert.throws(
-      () => read({ clientRetryOptions: { delay: 200 } }),
-      (error: Error) => error instanceof HostStartError && /clientRetryOptions\.delay/.test(error.message),
-    );
   });
 });

@@ -15,7 +15,17 @@ import {
 } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import type { KeyClient, KeyVaultKey, SignatureAlgorithm } from '@azure/keyvault-keys';
-import { CRYPTO_USER, failure, OFFICER, startStack, type TestStack } from './support.js';
+import {
+  ADMIN,
+  adminRequest,
+  CRYPTO_USER,
+  failure,
+  OFFICER,
+  startStack,
+  TENANT,
+  VAULT_AUDIENCE,
+  type TestStack,
+} from './support.js';
 
 function publicKeyOf(key: KeyVaultKey): KeyObject {
   const b64 = (bytes: Uint8Array | undefined) => Buffer.from(bytes ?? []).toString('base64url');
@@ -64,6 +74,41 @@ describe('Key Vault emulator: crypto through CryptographyClient', () => {
       const unwrapped = await crypto.unwrapKey(algorithm, wrapped.result);
       assert.deepEqual(Buffer.from(unwrapped.result), contentKey);
     }
+  });
+
+  it('RSA1_5: the SDK encrypts locally (no call to the vault), the vault decrypts; so do wrap and unwrap', async () => {
+    const crypto = stack.cryptoClient(rsa.id!, stack.credential(CRYPTO_USER));
+    const encryptCalls = async () => {
+      const token = await stack.identity.mintToken({ tenant: TENANT, oid: ADMIN, audience: VAULT_AUDIENCE });
+      const stats = (await adminRequest(stack, 'GET', '/.emulator/stats', token)).body as {
+        byCaller: Record<string, Record<string, Record<string, number>>>;
+      };
+      return Object.values(stats.byCaller[CRYPTO_USER]?.encrypt ?? {}).reduce((a, b) => a + b, 0);
+    };
+    const plaintext = randomBytes(100);
+    const before = await encryptCalls();
+    // The SDK fetches the public key (a GET), then encrypts RSA1_5 itself.
+    const encrypted = await crypto.encrypt({ algorithm: 'RSA1_5', plaintext });
+    assert.equal(await encryptCalls(), before, 'the SDK encrypted RSA1_5 locally');
+    const decrypted = await crypto.decrypt({ algorithm: 'RSA1_5', ciphertext: encrypted.result });
+    assert.deepEqual(Buffer.from(decrypted.result), plaintext);
+
+    const contentKey = randomBytes(32);
+    const wrapped = await crypto.wrapKey('RSA1_5', contentKey);
+    assert.deepEqual(Buffer.from((await crypto.unwrapKey('RSA1_5', wrapped.result)).result), contentKey);
+  });
+
+  it('RSA1_5: decrypts what node:crypto made with PKCS #1 v1.5 padding, and refuses a ciphertext that is not', async () => {
+    const crypto = stack.cryptoClient(rsa.id!, stack.credential(CRYPTO_USER));
+    const secret = Buffer.from('correct horse battery staple');
+    const ciphertext = publicEncrypt({ key: publicKeyOf(rsa), padding: constants.RSA_PKCS1_PADDING }, secret);
+    const decrypted = await crypto.decrypt({ algorithm: 'RSA1_5', ciphertext });
+    assert.deepEqual(Buffer.from(decrypted.result), secret);
+
+    const oaep = await crypto.encrypt({ algorithm: 'RSA-OAEP', plaintext: secret });
+    const refused = await failure(crypto.decrypt({ algorithm: 'RSA1_5', ciphertext: oaep.result }));
+    assert.equal(refused.status, 400);
+    assert.equal(refused.code, 'BadParameter');
   });
 
   const signatureCases: [string, () => KeyVaultKey, SignatureAlgorithm, 'sha256' | 'sha384'][] = [

@@ -1,11 +1,15 @@
 /** Starts an emulator on free ports with a temporary CA folder and builds SDK clients against it. */
+import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import tls from 'node:tls';
 import {
+  isServiceBusError,
   ServiceBusAdministrationClient,
   ServiceBusClient,
+  type ServiceBusError,
   type CreateQueueOptions,
   type ServiceBusClientOptions,
 } from '@azure/service-bus';
@@ -81,3 +85,21 @@ export function connectionStringWith(emulator: ServiceBusEmulator, keyName: stri
 }
 
 export const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Trust the emulator's local CA in this process, as NODE_EXTRA_CA_CERTS does for a process started with
+ * it. AMQPS needs it: the SDK's AMQP connection takes no CA option (its administration client does:
+ * `tlsOptions`). Needs Node 22.19 or later (tls.setDefaultCACertificates).
+ */
+export function trustLocalCa(caPem: string): void {
+  tls.setDefaultCACertificates([...tls.getCACertificates('default'), caPem]);
+}
+
+/** The ServiceBusError code of a failure (the test fails on anything else). */
+export function hasCode(code: ServiceBusError['code']) {
+  return (error: unknown) => {
+    assert.ok(isServiceBusError(error), `expected a ServiceBusError, got ${String(error)}`);
+    assert.equal(error.code, code);
+    return true;
+  };
+}

@@ -1,0 +1,4 @@
+/** The Key Vault emulator frozen and stopped, shorter and longer than the budgets, under a trickle of resets. */
+import { faultSuite } from './support.js';
+
+faultSuite('keyVault');

@@ -1,0 +1,4 @@
+/** Azurite (Table storage) frozen and stopped, shorter and longer than the budgets, under a trickle of resets. */
+import { faultSuite } from './support.js';
+
+faultSuite('storage');
