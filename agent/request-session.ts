@@ -173,7 +173,7 @@ export class RequestSession {
           error: describeError(error),
         });
         this.setRole('disconnected');
-        await pause(retryInMs, AbortSignal.any([this.stopping.signal, this.wake.signal]));
+        await pause(retryInMs, AbortSignal.any([this.stopping.signal, this.wake.signal, link.recovered]));
         continue;
       }
       failures = 0;

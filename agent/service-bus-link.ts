@@ -43,6 +43,7 @@ export class ServiceBusLink {
   private failuresInARow = 0;
   private rebuilding: Promise<void> | undefined;
   private readonly stopping = new AbortController();
+  private recovery = new AbortController();
 
   constructor(private readonly options: ServiceBusLinkOptions) {
     this.connection = BusConnection.create(options.strings, options.queues, options.clientOptions, 1);
@@ -69,10 +70,23 @@ export class ServiceBusLink {
     }
   }
 
+  /**
+   * Aborts when a call to Service Bus is answered after failures: whoever waits out a backoff (the
+   * sessions, a reconnection) tries again at once rather than up to the backoff's cap later.
+   */
+  get recovered(): AbortSignal {
+    return this.recovery.signal;
+  }
+
   /** A call to Service Bus was answered (even with a refusal such as SessionCannotBeLocked). */
   reachable(): void {
+    const wasFailing = this.failuresInARow > 0 || !this.options.health.isOk('serviceBus');
     this.failuresInARow = 0;
     this.options.health.ok('serviceBus');
+    if (wasFailing) {
+      this.recovery.abort();
+      this.recovery = new AbortController();
+    }
   }
 
   /** A call to Service Bus failed; enough of them in a row replace the connection. */
@@ -105,10 +119,9 @@ export class ServiceBusLink {
   private rebuild(): Promise<void> {
     return (this.rebuilding ??= (async () => {
       const { log, health } = this.options;
-      const broken = this.connection;
       for (let attempt = 0; !this.stopping.signal.aborted; attempt++) {
-        // A rollover may have replaced it meanwhile: then that one is tried first.
-        if (this.connection !== broken && this.failuresInARow === 0) return;
+        // Calls succeed again (the SDK recovered, or a rollover replaced the connection): done.
+        if (attempt > 0 && this.failuresInARow === 0) return;
         const next = this.build();
         try {
           await next.probe(this.options.deadlineMs);
@@ -124,7 +137,7 @@ export class ServiceBusLink {
             since: health.report().serviceBus.since,
             error: describeError(error),
           });
-          await pause(retryInMs, this.stopping.signal);
+          await pause(retryInMs, AbortSignal.any([this.stopping.signal, this.recovered]));
           continue;
         }
         if (this.stopping.signal.aborted) {
