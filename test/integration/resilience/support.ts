@@ -236,6 +236,9 @@ export async function runFaultScenario(
     if (final.status === 'failed' && final.code === 'ServiceUnavailable') {
       assert.notEqual(logon, 'ok', `${call.user}: "not sent", so the password is unchanged`);
     }
+    if (final.status === 'expired') {
+      assert.notEqual(logon, 'ok', `${call.user}: expired, so the password is unchanged`);
+    }
   }
   const appliedTwice = [...directory.resets.entries()].filter(
     ([user, count]) => user.startsWith(`s${scenario}u`) && count > 1,
