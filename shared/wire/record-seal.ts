@@ -7,11 +7,16 @@
  *
  * No expiry: a record is as old as its last write, and its entries expire by themselves.
  */
-import { decodeProtectedHeader, jwtVerify, type CryptoKey, type JWK } from 'jose';
-import type { KeyObject } from 'node:crypto';
+import { decodeProtectedHeader, jwtVerify } from 'jose';
 import { ReplyError } from './errors.js';
-import { parseKeyId, tenantOfKeyName } from './names.js';
-import { REPLY_ALGORITHM, signClaims, type ReplyKeyResolver, type ReplySigner } from './replies.js';
+import {
+  REPLY_ALGORITHM,
+  signClaims,
+  signingKeyOf,
+  signingTenantOf,
+  type ReplyKeyResolver,
+  type ReplySigner,
+} from './replies.js';
 
 export const RECORD_TYPE = 'writeback-record+jwt';
 
@@ -53,21 +58,10 @@ export async function openRecord(
   if (header.alg !== REPLY_ALGORITHM) throw new ReplyError('wrongAlgorithm', 'only ES256 is accepted');
   if (header.typ !== RECORD_TYPE) throw new ReplyError('malformed', 'not a record');
   const kid = header.kid;
-  let keyTenant: string | undefined;
-  try {
-    keyTenant = typeof kid === 'string' ? tenantOfKeyName(parseKeyId(kid).name, 'sig') : undefined;
-  } catch {
-    keyTenant = undefined;
-  }
-  if (typeof kid !== 'string' || keyTenant !== tenantId) {
+  if (typeof kid !== 'string' || signingTenantOf(kid) !== tenantId) {
     throw new ReplyError('wrongKey', `kid is not a versioned writeback-${tenantId}-sig key id`);
   }
-  let key: KeyObject | CryptoKey | JWK;
-  try {
-    key = await resolveKey(kid);
-  } catch (error) {
-    throw new ReplyError('unknownKey', `no public key for ${kid}`, { cause: error });
-  }
+  const key = await signingKeyOf(kid, resolveKey);
   let payload;
   try {
     ({ payload } = await jwtVerify(token, key, { algorithms: [REPLY_ALGORITHM], typ: RECORD_TYPE }));

@@ -309,6 +309,27 @@ function joseFailure(error: unknown): ReplyError {
   return new ReplyError('malformed', 'not a valid compact JWS');
 }
 
+/** The tenant whose `writeback-{t}-sig` key a `kid` names, or undefined for anything else. */
+export function signingTenantOf(kid: unknown): string | undefined {
+  try {
+    return typeof kid === 'string' ? tenantOfKeyName(parseKeyId(kid).name, 'sig') : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The public key of `kid` from the resolver; a resolver failure is ReplyError('unknownKey'). */
+export async function signingKeyOf(
+  kid: string,
+  resolveKey: ReplyKeyResolver,
+): Promise<KeyObject | CryptoKey | JWK> {
+  try {
+    return await resolveKey(kid);
+  } catch (error) {
+    throw new ReplyError('unknownKey', `no public key for ${kid}`, { cause: error });
+  }
+}
+
 /**
  * Verifies a reply (cloud side) and returns it typed. Refuses, with a ReplyError whose `reason`
  * says why: anything but a compact JWS with alg ES256; a `kid` that is not a versioned
@@ -335,12 +356,7 @@ export async function verifyReply(
   if (header.alg === 'none' || parts[2] === '') throw new ReplyError('unsigned', 'the reply is not signed');
   if (header.alg !== REPLY_ALGORITHM) throw new ReplyError('wrongAlgorithm', 'only ES256 is accepted');
   const kid = header.kid;
-  let keyTenant: string | undefined;
-  try {
-    keyTenant = typeof kid === 'string' ? tenantOfKeyName(parseKeyId(kid).name, 'sig') : undefined;
-  } catch {
-    keyTenant = undefined;
-  }
+  const keyTenant = signingTenantOf(kid);
   if (!keyTenant || typeof kid !== 'string') {
     throw new ReplyError('wrongKey', 'kid is not a versioned writeback-{tenant}-sig key id');
   }
@@ -354,12 +370,7 @@ export async function verifyReply(
           : undefined;
   if (!kind) throw new ReplyError('malformed', 'unknown typ');
 
-  let key: KeyObject | CryptoKey | JWK;
-  try {
-    key = await resolveKey(kid);
-  } catch (error) {
-    throw new ReplyError('unknownKey', `no public key for ${kid}`, { cause: error });
-  }
+  const key = await signingKeyOf(kid, resolveKey);
 
   let payload;
   try {
